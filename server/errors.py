@@ -1,0 +1,92 @@
+"""Errors the server turns into ``error`` events.
+
+    TalktermError                 code + plain-words message, safe to show a user
+    ├── UpstreamError             the LLM endpoint failed
+    │   ├── UpstreamUnreachable   connection refused / DNS / TLS
+    │   ├── UpstreamAuthError     401 / 403
+    │   ├── UpstreamNotFound      404 (usually a wrong model name or base URL)
+    │   ├── UpstreamRateLimited   429, with retry_after seconds when given
+    │   ├── UpstreamServerError   5xx
+    │   ├── UpstreamTimeout       no chunk within the read timeout
+    │   └── UpstreamProtocolError a cut stream, malformed SSE, a JSON error body
+    └── TTSError                  speech synthesis failed
+        └── TTSUnavailable        the engine is missing (e.g. no espeak-ng)
+
+Messages never carry API keys: upstream bodies are trimmed and scrubbed.
+"""
+
+from __future__ import annotations
+
+
+class TalktermError(Exception):
+    """Base error: a stable ``code`` and a message a person can act on."""
+
+    code = "server_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UpstreamError(TalktermError):
+    """The LLM endpoint failed."""
+
+    code = "upstream_error"
+
+
+class UpstreamUnreachable(UpstreamError):
+    """The LLM endpoint refused or could not be reached."""
+
+    code = "upstream_unreachable"
+
+
+class UpstreamAuthError(UpstreamError):
+    """The LLM endpoint rejected the API key."""
+
+    code = "upstream_auth_failed"
+
+
+class UpstreamNotFound(UpstreamError):
+    """The LLM endpoint answered 404: wrong model or base URL."""
+
+    code = "upstream_not_found"
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The LLM endpoint answered 429."""
+
+    code = "upstream_rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamServerError(UpstreamError):
+    """The LLM endpoint answered 5xx."""
+
+    code = "upstream_server_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The LLM endpoint sent nothing within the read timeout."""
+
+    code = "upstream_timeout"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The LLM stream was cut, malformed, or an error body came instead."""
+
+    code = "upstream_protocol_error"
+
+
+class TTSError(TalktermError):
+    """Speech synthesis failed."""
+
+    code = "tts_failed"
+
+
+class TTSUnavailable(TTSError):
+    """The speech engine is not installed or not reachable."""
+
+    code = "tts_unavailable"

@@ -1,0 +1,226 @@
+"""The talkterm wire protocol, shared by the server and the terminal app.
+
+Events follow the OpenAI Realtime API (GA) names and shapes wherever the two
+overlap; our extensions are documented beside them in docs/protocol.md. This
+module is pure: no I/O, no imports from the rest of the server, so the
+terminal app can depend on it alone.
+
+Binary audio frame (only for a client that asked for it in ``session.update``
+with ``session.talkterm.binary_audio = true``)::
+
+    offset  size  field
+    0       4     magic b"TTA1"
+    4       4     header length H, unsigned big-endian
+    8       H     header: UTF-8 JSON object, the ``response.output_audio.delta``
+                  event without its ``delta`` field
+    8+H     ...   audio bytes in the session's output format
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+# Client → server, shared with the OpenAI Realtime API.
+SESSION_UPDATE: Final = "session.update"
+ITEM_CREATE: Final = "conversation.item.create"
+ITEM_TRUNCATE: Final = "conversation.item.truncate"
+RESPONSE_CREATE: Final = "response.create"
+RESPONSE_CANCEL: Final = "response.cancel"
+# Client → server, talkterm extensions.
+RESPONSE_PAUSE: Final = "response.pause"
+RESPONSE_RESUME: Final = "response.resume"
+
+CLIENT_EVENTS: Final = frozenset(
+    {
+        SESSION_UPDATE,
+        ITEM_CREATE,
+        ITEM_TRUNCATE,
+        RESPONSE_CREATE,
+        RESPONSE_CANCEL,
+        RESPONSE_PAUSE,
+        RESPONSE_RESUME,
+    }
+)
+
+# Server → client, shared with the OpenAI Realtime API.
+SESSION_CREATED: Final = "session.created"
+SESSION_UPDATED: Final = "session.updated"
+ITEM_ADDED: Final = "conversation.item.added"
+ITEM_DONE: Final = "conversation.item.done"
+ITEM_TRUNCATED: Final = "conversation.item.truncated"
+RESPONSE_CREATED: Final = "response.created"
+OUTPUT_ITEM_ADDED: Final = "response.output_item.added"
+OUTPUT_ITEM_DONE: Final = "response.output_item.done"
+CONTENT_PART_ADDED: Final = "response.content_part.added"
+CONTENT_PART_DONE: Final = "response.content_part.done"
+TEXT_DELTA: Final = "response.output_text.delta"
+TEXT_DONE: Final = "response.output_text.done"
+TRANSCRIPT_DELTA: Final = "response.output_audio_transcript.delta"
+TRANSCRIPT_DONE: Final = "response.output_audio_transcript.done"
+AUDIO_DELTA: Final = "response.output_audio.delta"
+AUDIO_DONE: Final = "response.output_audio.done"
+RESPONSE_DONE: Final = "response.done"
+ERROR: Final = "error"
+# Server → client, talkterm extensions.
+AUDIO_SEGMENT: Final = "response.output_audio.segment"
+RESPONSE_PAUSED: Final = "response.paused"
+RESPONSE_RESUMED: Final = "response.resumed"
+
+AUDIO_MAGIC: Final = b"TTA1"
+_LENGTH = struct.Struct(">I")
+
+# The PCM format every provider produces and the default output format.
+PCM_RATE: Final = 24_000
+PCM_SAMPLE_WIDTH: Final = 2
+PCM_CHANNELS: Final = 1
+# Output formats a client may ask for in session.audio.output.format.type.
+AUDIO_FORMATS: Final = frozenset({"audio/pcm", "audio/pcmu", "audio/pcma"})
+
+MAX_FRAME_BYTES: Final = 1 << 20
+
+
+class ProtocolError(Exception):
+    """A client frame that breaks the protocol; becomes an ``error`` event."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+        self.event_id = event_id
+
+
+def new_id(prefix: str) -> str:
+    """Return a fresh id in OpenAI's ``prefix_xxx`` style."""
+    return f"{prefix}_{uuid.uuid4().hex[:22]}"
+
+
+def encode(event: dict[str, Any]) -> str:
+    """Serialise one event as compact JSON, adding an ``event_id`` if missing."""
+    if "event_id" not in event:
+        event = {"event_id": new_id("event"), **event}
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_text(raw: str) -> dict[str, Any]:
+    """Parse one text frame into an event object with a string ``type``."""
+    try:
+        event = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError("invalid_json", f"The frame is not valid JSON: {exc}.") from None
+    if not isinstance(event, dict):
+        kind = type(event).__name__
+        raise ProtocolError(
+            "invalid_event", f"An event must be a JSON object, not a JSON {kind}."
+        )
+    event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+    kind = event.get("type")
+    if kind is None:
+        raise ProtocolError(
+            "missing_type", "The event has no 'type' field.", param="type", event_id=event_id
+        )
+    if not isinstance(kind, str):
+        raise ProtocolError(
+            "invalid_type", "The event's 'type' must be a string.", param="type",
+            event_id=event_id,
+        )
+    return event
+
+
+def decode_client_event(raw: str | bytes) -> dict[str, Any]:
+    """Parse a client frame (text, or bytes that must be UTF-8 JSON) into an event."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(
+                "invalid_utf8", f"The frame is not valid UTF-8 (byte {exc.start})."
+            ) from None
+    event = decode_text(raw)
+    if event["type"] not in CLIENT_EVENTS:
+        raise ProtocolError(
+            "unknown_event",
+            f"Unknown event type {event['type']!r}.",
+            param="type",
+            event_id=event.get("event_id") if isinstance(event.get("event_id"), str) else None,
+        )
+    return event
+
+
+def error_event(
+    code: str,
+    message: str,
+    *,
+    kind: str = "invalid_request_error",
+    param: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """Build an ``error`` event as the Realtime API shapes it."""
+    return {
+        "type": ERROR,
+        "error": {
+            "type": kind,
+            "code": code,
+            "message": message,
+            "param": param,
+            "event_id": event_id,
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """A decoded binary audio frame: the delta event's fields and its audio."""
+
+    header: dict[str, Any]
+    audio: bytes
+
+
+def encode_audio_frame(header: dict[str, Any], audio: bytes) -> bytes:
+    """Pack an audio delta header and its audio bytes into one binary frame."""
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return AUDIO_MAGIC + _LENGTH.pack(len(head)) + head + audio
+
+
+def decode_audio_frame(frame: bytes) -> AudioFrame:
+    """Unpack a binary audio frame; raises ProtocolError if it is malformed."""
+    if len(frame) < 8 or frame[:4] != AUDIO_MAGIC:
+        raise ProtocolError("invalid_audio_frame", "Binary frame without the TTA1 magic.")
+    (length,) = _LENGTH.unpack_from(frame, 4)
+    if 8 + length > len(frame):
+        raise ProtocolError("invalid_audio_frame", "Binary frame header runs past its end.")
+    try:
+        header = json.loads(frame[8 : 8 + length])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProtocolError("invalid_audio_frame", "Binary frame header is not JSON.") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("invalid_audio_frame", "Binary frame header is not an object.")
+    return AudioFrame(header, frame[8 + length :])
+
+
+def user_text_item(text: str, item_id: str | None = None) -> dict[str, Any]:
+    """Build a ``conversation.item.create`` event for a typed user message."""
+    item: dict[str, Any] = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
+    if item_id:
+        item["id"] = item_id
+    return {"type": ITEM_CREATE, "item": item}
+
+
+def pcm_ms(byte_count: int) -> float:
+    """Milliseconds of default-format PCM in ``byte_count`` bytes."""
+    return byte_count * 1000 / (PCM_RATE * PCM_SAMPLE_WIDTH * PCM_CHANNELS)
