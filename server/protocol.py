@@ -121,9 +121,7 @@ def decode_text(raw: str) -> dict[str, Any]:
         raise ProtocolError("invalid_json", f"The frame is not valid JSON: {exc}.") from None
     if not isinstance(event, dict):
         kind = type(event).__name__
-        raise ProtocolError(
-            "invalid_event", f"An event must be a JSON object, not a JSON {kind}."
-        )
+        raise ProtocolError("invalid_event", f"An event must be a JSON object, not a JSON {kind}.")
     event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
     kind = event.get("type")
     if kind is None:
@@ -132,7 +130,9 @@ def decode_text(raw: str) -> dict[str, Any]:
         )
     if not isinstance(kind, str):
         raise ProtocolError(
-            "invalid_type", "The event's 'type' must be a string.", param="type",
+            "invalid_type",
+            "The event's 'type' must be a string.",
+            param="type",
             event_id=event_id,
         )
     return event

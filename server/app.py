@@ -1,0 +1,192 @@
+"""The companion server: a WebSocket endpoint at /v1/realtime and GET /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import http
+import logging
+import shutil
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server as WSServer
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from server.config import Settings, check_binding
+from server.errors import TalktermError
+from server.frames import TextKeepingConnection
+from server.llm_setup import resolve_llm
+from server.session import Services, Session
+from server.tts import make_tts
+
+log = logging.getLogger("talkterm.server")
+
+ENDPOINT = "/v1/realtime"
+
+
+class Server:
+    """Owns the listening socket, the shared upstream clients and all sessions."""
+
+    def __init__(self, settings: Settings) -> None:
+        check_binding(settings)
+        self.settings = settings
+        self.services: Services | None = None
+        self._ws: WSServer | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (useful with port 0)."""
+        assert self._ws is not None
+        return int(self._ws.sockets[0].getsockname()[1])
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL clients connect to."""
+        host = self.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"ws://{host}:{self.port}{ENDPOINT}"
+
+    @property
+    def http_url(self) -> str:
+        """Base HTTP URL (for /healthz)."""
+        return self.ws_url.replace("ws://", "http://", 1).removesuffix(ENDPOINT)
+
+    async def start(self) -> None:
+        """Resolve the upstreams and start listening."""
+        self.services = await build_services(self.settings)
+        s = self.settings
+        self._ws = await serve(
+            self._handle,
+            s.host,
+            s.port,
+            process_request=self._process_request,
+            max_size=s.max_frame_bytes,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            close_timeout=s.close_timeout,
+            server_header="talkterm",
+            create_connection=TextKeepingConnection,
+        )
+
+    async def close(self) -> None:
+        """Stop listening, cancel in-flight responses, close upstream clients."""
+        if self._ws is not None:
+            self._ws.close()
+            await self._ws.wait_closed()
+        if self.services is not None:
+            await self.services.llm.aclose()
+            if self.services.tts is not None:
+                await self.services.tts.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if path.rstrip("/") != ENDPOINT:
+            return connection.respond(
+                http.HTTPStatus.NOT_FOUND, f"Not found. The WebSocket endpoint is {ENDPOINT}.\n"
+            )
+        if not self._authorised(request.headers.get("Authorization", "")):
+            response = connection.respond(
+                http.HTTPStatus.UNAUTHORIZED, "Missing or wrong bearer token.\n"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="talkterm"'
+            return response
+        return None
+
+    def _authorised(self, header: str) -> bool:
+        token = self.settings.token.get_secret_value() if self.settings.token else ""
+        if not token:
+            return True
+        scheme, _, given = header.partition(" ")
+        # compare_digest: the time taken must not reveal how much of the token matched.
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        )
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert self.services is not None
+        await Session(ws, self.services).run()
+
+
+async def build_services(settings: Settings) -> Services:
+    """Pick the LLM and the speech engine every session will share."""
+    llm = await resolve_llm(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=_secret(settings.llm_api_key),
+        openai_api_key=_secret(settings.llm_api_key),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        ollama_url=settings.ollama_url if settings.probe_local else None,
+        llamacpp_url=settings.llamacpp_url if settings.probe_local else None,
+    )
+    tts, problem = _build_tts(settings)
+    log.info("LLM: %s; TTS: %s", llm.label, settings.tts if tts else "none")
+    return Services(
+        llm=llm,
+        tts=tts,
+        tts_name=settings.tts,
+        tts_problem=problem,
+        voice=settings.voice,
+        instructions=settings.instructions,
+        lookahead=settings.tts_lookahead,
+    )
+
+
+def _build_tts(settings: Settings) -> tuple[object | None, str | None]:
+    if settings.tts == "none":
+        return None, None
+    if settings.tts == "espeak" and shutil.which(settings.espeak_executable) is None:
+        problem = (
+            f"{settings.espeak_executable} is not installed, so answers are text only. "
+            "Install it (sudo apt install espeak-ng) or start the server with --tts openai."
+        )
+        log.warning(problem)
+        return None, problem
+    try:
+        if settings.tts == "espeak":
+            return make_tts(
+                "espeak",
+                voice=settings.voice or "en-us",
+                rate=settings.espeak_rate,
+                executable=settings.espeak_executable,
+            ), None
+        return make_tts(
+            "openai",
+            base_url=settings.tts_base_url,
+            api_key=_secret(settings.tts_api_key),
+            model=settings.tts_model,
+            voice=settings.voice or "alloy",
+            response_format=settings.tts_format,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        ), None
+    except TalktermError as exc:
+        return None, exc.message
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return getter() if getter else None
+
+
+async def serve_forever(server: Server, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then close gracefully."""
+    async with server:
+        await stop.wait()

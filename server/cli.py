@@ -1,0 +1,98 @@
+"""``talkterm-server``: parse flags, start the server, print the ready line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from server.config import InsecureBinding, Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every flag also has a TALKTERM_… environment variable."""
+    parser = argparse.ArgumentParser(
+        prog="talkterm-server",
+        description="The talkterm companion server: streams LLM text and speech over WebSocket "
+        "(OpenAI Realtime-compatible) at ws://HOST:PORT/v1/realtime. API keys are read from "
+        "the environment only: TALKTERM_LLM_API_KEY (else OPENAI_API_KEY) and "
+        "TALKTERM_TTS_API_KEY (else OPENAI_API_KEY).",
+    )
+    add = parser.add_argument
+    add("--host", help="address to bind (default 127.0.0.1; others need --token) [TALKTERM_HOST]")
+    add("--port", type=int, help="TCP port, 0 for any free one (default 8765) [TALKTERM_PORT]")
+    add("--token", help="bearer token clients must send [TALKTERM_TOKEN]")
+    add(
+        "--llm-base-url",
+        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 [TALKTERM_LLM_BASE_URL]",
+    )
+    add("--llm-model", help="model name [TALKTERM_LLM_MODEL]")
+    add(
+        "--tts",
+        choices=["espeak", "openai", "none"],
+        help="speech engine (default espeak) [TALKTERM_TTS]",
+    )
+    add("--voice", help="voice name, e.g. en-us for espeak or alloy for openai [TALKTERM_VOICE]")
+    add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
+    add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
+    return parser
+
+
+def load_settings(argv: list[str] | None) -> Settings:
+    """Flags over environment over defaults."""
+    args = build_parser().parse_args(argv)
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    return Settings(**given)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``talkterm-server`` and ``python -m server``."""
+    try:
+        settings = load_settings(argv)
+    except ValidationError as exc:
+        print(f"talkterm-server: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(_serve(settings))
+    except InsecureBinding as exc:
+        print(f"talkterm-server: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"talkterm-server: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    from server.app import Server  # heavy imports only once flags are valid
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Server(settings) as server:
+        ready = {
+            "listening": server.ws_url,
+            "healthz": server.http_url + "/healthz",
+            "pid": os.getpid(),
+        }
+        # One JSON line on stdout: what scripts and the terminal app wait for.
+        print(json.dumps(ready), flush=True)
+        logging.getLogger("talkterm.server").info("listening on %s", server.ws_url)
+        await stop.wait()
+        logging.getLogger("talkterm.server").info("shutting down")

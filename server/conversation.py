@@ -1,0 +1,115 @@
+"""Per-session conversation memory: the items the next LLM request carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.protocol import new_id
+
+
+@dataclass(slots=True)
+class SpokenSpan:
+    """One synthesised segment: where its text sits and when it plays."""
+
+    char_start: int
+    char_end: int
+    audio_start_ms: float
+    audio_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class Item:
+    """A message in the conversation; assistant text is what the client received."""
+
+    id: str
+    role: str
+    text: str = ""
+    status: str = "completed"
+    modality: str = "text"
+    spans: list[SpokenSpan] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def audio_ms(self) -> float:
+        """Total audio sent for this item."""
+        return sum(span.audio_ms for span in self.spans)
+
+    def as_realtime(self) -> dict[str, Any]:
+        """The item as the Realtime API shapes it (no audio bytes)."""
+        if self.role == "assistant":
+            part: dict[str, Any] = (
+                {"type": "output_audio", "transcript": self.text}
+                if self.modality == "audio"
+                else {"type": "output_text", "text": self.text}
+            )
+        else:
+            part = {"type": "input_text", "text": self.text}
+        return {
+            "id": self.id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": self.status,
+            "role": self.role,
+            "content": [part],
+        }
+
+
+class Conversation:
+    """Ordered items of one session."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Item] = {}
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self._items
+
+    def get(self, item_id: str) -> Item | None:
+        """Return the item with this id, if any."""
+        return self._items.get(item_id)
+
+    def last_id(self) -> str | None:
+        """Id of the newest item, for ``previous_item_id``."""
+        return next(reversed(self._items), None)
+
+    def add(self, role: str, text: str, item_id: str | None = None, **kw: Any) -> Item:
+        """Append a new item and return it."""
+        item = Item(id=item_id or new_id("item"), role=role, text=text, **kw)
+        self._items[item.id] = item
+        return item
+
+    def messages(self, instructions: str) -> list[dict[str, str]]:
+        """Chat Completions messages: the system prompt, then every non-empty item."""
+        out = [{"role": "system", "content": instructions}] if instructions else []
+        out += [
+            {"role": item.role, "content": item.text} for item in self._items.values() if item.text
+        ]
+        return out
+
+
+def heard_text(item: Item, audio_end_ms: float) -> str:
+    """The part of an assistant item's text that was spoken by ``audio_end_ms``.
+
+    Within a segment, characters are assumed to be spoken at an even pace, and
+    the cut moves back to the last whole word so the history never ends in
+    half a word the user did not hear.
+    """
+    heard = 0
+    for span in item.spans:
+        if audio_end_ms >= span.audio_start_ms + span.audio_ms:
+            heard = span.char_end
+            continue
+        if audio_end_ms > span.audio_start_ms and span.audio_ms > 0:
+            share = (audio_end_ms - span.audio_start_ms) / span.audio_ms
+            partial = span.char_start + int((span.char_end - span.char_start) * share)
+            heard = _back_to_word(item.text, span.char_start, partial)
+        break
+    return item.text[:heard].rstrip()
+
+
+def _back_to_word(text: str, start: int, cut: int) -> int:
+    """Move ``cut`` back out of a half-spoken word, but not before ``start``."""
+    if cut <= start or cut >= len(text) or text[cut].isspace() or text[cut - 1].isspace():
+        return cut
+    space = max(text.rfind(" ", start, cut), text.rfind("\n", start, cut))
+    return space if space > start else start

@@ -1,0 +1,388 @@
+"""The LLM provider interface and the OpenAI-compatible Chat Completions client.
+
+A provider streams one reply per call as ``TextDelta`` events, then at most
+one ``Usage``. Closing the stream (``aclose()`` on the generator, or
+cancelling the task that awaits it) aborts the reply at once: the HTTP
+connection is closed, never handed back to the pool half-read. Consumers that
+may stop iterating early should wrap the stream in ``contextlib.aclosing``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import math
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol, TypeVar, cast
+
+import httpx
+
+from server.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from server.sse import (
+    SSEDecoder,
+    SSEEvent,
+    error_from_payload,
+    parse_chat_chunk,
+    parse_usage,
+    trim,
+)
+
+_WRITE_TIMEOUT: Final = 10.0
+# Long enough for the chunked-body terminator that follows "[DONE]".
+_DRAIN_TIMEOUT: Final = 0.5
+_ERROR_BODY_LIMIT: Final = 16_384
+_REDACTED: Final = "[redacted]"
+# Transport failures that mean the upstream went away mid-exchange.
+_CUT: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply's text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one reply, sent last when the upstream reports them."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+LLMEvent = TextDelta | Usage
+
+
+class LLMProvider(Protocol):
+    """Anything that streams replies to a chat history."""
+
+    label: str
+    is_demo: bool
+
+    def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[LLMEvent]:
+        """Stream one reply; closing the iterator aborts it immediately."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the provider is unusable afterwards."""
+        ...
+
+
+class ChatCompletionsLLM:
+    """Streams replies from any OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    is_demo = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        label: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key or None
+        self._read_timeout = read_timeout
+        self._url = f"{self.base_url}/chat/completions"
+        self._shown_url = public_url(self.base_url)
+        self.label = redact(label or f"{model} at {self._shown_url}", self._api_key)
+        headers = {
+            "Accept": "text/event-stream",
+            # A compressing proxy would buffer the stream to compress it.
+            "Accept-Encoding": "identity",
+        }
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=_WRITE_TIMEOUT, pool=connect_timeout
+        )
+        self._client = httpx.AsyncClient(headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"ChatCompletionsLLM({self.label!r})"
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[LLMEvent, None]:
+        """Stream one reply as TextDelta events, then Usage if the upstream reports it."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        reader = _ReplyReader(self._shown_url)
+        answered = False
+        try:
+            async with self._client.stream("POST", self._url, json=body) as response:
+                answered = True
+                await self._raise_for_status(response)
+                async with contextlib.aclosing(_generator(response.aiter_lines())) as lines:
+                    async for line in lines:
+                        for event in reader.feed_line(line):
+                            yield event
+                        if reader.done:
+                            await _drain(lines)
+                            break
+                for event in reader.end():
+                    yield event
+        except UpstreamError as exc:
+            self._redacted(exc)
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            if reader.finished and isinstance(exc, _CUT):
+                return  # The text is complete; only the usage chunk was lost.
+            raise self._redacted(self._translate(exc, answered, reader.received)) from exc
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status <= 299:
+            return
+        text = await _read_limited(response)
+        try:
+            payload: object = json.loads(text)
+        except ValueError:
+            payload = text
+        context, hint = self._status_context(status, response.headers.get("location"))
+        retry_after = parse_retry_after(
+            response.headers.get("retry-after-ms"), response.headers.get("retry-after")
+        )
+        if retry_after is not None and status == 429:
+            hint = f"Retry in {math.ceil(retry_after)} s."
+        raise error_from_payload(
+            payload, context=context, status=status, retry_after=retry_after, hint=hint
+        )
+
+    def _status_context(self, status: int, location: str | None) -> tuple[str, str]:
+        at, code = f"at {self._shown_url}", f"(HTTP {status})"
+        if status in (401, 403):
+            hint = (
+                "Check TALKTERM_LLM_API_KEY or OPENAI_API_KEY."
+                if self._api_key
+                else "No API key is set: set TALKTERM_LLM_API_KEY or OPENAI_API_KEY."
+            )
+            return f"The LLM endpoint {at} rejected the request {code}", hint
+        if status == 404:
+            hint = "Check --llm-model and --llm-base-url."
+            return f"Model '{self.model}' was not found {at} {code}", hint
+        if status == 429:
+            return f"The LLM endpoint {at} is rate limiting requests {code}", ""
+        if 300 <= status <= 399:
+            target = public_url(location) if location else "another address"
+            return (
+                f"The LLM endpoint {at} redirects to {target} {code}",
+                "Use that as the base URL.",
+            )
+        if status >= 500:
+            return f"The LLM endpoint {at} failed {code}", ""
+        return f"The LLM endpoint {at} refused the request {code}", ""
+
+    def _translate(
+        self, exc: httpx.HTTPError | httpx.InvalidURL, answered: bool, received: int
+    ) -> UpstreamError:
+        where = self._shown_url
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return UpstreamUnreachable(f"The LLM base URL {where!r} is not a valid http(s) URL.")
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return UpstreamUnreachable(f"The LLM endpoint at {where} did not accept a connection.")
+        if isinstance(exc, httpx.ConnectError):
+            return UpstreamUnreachable(
+                f"Cannot reach the LLM endpoint at {where} ({exc or 'connect failed'})."
+                " Is the server running, and is --llm-base-url right?"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            when = f"after {received} characters" if received else "before answering"
+            return UpstreamTimeout(
+                f"The LLM endpoint at {where} went silent for {self._read_timeout:g} s {when}"
+                " (read timeout)."
+            )
+        if isinstance(exc, _CUT) and not answered:
+            return UpstreamProtocolError(
+                f"The LLM endpoint at {where} closed the connection without answering."
+            )
+        if isinstance(exc, _CUT):
+            return UpstreamProtocolError(
+                f"The LLM endpoint at {where} dropped the connection mid-reply; "
+                f"the stream was cut after {received} characters."
+            )
+        return UpstreamProtocolError(f"The request to {where} failed: {exc}.")
+
+    def _redacted(self, exc: UpstreamError) -> UpstreamError:
+        exc.message = redact(exc.message, self._api_key)
+        exc.args = (exc.message,)
+        return exc
+
+
+class _ReplyReader:
+    """Bookkeeping for one reply: lines in, LLM events out, and how it ended."""
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+        self._decoder = SSEDecoder()
+        self._json_lines: list[str] | None = None
+        self._usage: Usage | None = None
+        self._started = False
+        self.received = 0
+        self.finished = False
+        self.done = False
+
+    def feed_line(self, line: str) -> list[LLMEvent]:
+        """Take one body line; return the text it carries."""
+        if self._json_lines is not None:
+            self._json_lines.append(line)
+            return []
+        if not self._started and line.strip():
+            self._started = True
+            # Some servers answer a streaming request with a plain JSON body.
+            if line.lstrip().startswith("{"):
+                self._json_lines = [line]
+                return []
+        event = self._decoder.feed_line(line)
+        return self._handle(event) if event else []
+
+    def end(self) -> list[LLMEvent]:
+        """The body ended: return the last events, or raise if the reply was cut."""
+        if self._json_lines is not None:
+            return self._from_json_body("\n".join(self._json_lines))
+        events: list[LLMEvent] = []
+        if not self.done and (event := self._decoder.close()):
+            events = self._handle(event)
+        if not (self.done or self.finished):
+            raise UpstreamProtocolError(
+                f"The LLM stream from {self._where} ended without [DONE] or a finish reason; "
+                f"the stream was cut after {self.received} characters."
+            )
+        return [*events, self._usage] if self._usage else events
+
+    def _handle(self, event: SSEEvent) -> list[LLMEvent]:
+        chunk = parse_chat_chunk(event)
+        self.done = chunk.done
+        self.finished = self.finished or chunk.finish_reason is not None
+        if chunk.usage:
+            u = chunk.usage
+            self._usage = Usage(u.prompt_tokens, u.completion_tokens, u.total_tokens)
+        if not chunk.text:
+            return []
+        self.received += len(chunk.text)
+        return [TextDelta(chunk.text)]
+
+    def _from_json_body(self, text: str) -> list[LLMEvent]:
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = text
+        if isinstance(payload, dict) and "error" in payload:
+            raise error_from_payload(
+                payload,
+                context=f"The LLM endpoint at {self._where} answered with an error instead of a "
+                "stream",
+            )
+        content = _message_content(payload)
+        if content is None:
+            raise UpstreamProtocolError(
+                f"The LLM endpoint at {self._where} answered with JSON instead of a stream: "
+                f"{trim(text, 120)}"
+            )
+        # A server that ignores "stream": true still gave a whole reply.
+        self.finished = True
+        self.received = len(content)
+        usage = parse_usage(payload.get("usage")) if isinstance(payload, dict) else None
+        events: list[LLMEvent] = [TextDelta(content)] if content else []
+        if usage:
+            events.append(Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens))
+        return events
+
+
+def _message_content(payload: object) -> str | None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+        return None
+    choices = payload["choices"]
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else None
+
+
+def _generator(iterator: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """httpx's ``aiter_*`` are async generators typed loosely; ``aclosing`` needs ``aclose``."""
+    return cast("AsyncGenerator[T, None]", iterator)
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    # Reading the body's end lets the connection go back to the pool; a
+    # server that lingers after [DONE] only costs its connection.
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(_DRAIN_TIMEOUT):
+            async for _ in lines:
+                pass
+
+
+async def _read_limited(response: httpx.Response) -> str:
+    body = bytearray()
+    async with contextlib.aclosing(_generator(response.aiter_bytes())) as pieces:
+        async for piece in pieces:
+            body += piece
+            if len(body) >= _ERROR_BODY_LIMIT:
+                break
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def parse_retry_after(
+    ms: str | None, value: str | None, *, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    with contextlib.suppress(TypeError, ValueError):
+        seconds = float(ms) / 1000  # type: ignore[arg-type]
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove ``secret`` and masked echoes of it (``sk-proj-****abcd``) from ``text``."""
+    if not secret:
+        return text
+    text = text.replace(secret, _REDACTED)
+    if len(secret) >= 12:
+        # Upstreams echo keys masked or cut short; their first characters give them away.
+        text = re.sub(re.escape(secret[:8]) + r"\S*", _REDACTED, text)
+    return text
+
+
+def public_url(url: str) -> str:
+    """``url`` without user:password, so it can be shown and logged."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
+    return str(parsed.copy_with(userinfo=b"")) if parsed.userinfo else url

@@ -1,0 +1,438 @@
+"""One assistant response: LLM text → sentences → speech, streamed in order.
+
+Three kinds of task cooperate per response:
+
+- the *producer* reads the LLM stream, queues text deltas and hands finished
+  sentences to the speaker;
+- the *speaker* synthesises up to ``lookahead`` sentences at once and queues
+  their audio strictly in sentence order;
+- the *sender* drains the outbox to the WebSocket. Pause closes its gate,
+  so the producer keeps consuming the upstream (it must not time out) while
+  nothing reaches the client; resume opens it and everything follows in order.
+
+Cancel stops the producer and speaker at once (closing the upstream request
+and killing synthesis) and makes ``response.done`` the last thing sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server import protocol as p
+from server.conversation import Item, SpokenSpan
+from server.errors import TalktermError, TTSError, TTSUnavailable
+from server.llm import LLMProvider, TextDelta, Usage
+from server.sentences import Segment, SentenceSplitter
+from server.speakable import speakable
+from server.tts import TTSProvider
+
+log = logging.getLogger("talkterm.server")
+
+Send = Callable[[dict[str, Any] | bytes], Awaitable[None]]
+# Largest audio delta: 100 ms keeps pause/stop responsive on the client.
+_AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
+
+
+@dataclass(slots=True)
+class Voice:
+    """How this response is spoken: engine, voice and wire format."""
+
+    tts: TTSProvider | None
+    name: str | None
+    encoder: Callable[[], Any]
+    format: dict[str, Any]
+    binary: bool = False
+
+
+@dataclass(slots=True)
+class Timings:
+    """Milestones of one response, in perf_counter seconds."""
+
+    started: float = field(default_factory=time.perf_counter)
+    first_text: float | None = None
+    first_audio: float | None = None
+    ended: float | None = None
+
+    def as_ms(self) -> dict[str, float | None]:
+        """The milestones as milliseconds since the response was created."""
+
+        def since(moment: float | None) -> float | None:
+            return None if moment is None else round((moment - self.started) * 1000, 1)
+
+        return {
+            "time_to_first_text_ms": since(self.first_text),
+            "time_to_first_audio_ms": since(self.first_audio),
+            "duration_ms": since(self.ended),
+        }
+
+
+class _Final:
+    """Marks the end of the outbox."""
+
+
+_Chunks = asyncio.Queue[bytes | BaseException | None]
+
+
+class ResponseRun:
+    """Generates, speaks and delivers one response; pause, resume and cancel it."""
+
+    def __init__(
+        self,
+        *,
+        send: Send,
+        send_lock: asyncio.Lock,
+        llm: LLMProvider,
+        messages: list[dict[str, str]],
+        item: Item,
+        voice: Voice,
+        lookahead: int,
+        on_done: Callable[[ResponseRun], None],
+    ) -> None:
+        self.id = p.new_id("resp")
+        self.item = item
+        self.status = "in_progress"
+        self.paused = False
+        self.timings = Timings()
+        self.usage: Usage | None = None
+        self.error: TalktermError | None = None
+        self._send = send
+        self._lock = send_lock
+        self._llm = llm
+        self._messages = messages
+        self._voice = voice
+        self._lookahead = lookahead
+        self._on_done = on_done
+        self._outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._cancelled = False
+        self._final_sent = False
+        self._audio_bytes = 0
+        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._synthesis: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the client cancelled this response."""
+        return self._cancelled
+
+    @property
+    def audio(self) -> bool:
+        """Whether this response carries audio."""
+        return self.item.modality == "audio"
+
+    def start(self) -> None:
+        """Begin generating; returns at once."""
+        self._task = asyncio.create_task(self._run(), name=f"response {self.id}")
+
+    async def wait(self) -> None:
+        """Wait until the response has ended and its done event is sent."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def pause(self) -> None:
+        """Hold everything of this response; the upstream keeps being consumed."""
+        self._gate.clear()
+        self.paused = True
+        async with self._lock:
+            await self._send(self._event(p.RESPONSE_PAUSED))
+
+    async def resume(self) -> None:
+        """Deliver what was held, in order, then carry on streaming."""
+        async with self._lock:
+            await self._send(self._event(p.RESPONSE_RESUMED))
+        self.paused = False
+        self._gate.set()
+
+    def cancel(self) -> None:
+        """Stop at once: upstream closed, synthesis killed, done event queued last."""
+        if self._cancelled or self._final_sent:
+            return
+        self._cancelled = True
+        self.status = "cancelled"
+        for worker in self._workers:
+            worker.cancel()
+        # Whatever is still queued was never delivered, so it never happened.
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        self._outbox.put_nowait(_Final())
+        self._gate.set()
+
+    # -- the tasks ---------------------------------------------------------
+
+    async def _run(self) -> None:
+        sender = asyncio.create_task(self._sender())
+        producer = asyncio.create_task(self._produce())
+        speaker = asyncio.create_task(self._speak())
+        self._workers = [producer, speaker]
+        for event in self._opening_events():
+            self._outbox.put_nowait(event)
+        try:
+            await asyncio.gather(producer, speaker, return_exceptions=True)
+            if not self._cancelled:
+                self._finish()
+            await sender
+        finally:
+            for task in (producer, speaker, sender):
+                task.cancel()
+            self._on_done(self)
+
+    async def _produce(self) -> None:
+        splitter = SentenceSplitter()
+        kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
+        try:
+            async for event in self._llm.stream(self._messages):
+                if isinstance(event, Usage):
+                    self.usage = event
+                elif isinstance(event, TextDelta) and event.text:
+                    self._outbox.put_nowait(self._event(kind, delta=event.text, **self._where()))
+                    for segment in splitter.feed(event.text) if self.audio else []:
+                        self._segments.put_nowait(segment)
+            for segment in splitter.flush() if self.audio else []:
+                self._segments.put_nowait(segment)
+        except TalktermError as exc:
+            self.error = exc
+        except Exception as exc:  # a bug must fail one response, not the session
+            log.exception("response %s: unexpected failure", self.id)
+            self.error = TalktermError(f"The server failed unexpectedly ({type(exc).__name__}).")
+        finally:
+            self._segments.put_nowait(None)
+
+    async def _speak(self) -> None:
+        """Synthesise up to ``lookahead`` sentences ahead; deliver them in order."""
+        slots = asyncio.Semaphore(self._lookahead)
+        ordered: asyncio.Queue[tuple[Segment, _Chunks] | None] = asyncio.Queue()
+        starter = asyncio.create_task(self._start_synthesis(slots, ordered))
+        try:
+            while (entry := await ordered.get()) is not None:
+                try:
+                    await self._deliver_segment(*entry)
+                finally:
+                    slots.release()
+        except TTSError as exc:
+            self._tts_failed(exc)
+        finally:
+            starter.cancel()
+            for task in self._synthesis:
+                task.cancel()
+
+    async def _start_synthesis(
+        self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, _Chunks] | None]
+    ) -> None:
+        while (segment := await self._segments.get()) is not None:
+            text = speakable(segment.text)
+            if not text or self._voice.tts is None:
+                continue
+            await slots.acquire()
+            chunks: _Chunks = asyncio.Queue()
+            task = asyncio.create_task(self._synthesise(text, chunks))
+            self._synthesis.add(task)
+            task.add_done_callback(self._synthesis.discard)
+            ordered.put_nowait((segment, chunks))
+        ordered.put_nowait(None)
+
+    async def _synthesise(self, text: str, chunks: _Chunks) -> None:
+        assert self._voice.tts is not None
+        try:
+            async for pcm in self._voice.tts.synthesize(text, voice=self._voice.name):
+                chunks.put_nowait(pcm)
+        except TTSError as exc:
+            chunks.put_nowait(exc)
+        finally:
+            chunks.put_nowait(None)
+
+    async def _deliver_segment(self, segment: Segment, chunks: _Chunks) -> None:
+        span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
+        encoder = self._voice.encoder()
+        announced = False
+        async for pcm in _drain(chunks):
+            if not announced:
+                self.item.spans.append(span)
+                self._outbox.put_nowait(self._segment_event(segment, span, len(self.item.spans)))
+                announced = True
+            for start in range(0, len(pcm), _AUDIO_CHUNK):
+                piece = pcm[start : start + _AUDIO_CHUNK]
+                self._audio_bytes += len(piece)
+                span.audio_ms += p.pcm_ms(len(piece))
+                self._outbox.put_nowait(("audio", encoder.encode(piece)))
+        tail = encoder.flush() if hasattr(encoder, "flush") else b""
+        if tail:
+            self._outbox.put_nowait(("audio", tail))
+
+    async def _sender(self) -> None:
+        while True:
+            entry = await self._outbox.get()
+            if self._cancelled and not isinstance(entry, _Final):
+                continue
+            if isinstance(entry, _Final):
+                await self._send_final()
+                return
+            while True:
+                await self._gate.wait()
+                async with self._lock:
+                    if self._gate.is_set() or self._cancelled:
+                        await self._deliver(entry)
+                        break
+
+    async def _deliver(self, entry: Any) -> None:
+        if isinstance(entry, tuple):
+            await self._send_audio(entry[1])
+            return
+        if entry["type"] in (p.TEXT_DELTA, p.TRANSCRIPT_DELTA):
+            self.item.text += entry["delta"]
+            if self.timings.first_text is None:
+                self.timings.first_text = time.perf_counter()
+        await self._send(entry)
+
+    async def _send_audio(self, audio: bytes) -> None:
+        if self.timings.first_audio is None:
+            self.timings.first_audio = time.perf_counter()
+        where = self._where()
+        if self._voice.binary:
+            header = {"type": p.AUDIO_DELTA, "event_id": p.new_id("event"), **where}
+            await self._send(p.encode_audio_frame(header, audio))
+        else:
+            delta = base64.b64encode(audio).decode()
+            await self._send(self._event(p.AUDIO_DELTA, delta=delta, **where))
+
+    async def _send_final(self) -> None:
+        self._final_sent = True
+        self.timings.ended = time.perf_counter()
+        if not self._cancelled:
+            self.status = "failed" if self.error is not None else "completed"
+        self.item.status = "completed" if self.status == "completed" else "incomplete"
+        async with self._lock:
+            for event in self._closing_events():
+                await self._send(event)
+        log.info(
+            "response %s status=%s ttft_ms=%s ttfa_ms=%s duration_ms=%s chars=%d audio_s=%.2f",
+            self.id,
+            self.status,
+            *self.timings.as_ms().values(),
+            len(self.item.text),
+            self.item.audio_ms / 1000,
+        )
+
+    def _finish(self) -> None:
+        self._outbox.put_nowait(_Final())
+
+    def _tts_failed(self, exc: TTSError) -> None:
+        code = "tts_unavailable" if isinstance(exc, TTSUnavailable) else exc.code
+        message = f"{exc.message} The answer continues as text only."
+        self._outbox.put_nowait(p.error_event(code, message, kind="server_error"))
+
+    # -- event shapes ------------------------------------------------------
+
+    def _where(self) -> dict[str, Any]:
+        return {
+            "response_id": self.id,
+            "item_id": self.item.id,
+            "output_index": 0,
+            "content_index": 0,
+        }
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return {"type": kind, **fields}
+
+    def _segment_event(self, segment: Segment, span: SpokenSpan, index: int) -> dict[str, Any]:
+        return self._event(
+            p.AUDIO_SEGMENT,
+            **self._where(),
+            segment_index=index - 1,
+            text=segment.text,
+            char_start=segment.start,
+            char_end=segment.end,
+            audio_start_ms=round(span.audio_start_ms, 1),
+            format=self._voice.format["type"],
+        )
+
+    def response_object(self) -> dict[str, Any]:
+        """The Realtime ``response`` object, plus our ``timings`` extension."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "realtime.response",
+            "status": self.status,
+            "status_details": self._status_details(),
+            "output": [self.item.as_realtime()] if self.status != "in_progress" else [],
+            "output_modalities": [self.item.modality],
+            "conversation_id": None,
+            "audio": {"output": {"format": self._voice.format, "voice": self._voice.name}},
+            "usage": None,
+            "timings": self.timings.as_ms(),
+        }
+        if self.usage is not None:
+            body["usage"] = {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "total_tokens": self.usage.total_tokens,
+            }
+        return body
+
+    def _status_details(self) -> dict[str, Any] | None:
+        if self.status == "cancelled":
+            return {"type": "cancelled", "reason": "client_cancelled"}
+        if self.status == "failed" and self.error is not None:
+            return {
+                "type": "failed",
+                "error": {"type": "upstream_error", "code": self.error.code},
+            }
+        return None
+
+    def _opening_events(self) -> list[dict[str, Any]]:
+        where = self._where()
+        part = {"type": "audio", "transcript": ""} if self.audio else {"type": "text", "text": ""}
+        item = self.item.as_realtime() | {"status": "in_progress", "content": []}
+        return [
+            self._event(p.RESPONSE_CREATED, response=self.response_object()),
+            self._event(p.OUTPUT_ITEM_ADDED, response_id=self.id, output_index=0, item=item),
+            self._event(p.ITEM_ADDED, item=item, previous_item_id=None),
+            self._event(p.CONTENT_PART_ADDED, **where, part=part),
+        ]
+
+    def _closing_events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if self.error is not None:
+            events.append(p.error_event(self.error.code, self.error.message, kind="server_error"))
+        where = self._where()
+        text = self.item.text
+        if self.status == "completed":
+            if self.audio:
+                events += [
+                    self._event(p.AUDIO_DONE, **where),
+                    self._event(p.TRANSCRIPT_DONE, **where, transcript=text),
+                ]
+            else:
+                events.append(self._event(p.TEXT_DONE, **where, text=text))
+            part = (
+                {"type": "audio", "transcript": text}
+                if self.audio
+                else {
+                    "type": "text",
+                    "text": text,
+                }
+            )
+            item = self.item.as_realtime()
+            events += [
+                self._event(p.CONTENT_PART_DONE, **where, part=part),
+                self._event(p.OUTPUT_ITEM_DONE, response_id=self.id, output_index=0, item=item),
+                self._event(p.ITEM_DONE, item=item, previous_item_id=None),
+            ]
+        events.append(self._event(p.RESPONSE_DONE, response=self.response_object()))
+        return events
+
+
+async def _drain(chunks: _Chunks) -> AsyncIterator[bytes]:
+    """Yield a segment's PCM chunks until its end marker; re-raise its failure."""
+    while (chunk := await chunks.get()) is not None:
+        if isinstance(chunk, BaseException):
+            raise chunk
+        if chunk:
+            yield chunk

@@ -1,0 +1,310 @@
+"""One WebSocket connection: session settings, conversation, and its responses.
+
+Every client frame is handled in turn; anything wrong with it becomes an
+``error`` event naming the problem, and the session carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from server import protocol as p
+from server.audio_format import make_encoder
+from server.conversation import Conversation, heard_text
+from server.frames import split_frame
+from server.llm import LLMProvider
+from server.response import ResponseRun, Voice
+from server.session_config import SessionConfig, apply_update
+from server.tts import TTSProvider
+
+log = logging.getLogger("talkterm.server")
+
+
+@dataclass(slots=True)
+class Services:
+    """What all sessions share: the upstream clients and defaults."""
+
+    llm: LLMProvider
+    tts: TTSProvider | None
+    tts_name: str
+    tts_problem: str | None = None
+    voice: str | None = None
+    instructions: str = ""
+    lookahead: int = 2
+    sessions: set[Session] = field(default_factory=set)
+
+
+class Session:
+    """Handles the frames of one connection."""
+
+    def __init__(self, ws: ServerConnection, services: Services) -> None:
+        self.id = p.new_id("sess")
+        self.ws = ws
+        self.services = services
+        self.config = SessionConfig(instructions=services.instructions, voice=services.voice)
+        self.conversation = Conversation()
+        self.response: ResponseRun | None = None
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; cancel what is left running."""
+        self.services.sessions.add(self)
+        try:
+            await self.send(self._session_event(p.SESSION_CREATED))
+            if self.services.tts_problem:
+                await self.send(
+                    p.error_event("tts_unavailable", self.services.tts_problem, kind="server_error")
+                )
+            while True:
+                await self.handle(await self.ws.recv())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.services.sessions.discard(self)
+            if self.response is not None:
+                self.response.cancel()
+                await self.response.wait()
+
+    async def send(self, event: dict[str, Any] | bytes) -> None:
+        """Send one event (JSON) or binary audio frame."""
+        await self.ws.send(event if isinstance(event, bytes) else p.encode(event))
+
+    async def handle(self, frame: str | bytes) -> None:
+        """Decode one client frame and act on it."""
+        try:
+            was_text, frame = split_frame(frame)
+            if not was_text:
+                raise p.ProtocolError(
+                    "binary_not_supported",
+                    "Binary frames are not accepted from clients; send events as JSON text.",
+                )
+            event = p.decode_client_event(frame)
+            handler = getattr(self, "on_" + event["type"].replace(".", "_"))
+            await handler(event)
+        except p.ProtocolError as exc:
+            await self._reject(exc)
+
+    async def _reject(self, exc: p.ProtocolError) -> None:
+        async with self._lock:
+            await self.send(
+                p.error_event(exc.code, exc.message, param=exc.param, event_id=exc.event_id)
+            )
+
+    # -- handlers, one per client event --------------------------------------
+
+    async def on_session_update(self, event: dict[str, Any]) -> None:
+        """Change instructions, modalities, voice, audio format or transport."""
+        self.config = apply_update(self.config, event)
+        async with self._lock:
+            await self.send(self._session_event(p.SESSION_UPDATED))
+
+    async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
+        """Add a user (or system) text message to the conversation."""
+        role, text, item_id = _user_item(event)
+        if item_id is not None and item_id in self.conversation:
+            raise _bad(
+                event, "duplicate_item_id", f"Item id {item_id!r} already exists.", "item.id"
+            )
+        previous = self.conversation.last_id()
+        item = self.conversation.add(role, text, item_id)
+        async with self._lock:
+            for kind in (p.ITEM_ADDED, p.ITEM_DONE):
+                await self.send(
+                    {"type": kind, "previous_item_id": previous, "item": item.as_realtime()}
+                )
+
+    async def on_response_create(self, event: dict[str, Any]) -> None:
+        """Start generating an answer to the conversation so far."""
+        if self.response is not None:
+            raise _bad(
+                event,
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: {self.response.id}. "
+                "Wait until the response is finished before creating a new one.",
+            )
+        modality = _response_modality(event, self.config.modality)
+        instructions = _response_instructions(event, self.config.instructions)
+        messages = self.conversation.messages(instructions)
+        item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
+        fmt = self.config.audio_format
+        voice = Voice(
+            tts=self.services.tts if modality == "audio" else None,
+            name=self.config.voice,
+            encoder=lambda: make_encoder(fmt["type"]),
+            format=fmt,
+            binary=self.config.binary_audio,
+        )
+        self.response = ResponseRun(
+            send=self.send,
+            send_lock=self._lock,
+            llm=self.services.llm,
+            messages=messages,
+            item=item,
+            voice=voice,
+            lookahead=self.services.lookahead,
+            on_done=self._response_ended,
+        )
+        self.response.start()
+
+    async def on_response_cancel(self, event: dict[str, Any]) -> None:
+        """Stop the active response at once."""
+        self._active(event, "response_cancel_not_active").cancel()
+
+    async def on_response_pause(self, event: dict[str, Any]) -> None:
+        """Hold the active response (talkterm extension)."""
+        await self._active(event, "response_pause_not_active").pause()
+
+    async def on_response_resume(self, event: dict[str, Any]) -> None:
+        """Release a held response (talkterm extension)."""
+        await self._active(event, "response_resume_not_active").resume()
+
+    async def on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
+        """Keep only the text the user heard, up to ``audio_end_ms``."""
+        item_id = _field(event, "item_id", str)
+        audio_end_ms = _field(event, "audio_end_ms", int)
+        content_index = event.get("content_index", 0)
+        item = self.conversation.get(item_id)
+        if item is None:
+            raise _bad(event, "item_not_found", f"No item with id {item_id!r}.", "item_id")
+        if item.role != "assistant" or item.modality != "audio":
+            raise _bad(event, "invalid_item", "Only assistant audio items can be truncated.")
+        if content_index != 0:
+            raise _bad(event, "invalid_value", "content_index must be 0.", "content_index")
+        active = self.response
+        if active is not None and active.item is item and not active.cancelled:
+            raise _bad(
+                event,
+                "response_in_progress",
+                "Cancel the response before truncating its item.",
+                "item_id",
+            )
+        if audio_end_ms < 0 or audio_end_ms > item.audio_ms + 1:
+            raise _bad(
+                event,
+                "invalid_value",
+                f"audio_end_ms {audio_end_ms} is outside the item's audio "
+                f"(0 to {int(item.audio_ms)} ms).",
+                "audio_end_ms",
+            )
+        item.text = heard_text(item, audio_end_ms)
+        item.truncated = True
+        async with self._lock:
+            await self.send(
+                {
+                    "type": p.ITEM_TRUNCATED,
+                    "item_id": item.id,
+                    "content_index": 0,
+                    "audio_end_ms": audio_end_ms,
+                }
+            )
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
+        wanted = event.get("response_id")
+        if self.response is None or (wanted and wanted != self.response.id):
+            raise _bad(event, code, "There is no active response to act on.")
+        return self.response
+
+    def _response_ended(self, run: ResponseRun) -> None:
+        if self.response is run:
+            self.response = None
+
+    def _session_event(self, kind: str) -> dict[str, Any]:
+        services = self.services
+        return {
+            "type": kind,
+            "session": self.config.as_realtime(self.id)
+            | {
+                "talkterm": {
+                    "llm": services.llm.label,
+                    "demo": services.llm.is_demo,
+                    "tts": services.tts_name if services.tts is not None else "none",
+                    "binary_audio": self.config.binary_audio,
+                }
+            },
+        }
+
+
+def _bad(event: dict[str, Any], code: str, message: str, param: str | None = None) -> Exception:
+    event_id = event.get("event_id")
+    return p.ProtocolError(
+        code, message, param=param, event_id=event_id if isinstance(event_id, str) else None
+    )
+
+
+def _field(event: dict[str, Any], name: str, kind: type) -> Any:
+    value = event.get(name)
+    if value is None:
+        raise _bad(event, "missing_required_parameter", f"Missing required field '{name}'.", name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _bad(event, "invalid_type", f"Field '{name}' must be a {kind.__name__}.", name)
+    return value
+
+
+def _user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
+    item = event.get("item")
+    if not isinstance(item, dict):
+        raise _bad(event, "invalid_type", "Field 'item' must be an object.", "item")
+    if item.get("type", "message") != "message":
+        raise _bad(event, "invalid_value", "Only 'message' items are supported.", "item.type")
+    role = item.get("role")
+    if role not in ("user", "system"):
+        raise _bad(event, "invalid_value", "item.role must be 'user' or 'system'.", "item.role")
+    content = item.get("content")
+    if not isinstance(content, list) or not content:
+        raise _bad(event, "invalid_type", "item.content must be a non-empty list.", "item.content")
+    texts = []
+    for index, part in enumerate(content):
+        if not isinstance(part, dict) or part.get("type") not in ("input_text", "text"):
+            raise _bad(
+                event,
+                "invalid_value",
+                "Only input_text content parts are supported (no audio input).",
+                f"item.content[{index}].type",
+            )
+        if not isinstance(part.get("text"), str):
+            raise _bad(
+                event,
+                "invalid_type",
+                "Content text must be a string.",
+                f"item.content[{index}].text",
+            )
+        texts.append(part["text"])
+    item_id = item.get("id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise _bad(event, "invalid_type", "item.id must be a string.", "item.id")
+    return role, "\n".join(texts), item_id
+
+
+def _response_modality(event: dict[str, Any], default: str) -> str:
+    response = event.get("response") or {}
+    if not isinstance(response, dict):
+        raise _bad(event, "invalid_type", "Field 'response' must be an object.", "response")
+    modalities = response.get("output_modalities")
+    if modalities is None:
+        return default
+    if modalities not in (["text"], ["audio"]):
+        raise _bad(
+            event,
+            "invalid_value",
+            'response.output_modalities must be ["text"] or ["audio"].',
+            "response.output_modalities",
+        )
+    return str(modalities[0])
+
+
+def _response_instructions(event: dict[str, Any], default: str) -> str:
+    response = event.get("response") or {}
+    instructions = response.get("instructions") if isinstance(response, dict) else None
+    if instructions is None:
+        return default
+    if not isinstance(instructions, str):
+        raise _bad(event, "invalid_type", "response.instructions must be a string.")
+    return instructions

@@ -1,0 +1,263 @@
+"""Server-sent events as OpenAI-compatible Chat Completions endpoints stream them.
+
+Two layers, both pure (no I/O), so they are tested without a network:
+
+* ``SSEDecoder`` turns lines or raw text into ``SSEEvent`` objects, following
+  the WHATWG rules: CR, LF or CRLF line ends; ``:`` comment (keepalive)
+  lines; ``data:`` lines joined with "\\n"; ``event:``, ``id:``, ``retry:``.
+* ``parse_chat_chunk`` turns one event into a ``ChatChunk`` (text, finish
+  reason, usage, ``[DONE]``), raising an ``UpstreamError`` subclass for
+  malformed JSON or an ``{"error": ...}`` object sent inside the stream.
+
+``error_from_payload`` maps an OpenAI-style error object to the matching
+error class; the HTTP client uses it for error bodies too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from server.errors import (
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamServerError,
+)
+
+DONE: Final = "[DONE]"
+MESSAGE_LIMIT: Final = 300
+
+# OpenAI, Anthropic-style and vLLM/LiteLLM spellings of error types and codes.
+_ERROR_KINDS: Final[dict[str, type[UpstreamError]]] = {
+    "invalid_api_key": UpstreamAuthError,
+    "authentication_error": UpstreamAuthError,
+    "permission_error": UpstreamAuthError,
+    "insufficient_quota": UpstreamRateLimited,
+    "rate_limit_exceeded": UpstreamRateLimited,
+    "rate_limit_error": UpstreamRateLimited,
+    "model_not_found": UpstreamNotFound,
+    "not_found_error": UpstreamNotFound,
+    "server_error": UpstreamServerError,
+    "overloaded_error": UpstreamServerError,
+    "api_error": UpstreamServerError,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched server-sent event."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental SSE decoder: feed lines or text, collect finished events."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._partial = ""
+        self._started = False
+
+    def feed_line(self, line: str) -> SSEEvent | None:
+        """Take one line without its terminator; return an event when a blank line ends one."""
+        if not self._started:
+            self._started = True
+            line = line.removeprefix("\ufeff")
+        # Callers that split only on "\n" leave the CR of a CRLF behind.
+        line = line.removesuffix("\r")
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def feed(self, text: str) -> list[SSEEvent]:
+        """Take any piece of raw text (lines may be split anywhere); return finished events."""
+        buffer = self._partial + text
+        # A trailing CR may be the first half of a CRLF that the next piece completes.
+        cut = len(buffer) - 1 if buffer.endswith("\r") else len(buffer)
+        head, held = buffer[:cut], buffer[cut:]
+        lines = head.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._partial = lines.pop() + held
+        return [event for line in lines if (event := self.feed_line(line)) is not None]
+
+    def close(self) -> SSEEvent | None:
+        """End of stream: return a last event that had no blank line after it, if any."""
+        tail = self._partial.removesuffix("\r")
+        self._partial = ""
+        if tail:
+            self.feed_line(tail)
+        # The spec drops an unterminated event; servers that omit the final
+        # blank line after "data: [DONE]" are common enough to be lenient.
+        return self._dispatch()
+
+    def _dispatch(self) -> SSEEvent | None:
+        if not self._data:
+            self._event = None
+            return None
+        event = SSEEvent("\n".join(self._data), self._event, self._id, self._retry)
+        self._data = []
+        self._event = None
+        return event
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Token counts as the Chat Completions ``usage`` object names them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """What one Chat Completions stream event says."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: TokenUsage | None = None
+    done: bool = False
+
+
+def parse_chat_chunk(event: SSEEvent) -> ChatChunk:
+    """Interpret one event of a Chat Completions stream; raises UpstreamError on errors."""
+    data = event.data.strip()
+    if data == DONE:
+        return ChatChunk(done=True)
+    payload = _load_json(data)
+    if not isinstance(payload, dict):
+        raise UpstreamProtocolError(
+            f"The LLM stream sent a JSON {type(payload).__name__} where a chunk object "
+            f"belongs: {trim(data, 80)!r}."
+        )
+    if "error" in payload or event.event == "error":
+        raise error_from_payload(payload, context="The LLM endpoint reported an error mid-stream")
+    text, finish_reason = _first_choice(payload.get("choices"))
+    return ChatChunk(
+        text=text, finish_reason=finish_reason, usage=parse_usage(payload.get("usage"))
+    )
+
+
+def error_from_payload(
+    payload: object,
+    *,
+    context: str,
+    status: int | None = None,
+    retry_after: float | None = None,
+    hint: str = "",
+) -> UpstreamError:
+    """Build the error that an OpenAI-style error object (or HTTP status) stands for."""
+    message, kind, code = _error_fields(payload)
+    if isinstance(code, int) and status is None:
+        status = code
+    cls = error_class(status)
+    for name in (code, kind):
+        if isinstance(name, str) and name in _ERROR_KINDS and cls is UpstreamProtocolError:
+            cls = _ERROR_KINDS[name]
+    text = f"{context}: {trim(message).rstrip('.')}." if message else f"{context}."
+    if hint:
+        text = f"{text} {hint}"
+    if cls is UpstreamRateLimited:
+        return UpstreamRateLimited(text, retry_after=retry_after)
+    return cls(text)
+
+
+def error_class(status: int | None) -> type[UpstreamError]:
+    """The error class for an HTTP status; UpstreamProtocolError when it says nothing."""
+    if status in (401, 403):
+        return UpstreamAuthError
+    if status == 404:
+        return UpstreamNotFound
+    if status == 429:
+        return UpstreamRateLimited
+    if status is not None and 500 <= status <= 599:
+        return UpstreamServerError
+    if status is not None and 400 <= status <= 499:
+        return UpstreamError
+    return UpstreamProtocolError
+
+
+def trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Collapse whitespace and cut ``text`` to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _load_json(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UpstreamProtocolError(
+            f"The LLM stream sent a data line that is not valid JSON ({exc}): {trim(data, 80)!r}."
+        ) from None
+
+
+def _first_choice(choices: object) -> tuple[str, str | None]:
+    # The usage chunk has "choices": []; we ask for one choice, so index 0 is ours.
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "", None
+    choice = choices[0]
+    delta = choice.get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else None
+    reason = choice.get("finish_reason")
+    return (
+        content if isinstance(content, str) else "",
+        reason if isinstance(reason, str) else None,
+    )
+
+
+def parse_usage(raw: object) -> TokenUsage | None:
+    """Read a ``usage`` object; None when there is none."""
+    if not isinstance(raw, dict):
+        return None
+    prompt = _count(raw.get("prompt_tokens"))
+    completion = _count(raw.get("completion_tokens"))
+    total = _count(raw.get("total_tokens")) or prompt + completion
+    return TokenUsage(prompt, completion, total)
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _error_fields(payload: object) -> tuple[str, str | None, str | int | None]:
+    """Message, type and code of an error object in any of the shapes servers use."""
+    if isinstance(payload, str):
+        return payload, None, None
+    if not isinstance(payload, dict):
+        return "", None, None
+    error = payload.get("error", payload)
+    if isinstance(error, str):
+        # Ollama and some proxies send {"error": "model 'x' not found"}.
+        return error, None, None
+    if not isinstance(error, dict):
+        return "", None, None
+    message = error.get("message") or error.get("detail") or ""
+    kind = error.get("type")
+    code = error.get("code")
+    return (
+        message if isinstance(message, str) else json.dumps(message),
+        kind if isinstance(kind, str) else None,
+        code if isinstance(code, str | int) and not isinstance(code, bool) else None,
+    )

@@ -1,0 +1,56 @@
+"""Text-to-speech providers: a small interface, one module per engine, a registry.
+
+Every provider yields PCM16 mono 24 kHz little-endian chunks for one segment of
+text. Cancelling the consumer or closing the generator stops the engine at once
+(the subprocess is killed and reaped, the HTTP stream is closed).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+
+class TTSProvider(ABC):
+    """A speech engine that turns one segment of text into streamed PCM."""
+
+    name: str
+
+    @abstractmethod
+    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP)."""
+
+    async def aclose(self) -> None:
+        """Release long-lived resources such as HTTP connection pools."""
+        return None
+
+
+def _espeak(**options: Any) -> TTSProvider:
+    # Imported on use so choosing one engine never loads the other's dependencies.
+    from server.tts.espeak import EspeakTTS
+
+    return EspeakTTS(**options)
+
+
+def _openai(**options: Any) -> TTSProvider:
+    from server.tts.openai_speech import OpenAISpeechTTS
+
+    return OpenAISpeechTTS(**options)
+
+
+# "none" is not a provider: the caller skips synthesis altogether.
+PROVIDERS: dict[str, Callable[..., TTSProvider]] = {
+    "espeak": _espeak,
+    "openai": _openai,
+}
+
+
+def make_tts(name: str, **options: Any) -> TTSProvider:
+    """Build the provider registered as ``name`` with its keyword options."""
+    try:
+        factory = PROVIDERS[name]
+    except KeyError:
+        known = ", ".join([*sorted(PROVIDERS), "none"])
+        raise ValueError(f"unknown TTS provider {name!r}; choose one of {known}") from None
+    return factory(**options)

@@ -1,0 +1,137 @@
+"""espeak-ng as a speech engine: one subprocess per segment, WAV streamed from stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+from server.audio_format import WavStreamDecoder
+from server.errors import TTSError, TTSUnavailable
+from server.tts import TTSProvider
+
+MISSING_MESSAGE = (
+    "espeak-ng is not installed; install it (apt install espeak-ng) or choose --tts openai/none"
+)
+# Voice names such as "en-us", "en-gb-x-rp", "mb-en1" or "en+f3". A leading "-"
+# is refused: espeak-ng would read it as an option.
+_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-./]{0,63}")
+_READ_SIZE = 4096
+_STDERR_KEEP = 2000
+
+
+def _checked_voice(voice: str) -> str:
+    if not _VOICE.fullmatch(voice):
+        raise TTSError(f"invalid espeak-ng voice name {voice!r}")
+    return voice
+
+
+def _trimmed(stderr: bytes) -> str:
+    text = " ".join(stderr.decode("utf-8", "replace").split())
+    return text[:300] or "no message on stderr"
+
+
+class EspeakTTS(TTSProvider):
+    """Local speech with espeak-ng: robotic but instant, offline and free."""
+
+    name = "espeak"
+
+    def __init__(
+        self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
+    ) -> None:
+        if not 20 <= int(rate) <= 1000:
+            raise TTSError(f"espeak-ng rate must be 20-1000 words per minute, not {rate}")
+        self.voice = _checked_voice(voice)
+        self.rate = int(rate)
+        self.executable = executable
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        """Yield PCM16 mono 24 kHz chunks as espeak-ng produces them."""
+        if not text.strip():
+            return
+        chosen = _checked_voice(voice) if voice else self.voice
+        proc = await self._spawn(chosen)
+        feeder = asyncio.create_task(_feed(proc, text))
+        stderr = asyncio.create_task(_collect(proc.stderr))
+        decoder = WavStreamDecoder()
+        try:
+            assert proc.stdout is not None
+            while data := await proc.stdout.read(_READ_SIZE):
+                if pcm := _decode(decoder, data):
+                    yield pcm
+            status = await proc.wait()
+            if status != 0:
+                how = f"exit status {status}" if status > 0 else f"killed by signal {-status}"
+                raise TTSError(f"espeak-ng failed ({how}): {_trimmed(await stderr)}")
+            try:
+                decoder.finish()
+            except ValueError:
+                raise TTSError(f"espeak-ng produced no audio: {_trimmed(await stderr)}") from None
+        finally:
+            await _stop(proc, feeder, stderr)
+
+    async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
+        path = shutil.which(self.executable)
+        if path is None:
+            raise TTSUnavailable(MISSING_MESSAGE)
+        try:
+            # Text goes on stdin, never argv: no shell, and text that starts with "-"
+            # cannot become an option. "-b 1" says the input is UTF-8.
+            return await asyncio.create_subprocess_exec(
+                path,
+                "--stdout",
+                "-b",
+                "1",
+                "-v",
+                voice,
+                "-s",
+                str(self.rate),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except (FileNotFoundError, PermissionError):
+            raise TTSUnavailable(MISSING_MESSAGE) from None
+
+
+def _decode(decoder: WavStreamDecoder, data: bytes) -> bytes:
+    try:
+        return decoder.feed(data)
+    except ValueError as exc:
+        raise TTSError(f"espeak-ng wrote something that is not WAV audio: {exc}") from None
+
+
+async def _feed(proc: asyncio.subprocess.Process, text: str) -> None:
+    """Write the text on stdin beside the reader, so a long text cannot deadlock the pipes."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text.encode("utf-8"))
+        await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # espeak-ng quit early; its exit status says why
+    finally:
+        proc.stdin.close()
+
+
+async def _collect(stream: asyncio.StreamReader | None) -> bytes:
+    """Drain stderr so the child never blocks on it, keeping only the start."""
+    kept = b""
+    if stream is None:
+        return kept
+    while data := await stream.read(_READ_SIZE):
+        kept = (kept + data)[:_STDERR_KEEP]
+    return kept
+
+
+async def _stop(proc: asyncio.subprocess.Process, *helpers: asyncio.Future[Any]) -> None:
+    """Kill espeak-ng if it is still running and reap it, even while being cancelled."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    for task in helpers:
+        task.cancel()
+    # Shielded so a second cancellation cannot leave the child unreaped.
+    await asyncio.shield(asyncio.gather(proc.wait(), *helpers, return_exceptions=True))

@@ -1,0 +1,189 @@
+"""OpenAI-compatible ``/audio/speech`` endpoints (OpenAI, Kokoro-FastAPI, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import httpx
+
+from server.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
+from server.errors import TTSError, TTSUnavailable
+from server.protocol import PCM_RATE
+from server.tts import TTSProvider
+
+STREAMED_FORMATS = frozenset({"pcm", "wav"})
+DECODED_FORMATS = frozenset({"mp3", "opus", "aac", "flac"})
+# Decoded segments are handed on in 100 ms pieces, about what streamed ones arrive in.
+_PIECE = PCM_RATE * 2 // 10
+_ERROR_BODY_LIMIT = 4096
+_KEYLIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}")
+_HINTS = {
+    401: " (check the speech API key)",
+    403: " (the speech API key may lack access to this model)",
+    404: " (check the speech base URL and model name)",
+    429: " (rate limited; try again later)",
+}
+
+
+class _Decoder(Protocol):
+    def feed(self, data: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+class _RawPcm:
+    """Passes 24 kHz PCM16 through, holding back an odd trailing byte for the next chunk."""
+
+    def __init__(self) -> None:
+        self._converter = PcmConverter(PCM_RATE)
+
+    def feed(self, data: bytes) -> bytes:
+        return self._converter.convert(data)
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class OpenAISpeechTTS(TTSProvider):
+    """Speech from an OpenAI-compatible ``POST /audio/speech``, streamed when the format allows."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        model: str = "tts-1",
+        voice: str = "alloy",
+        response_format: str = "pcm",
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+    ) -> None:
+        if response_format not in STREAMED_FORMATS | DECODED_FORMATS:
+            known = ", ".join(sorted(STREAMED_FORMATS | DECODED_FORMATS))
+            raise ValueError(f"unsupported response_format {response_format!r}; use one of {known}")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.voice = voice
+        self.response_format = response_format
+        self._read_timeout = read_timeout
+        self._secrets = [api_key] if api_key else []
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # One long-lived client: segments follow each other quickly and reuse its connections.
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(read_timeout, connect=connect_timeout)
+        )
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        """Yield PCM16 mono 24 kHz chunks for ``text`` from the speech endpoint."""
+        if not text.strip():
+            return
+        payload = {
+            "model": self.model,
+            "input": text,
+            "voice": voice or self.voice,
+            "response_format": self.response_format,
+        }
+        try:
+            async with self._client.stream(
+                "POST", f"{self.base_url}/audio/speech", json=payload
+            ) as response:
+                await self._raise_for_status(response)
+                if self.response_format in STREAMED_FORMATS:
+                    decoder = _RawPcm() if self.response_format == "pcm" else WavStreamDecoder()
+                    async for data in response.aiter_bytes():
+                        if pcm := self._feed(decoder, data):
+                            yield pcm
+                    self._finish(decoder)
+                    return
+                encoded = await response.aread()
+        except httpx.RequestError as exc:
+            raise self._request_error(exc) from None
+        pcm = await self._decode(encoded)
+        for start in range(0, len(pcm), _PIECE):
+            yield pcm[start : start + _PIECE]
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.aclose()
+
+    def _feed(self, decoder: _Decoder, data: bytes) -> bytes:
+        try:
+            return decoder.feed(data)
+        except ValueError as exc:
+            raise self._malformed(exc) from None
+
+    def _finish(self, decoder: _Decoder) -> None:
+        try:
+            decoder.finish()
+        except ValueError as exc:
+            raise self._malformed(exc) from None
+
+    def _malformed(self, exc: ValueError) -> TTSError:
+        return TTSError(f"speech endpoint sent malformed {self.response_format} audio: {exc}")
+
+    async def _decode(self, encoded: bytes) -> bytes:
+        try:
+            # ffmpeg runs in a worker thread so the event loop keeps serving other sessions.
+            return await asyncio.to_thread(decode_to_pcm24k, encoded, self.response_format)
+        except ValueError as exc:
+            raise TTSError(f"speech endpoint sent undecodable audio: {exc}") from None
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        body = b""
+        async for data in response.aiter_bytes():
+            body += data
+            if len(body) >= _ERROR_BODY_LIMIT:
+                break
+        detail = self._scrub(_error_detail(body) or response.reason_phrase or "no details")
+        status = response.status_code
+        raise TTSError(f"speech endpoint answered {status}: {detail}{_HINTS.get(status, '')}")
+
+    def _request_error(self, exc: httpx.RequestError) -> TTSError:
+        where = _display_url(self.base_url)
+        reason = self._scrub(str(exc) or type(exc).__name__)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return TTSUnavailable(
+                f"cannot reach the speech endpoint at {where} ({reason}); "
+                "start it, fix --tts-base-url, or choose --tts espeak/none"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return TTSError(f"speech endpoint at {where} sent nothing for {self._read_timeout:g} s")
+        return TTSError(f"speech stream from {where} broke off ({reason})")
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _KEYLIKE.sub(r"\1***", text)
+
+
+def _error_detail(body: bytes) -> str:
+    """Pull a readable message out of an OpenAI or FastAPI style error body."""
+    raw = body.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        parsed = raw
+    for key in ("error", "detail", "message"):
+        while isinstance(parsed, dict) and key in parsed:
+            parsed = parsed[key]
+    if isinstance(parsed, dict):
+        parsed = parsed.get("message", parsed)
+    text = parsed if isinstance(parsed, str) else json.dumps(parsed, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def _display_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "the configured URL"
+    return str(parsed.copy_with(username=None, password=None))

@@ -1,0 +1,446 @@
+"""A fake OpenAI-compatible LLM upstream: a real HTTP/1.1 server on 127.0.0.1.
+
+It is written on ``asyncio.start_server`` so every byte on the wire is ours
+to shape: the exact Chat Completions SSE stream (role chunk, content chunks,
+finish chunk, usage chunk, ``[DONE]``), chunked or close-delimited bodies,
+and faults a real upstream produces (cut connections, stalls, broken lines,
+errors inside the stream). It also answers the probes that ``resolve_llm``
+sends (``/v1/models``, ``/api/tags``, ``/health``) and records what clients
+sent and when they hung up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Self
+
+DEFAULT_TEXT: Final = "Hello there. This is the fake upstream."
+FAULTS: Final = frozenset(
+    {
+        "cut",  # close the socket after cut_after chunks, no [DONE]
+        "stall",  # stop sending after cut_after chunks, keep the socket open
+        "hang",  # read the request, never answer (not even headers)
+        "malformed",  # a broken data: line after cut_after chunks
+        "error_in_stream",  # an {"error": ...} event after cut_after chunks
+        "crlf",  # CRLF line endings
+        "keepalive",  # ": ping" comment lines between events
+        "multiline",  # every event split over two data: lines
+        "empty_deltas",  # {} and {"content": null} deltas between chunks
+        "no_done",  # finish_reason sent, [DONE] left out
+        "no_finish",  # the body ends cleanly with neither finish_reason nor [DONE]
+    }
+)
+_MAX_HEAD: Final = 65_536
+
+
+@dataclass
+class Reply:
+    """What the next chat completion request gets."""
+
+    chunks: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    first_delay: float = 0.0
+    status: int = 200
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+    cut_after: int = 0
+    usage: bool = True
+    chunked: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; known: {sorted(FAULTS)}")
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    connection: int
+
+
+def chunk_text(text: str, size: int = 4) -> list[str]:
+    """Split ``text`` into token-like pieces: words with their leading space, at most ``size``."""
+    pieces: list[str] = []
+    for word in re.findall(r"\s*\S+|\s+", text):
+        pieces.extend(word[i : i + size] for i in range(0, len(word), size))
+    return pieces
+
+
+async def refused_url() -> str:
+    """A loopback URL where nothing listens, for connection-refused tests."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return f"http://127.0.0.1:{port}/v1"
+
+
+class _Conn:
+    """One client connection, with a read buffer the disconnect watcher shares."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, serial: int):
+        self.reader = reader
+        self.writer = writer
+        self.serial = serial
+        self.buffer = bytearray()
+        self.closed = asyncio.Event()
+
+    async def fill(self) -> bool:
+        """Read what has arrived into the buffer; False once the client has hung up."""
+        try:
+            data = await self.reader.read(65_536)
+        except ConnectionError:
+            data = b""
+        if not data:
+            self.closed.set()
+            return False
+        self.buffer += data
+        return True
+
+    async def read_until(self, separator: bytes) -> bytes | None:
+        """Bytes up to and including ``separator``; None on hang-up or an oversized head."""
+        while (end := self.buffer.find(separator)) < 0:
+            if len(self.buffer) > _MAX_HEAD or not await self.fill():
+                return None
+        return self._take(end + len(separator))
+
+    async def read_exactly(self, size: int) -> bytes | None:
+        """Exactly ``size`` bytes; None on hang-up."""
+        while len(self.buffer) < size:
+            if not await self.fill():
+                return None
+        return self._take(size)
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    async def send(self, data: bytes) -> bool:
+        """Write and drain; False if the client is gone."""
+        if self.closed.is_set() or self.writer.is_closing():
+            return False
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except ConnectionError:
+            self.closed.set()
+            return False
+        return True
+
+
+class FakeLLM:
+    """A loopback OpenAI-compatible server whose replies tests script with ``enqueue``."""
+
+    def __init__(self, *, models: list[str] | None = None) -> None:
+        self.models = models if models is not None else ["fake-model"]
+        self.missing_paths: set[str] = set()
+        self.requests: list[RecordedRequest] = []
+        self.chunk_sent_at: list[float] = []
+        self.disconnected_at: list[float] = []
+        self.base_url = ""
+        self.root_url = ""
+        self._replies: list[Reply] = []
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._connections = 0
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1, port 0."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.root_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.root_url}/v1"
+
+    async def stop(self) -> None:
+        """Stop listening and drop every open connection."""
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Script the next chat completion replies, first in first out."""
+        self._replies.extend(replies)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The chat completion requests received so far."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    async def wait_disconnect(self, timeout: float = 1.0, count: int = 1) -> float:  # noqa: ASYNC109
+        """Wait until ``count`` clients hung up mid-reply; return when the last of them did."""
+        async with asyncio.timeout(timeout):
+            while len(self.disconnected_at) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.disconnected_at[count - 1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self._connections += 1
+        conn = _Conn(reader, writer, self._connections)
+        try:
+            while await self._handle_one(conn):
+                pass
+        except asyncio.CancelledError:
+            writer.transport.abort()  # stop() drops connections at once
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+
+    async def _handle_one(self, conn: _Conn) -> bool:
+        """Serve one request; True to keep the connection for another."""
+        head = await conn.read_until(b"\r\n\r\n")
+        if head is None:
+            return False
+        method, target, headers = _parse_head(head)
+        body = await conn.read_exactly(int(headers.get("content-length", "0") or 0))
+        if body is None:
+            return False
+        path = target.partition("?")[0]
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            payload = None
+        self.requests.append(RecordedRequest(method, path, headers, payload, conn.serial))
+        keep = headers.get("connection", "").lower() != "close"
+        if (
+            method == "POST"
+            and path.endswith("/chat/completions")
+            and path not in self.missing_paths
+        ):
+            reply = self._replies.pop(0) if self._replies else Reply(chunk_text(DEFAULT_TEXT))
+            request = payload if isinstance(payload, dict) else {}
+            return await self._reply(conn, request, reply) and keep
+        found = None if path in self.missing_paths else self._probe_answer(method, path)
+        if found is None:
+            return await self._send_json(conn, 404, _error(f"No route for {path}.", 404)) and keep
+        return await self._send_json(conn, 200, json.dumps(found)) and keep
+
+    def _probe_answer(self, method: str, path: str) -> dict[str, Any] | None:
+        """What the listing and health endpoints that resolve_llm probes say."""
+        if method != "GET":
+            return None
+        if path == "/v1/models":
+            return {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+        if path == "/api/tags":
+            return {"models": [{"name": m, "model": m} for m in self.models]}
+        return {"status": "ok"} if path == "/health" else None
+
+    async def _send_json(
+        self, conn: _Conn, status: int, body: str, headers: dict[str, str] | None = None
+    ) -> bool:
+        data = body.encode()
+        json_like = body.lstrip().startswith(("{", "["))
+        kind = "application/json" if json_like else "text/plain; charset=utf-8"
+        fields = {"content-type": kind, "content-length": str(len(data)), **(headers or {})}
+        return await conn.send(_status_line(status, fields) + data)
+
+    async def _reply(self, conn: _Conn, request: dict[str, Any], reply: Reply) -> bool:
+        if reply.status != 200 or (reply.body is not None and reply.fault is None):
+            body = (
+                reply.body if reply.body is not None else _error("Scripted failure.", reply.status)
+            )
+            return await self._send_json(conn, reply.status, body, reply.headers)
+        watcher = asyncio.create_task(self._watch(conn))
+        try:
+            keep = await _Stream(self, conn, request, reply).run()
+        finally:
+            # Stop watching before closing the socket ourselves, or that close counts.
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        return keep and not conn.closed.is_set()
+
+    async def _watch(self, conn: _Conn) -> None:
+        """Notice at once when the client hangs up while a reply is going out."""
+        while await conn.fill():
+            pass
+        self.disconnected_at.append(time.perf_counter())
+        self._changed.set()
+
+
+class _Stream:
+    """Writes one streamed reply, faults included."""
+
+    def __init__(self, fake: FakeLLM, conn: _Conn, request: dict[str, Any], reply: Reply):
+        self._fake = fake
+        self._conn = conn
+        self._reply = reply
+        self._eol = "\r\n" if reply.fault == "crlf" else "\n"
+        self._id = f"chatcmpl-fake{conn.serial:04d}{len(fake.requests):04d}"
+        self._created = int(time.time())
+        self._model = str(request.get("model", "fake-model"))
+        options = request.get("stream_options")
+        asked = isinstance(options, dict) and options.get("include_usage") is True
+        self._usage = reply.usage and asked
+        self._messages = request.get("messages") or []
+
+    async def run(self) -> bool:
+        """Send the reply; True if the connection may serve another request."""
+        reply = self._reply
+        if reply.fault == "hang":
+            await self._conn.closed.wait()
+            return False
+        head = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+        head |= {"transfer-encoding": "chunked"} if reply.chunked else {"connection": "close"}
+        if not await self._conn.send(_status_line(200, head | reply.headers)):
+            return False
+        await asyncio.sleep(reply.first_delay)
+        if not await self._event(self._chunk({"role": "assistant", "content": ""})):
+            return False
+        for index, piece in enumerate(reply.chunks):
+            if index == reply.cut_after and reply.fault in _MIDWAY:
+                return await self._fault()
+            if index and reply.delay:
+                await asyncio.sleep(reply.delay)
+            if not await self._content(piece):
+                return False
+            self._fake.chunk_sent_at.append(time.perf_counter())
+        if reply.fault in _MIDWAY:
+            return await self._fault()
+        return await self._finish()
+
+    async def _content(self, piece: str) -> bool:
+        if self._reply.fault == "empty_deltas":
+            for delta in ({}, {"content": None}, {"content": ""}):
+                if not await self._event(self._chunk(delta)):
+                    return False
+        return await self._event(self._chunk({"content": piece}))
+
+    async def _finish(self) -> bool:
+        fault = self._reply.fault
+        if fault != "no_finish":
+            if not await self._event(self._chunk({}, finish="stop")):
+                return False
+            if self._usage and not await self._event(self._usage_chunk()):
+                return False
+            if fault != "no_done" and not await self._write(f"data: [DONE]{self._eol}{self._eol}"):
+                return False
+        return await self._end()
+
+    async def _fault(self) -> bool:
+        fault = self._reply.fault
+        if fault == "cut":
+            self._conn.writer.close()
+            return False
+        if fault == "stall":
+            await self._conn.closed.wait()
+            return False
+        if fault == "malformed":
+            await self._write(
+                f'data: {{"id": "{self._id}", "choices": [{{"delta{self._eol}{self._eol}'
+            )
+        elif fault == "error_in_stream":
+            error = self._reply.body or _error("The server had an error processing your request.")
+            await self._write(f"data: {error}{self._eol}{self._eol}")
+        return await self._end()
+
+    async def _end(self) -> bool:
+        if self._reply.chunked:
+            return await self._conn.send(b"0\r\n\r\n")
+        # A close-delimited body ends when the connection does.
+        self._conn.writer.close()
+        return False
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if self._usage:
+            chunk["usage"] = None  # as OpenAI does on every chunk but the last
+        return chunk
+
+    def _usage_chunk(self) -> dict[str, Any]:
+        # Words stand in for prompt tokens, chunks for completion tokens.
+        prompt = sum(
+            len(str(m.get("content", "")).split()) for m in self._messages if isinstance(m, dict)
+        )
+        done = len(self._reply.chunks)
+        usage = {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+        return {**self._chunk({}), "choices": [], "usage": usage}
+
+    async def _event(self, payload: dict[str, Any]) -> bool:
+        eol = self._eol
+        text = json.dumps(payload, separators=(",", ":"))
+        if self._reply.fault == "multiline":
+            # A newline between JSON tokens is whitespace, so the joined data still parses.
+            split = text.index(',"choices"') + 1
+            text = f"{text[:split]}{eol}data: {text[split:]}"
+        prefix = f": ping{eol}{eol}" if self._reply.fault == "keepalive" else ""
+        return await self._write(f"{prefix}data: {text}{eol}{eol}")
+
+    async def _write(self, text: str) -> bool:
+        data = text.encode()
+        if self._reply.chunked:
+            data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+        return await self._conn.send(data)
+
+
+_MIDWAY: Final = frozenset({"cut", "stall", "malformed", "error_in_stream"})
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _version = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return method, target, headers
+
+
+def _status_line(status: int, headers: dict[str, str]) -> bytes:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    lines = [f"HTTP/1.1 {status} {phrase}", "server: fake-llm"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _error(message: str, status: int = 500) -> str:
+    """An error body shaped like OpenAI's."""
+    kind, code = _ERROR_KINDS.get(status, ("server_error", None))
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
+
+
+_ERROR_KINDS: Final = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}

@@ -1,0 +1,80 @@
+"""The server as a person starts it: a process, a ready line, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from server import protocol as p
+from tests.client import Client
+from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.server.test_access import http_get
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
+    env.pop("OPENAI_API_KEY", None)
+    env["TALKTERM_PROBE_LOCAL"] = "false"
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None:
+    proc = await spawn(
+        "--port",
+        "0",
+        "--tts",
+        "none",
+        "--llm-base-url",
+        fake_llm.base_url,
+        "--llm-model",
+        "m",
+        "--token",
+        "tok",
+    )
+    assert proc.stdout is not None
+    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+    assert ready["listening"].startswith("ws://127.0.0.1:") and ready["pid"] == proc.pid
+    assert (await http_get(ready["listening"], "/healthz"))[0] == 200
+
+    client = await Client.open(ready["listening"], token="tok")
+    fake_llm.enqueue(Reply(chunks=["word "] * 500, delay=0.02))
+    await client.ask("talk")
+    await client.read_until(p.TRANSCRIPT_DELTA)
+    proc.send_signal(signal.SIGTERM)
+    await fake_llm.wait_disconnect(timeout=3)  # the in-flight upstream request is closed
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    _, err = await proc.communicate()
+    assert b"tok" not in err.replace(b"token", b"")
+
+
+async def test_public_bind_without_token_is_refused() -> None:
+    proc = await spawn("--host", "0.0.0.0", "--port", "0", "--tts", "none")
+    _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 2
+    assert b"without a token" in err
+
+
+async def test_help_lists_every_option() -> None:
+    proc = await spawn("--help")
+    out, _ = await proc.communicate()
+    for flag in (
+        "--host",
+        "--port",
+        "--token",
+        "--llm-base-url",
+        "--llm-model",
+        "--tts",
+        "--voice",
+    ):
+        assert flag.encode() in out

@@ -1,0 +1,183 @@
+"""Pause, resume, cancel and truncate, as a client sees them."""
+
+from __future__ import annotations
+
+import time
+
+from server import protocol as p
+from tests.client import Client
+from tests.fakes.llm_upstream import FakeLLM, Reply
+
+LONG = (
+    "First, the kettle goes on. Then the cups are warmed with a splash of hot water. "
+    "Next, the leaves go into the pot, one spoon per person. After four minutes, pour. "
+    "Finally, add milk if you like it that way."
+)
+
+
+def chunks(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+async def reference(fake_llm: FakeLLM, client: Client, text: str) -> bytes:
+    fake_llm.enqueue(Reply(chunks=chunks(text)))
+    await client.ask("reference")
+    return bytes((await client.collect()).audio)
+
+
+async def test_pause_holds_everything_and_resume_loses_nothing(
+    fake_llm: FakeLLM, client: Client
+) -> None:
+    unpaused = await reference(fake_llm, client, LONG)
+    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    await client.ask("How do I make tea?")
+    got = await client.read_until(p.TRANSCRIPT_DELTA)
+    await client.send({"type": p.RESPONSE_PAUSE})
+    await client.read_until(p.RESPONSE_PAUSED, got)
+    sent_before = len(fake_llm.chunk_sent_at)
+    held = await client.quiet_for(0.8)
+    # Nothing of the response arrives while paused, but the upstream keeps flowing.
+    assert held == []
+    assert len(fake_llm.chunk_sent_at) > sent_before
+    await client.send({"type": p.RESPONSE_RESUME})
+    resumed_at = len(got.events)
+    await client.collect(got)
+    assert got.events[resumed_at]["type"] == p.RESPONSE_RESUMED
+    assert got.text() == LONG
+    assert got.done["status"] == "completed"
+    assert bytes(got.audio) == unpaused  # same speech, byte for byte: nothing lost or reordered
+
+
+async def test_cancel_closes_upstream_and_ends_with_done(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG * 5), delay=0.02))
+    await client.ask("Talk for a while")
+    await client.read_until(p.AUDIO_DELTA)
+    cancelled_at = time.perf_counter()
+    await client.send({"type": p.RESPONSE_CANCEL})
+    closed_at = await fake_llm.wait_disconnect(timeout=2)
+    assert closed_at - cancelled_at < 0.1
+    rest = await client.collect()
+    assert rest.done["status"] == "cancelled"
+    assert await client.quiet_for(0.5) == []  # nothing after response.done
+    # The session takes the next prompt at once.
+    fake_llm.enqueue(Reply(chunks=["Sure."]))
+    await client.ask("Something else")
+    assert (await client.collect()).text() == "Sure."
+
+
+async def test_cancel_while_paused(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG * 3), delay=0.02))
+    await client.ask("Go")
+    await client.read_until(p.TRANSCRIPT_DELTA)
+    await client.send({"type": p.RESPONSE_PAUSE})
+    await client.read_until(p.RESPONSE_PAUSED)
+    await client.send({"type": p.RESPONSE_CANCEL})
+    rest = await client.collect()
+    assert rest.types() == [p.RESPONSE_DONE]
+    assert rest.done["status"] == "cancelled"
+    await fake_llm.wait_disconnect(timeout=1)
+
+
+async def test_cancelled_text_in_history_is_what_was_delivered(
+    fake_llm: FakeLLM, client: Client
+) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG * 3), delay=0.02))
+    await client.ask("Go")
+    got = await client.read_until(p.TRANSCRIPT_DELTA)
+    await client.send({"type": p.RESPONSE_CANCEL})
+    await client.collect(got)
+    fake_llm.enqueue(Reply(chunks=["ok"]))
+    await client.ask("next")
+    await client.collect()
+    assistant = fake_llm.requests[-1].json["messages"][-2]
+    assert assistant == {"role": "assistant", "content": got.text()}
+    assert 0 < len(got.text()) < len(LONG * 3)
+
+
+async def test_truncate_keeps_only_what_was_heard(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    await client.ask("Go")
+    got = await client.collect()
+    item_id = got.done["output"][0]["id"]
+    segments = got.of(p.AUDIO_SEGMENT)
+    # Stop just after the second segment started: the user heard the first one whole.
+    heard_ms = int(segments[1]["audio_start_ms"]) + 5
+    await client.send(
+        {"type": p.ITEM_TRUNCATE, "item_id": item_id, "content_index": 0, "audio_end_ms": heard_ms}
+    )
+    truncated = await client.expect(p.ITEM_TRUNCATED)
+    assert truncated["audio_end_ms"] == heard_ms
+    fake_llm.enqueue(Reply(chunks=["ok"]))
+    await client.ask("next")
+    await client.collect()
+    assistant = fake_llm.requests[-1].json["messages"][-2]["content"]
+    assert assistant == segments[0]["text"].strip()
+
+
+async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    await client.ask("Go")
+    got = await client.collect()
+    item_id = got.done["output"][0]["id"]
+    total_ms = len(got.audio) * 1000 // (p.PCM_RATE * 2)
+    await client.send(
+        {
+            "type": p.ITEM_TRUNCATE,
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": total_ms // 2,
+        }
+    )
+    await client.expect(p.ITEM_TRUNCATED)
+    fake_llm.enqueue(Reply(chunks=["ok"]))
+    await client.ask("next")
+    await client.collect()
+    kept = fake_llm.requests[-1].json["messages"][-2]["content"]
+    assert LONG.startswith(kept)
+    assert len(LONG) * 0.25 < len(kept) < len(LONG) * 0.75
+    assert LONG[len(kept)] in " \n"  # whole words only
+
+
+async def test_truncate_errors(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks("Short answer.")))
+    await client.ask("Go")
+    got = await client.collect()
+    item_id = got.done["output"][0]["id"]
+    cases = [
+        ({"item_id": "item_nope", "audio_end_ms": 10}, "item_not_found"),
+        ({"item_id": item_id, "audio_end_ms": 10_000_000}, "invalid_value"),
+        ({"item_id": item_id, "audio_end_ms": -5}, "invalid_value"),
+        ({"item_id": item_id, "audio_end_ms": "soon"}, "invalid_type"),
+        ({"audio_end_ms": 5}, "missing_required_parameter"),
+    ]
+    for fields, code in cases:
+        await client.send({"type": p.ITEM_TRUNCATE, "event_id": "evt_x", **fields})
+        error = await client.expect(p.ERROR)
+        assert error["error"]["code"] == code, fields
+        assert error["error"]["event_id"] == "evt_x"
+
+
+async def test_controls_without_a_response_are_refused(client: Client) -> None:
+    for kind in (p.RESPONSE_CANCEL, p.RESPONSE_PAUSE, p.RESPONSE_RESUME):
+        await client.send({"type": kind})
+        error = await client.expect(p.ERROR)
+        assert error["error"]["code"].endswith("_not_active")
+
+
+async def test_second_response_create_is_refused(fake_llm: FakeLLM, client: Client) -> None:
+    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    await client.ask("Go")
+    await client.send({"type": p.RESPONSE_CREATE})
+    got = await client.collect()
+    errors = got.of(p.ERROR)
+    assert [e["error"]["code"] for e in errors] == ["conversation_already_has_active_response"]
+    assert got.text() == LONG
+
+
+async def test_dropped_client_cancels_upstream(fake_llm: FakeLLM, server) -> None:
+    client = await Client.open(server.ws_url)
+    fake_llm.enqueue(Reply(chunks=chunks(LONG * 5), delay=0.02))
+    await client.ask("Go")
+    await client.read_until(p.TRANSCRIPT_DELTA)
+    client.ws.transport.abort()  # vanish without a closing handshake
+    await fake_llm.wait_disconnect(timeout=2)
