@@ -15,7 +15,7 @@ from websockets.asyncio.server import Server as WSServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from server.config import Settings, check_binding
+from server.config import Settings, check_binding, llm_key, tts_key
 from server.errors import TalktermError
 from server.frames import TextKeepingConnection
 from server.llm_setup import resolve_llm
@@ -129,8 +129,8 @@ async def build_services(settings: Settings) -> Services:
     llm = await resolve_llm(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
-        api_key=_secret(settings.llm_api_key),
-        openai_api_key=_secret(settings.llm_api_key),
+        api_key=llm_key(settings),
+        openai_api_key=_secret(settings.openai_api_key),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         ollama_url=settings.ollama_url if settings.probe_local else None,
@@ -170,7 +170,7 @@ def _build_tts(settings: Settings) -> tuple[object | None, str | None]:
         return make_tts(
             "openai",
             base_url=settings.tts_base_url,
-            api_key=_secret(settings.tts_api_key),
+            api_key=tts_key(settings),
             model=settings.tts_model,
             voice=settings.voice or "alloy",
             response_format=settings.tts_format,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,9 +34,13 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     """Model name; a sensible default is picked per endpoint."""
     llm_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("TALKTERM_LLM_API_KEY", "OPENAI_API_KEY")
+        None, validation_alias=AliasChoices("TALKTERM_LLM_API_KEY", "llm_api_key")
     )
-    """LLM API key (environment only): TALKTERM_LLM_API_KEY, else OPENAI_API_KEY."""
+    """Key for --llm-base-url (environment only: TALKTERM_LLM_API_KEY)."""
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    """OPENAI_API_KEY: the fallback key, only ever sent to api.openai.com."""
     instructions: str = (
         "You are talkterm, a helpful voice assistant in a terminal. Answer briefly and "
         "conversationally; your answers are read aloud."
@@ -62,9 +67,10 @@ class Settings(BaseSettings):
     tts_model: str = "tts-1"
     tts_format: Literal["pcm", "wav", "mp3", "opus", "aac", "flac"] = "pcm"
     tts_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("TALKTERM_TTS_API_KEY", "OPENAI_API_KEY")
+        None, validation_alias=AliasChoices("TALKTERM_TTS_API_KEY", "tts_api_key")
     )
-    """Speech API key (environment only): TALKTERM_TTS_API_KEY, else OPENAI_API_KEY."""
+    """Speech API key (environment only): TALKTERM_TTS_API_KEY; else OPENAI_API_KEY when
+    the speech endpoint is OpenAI's own."""
     tts_lookahead: int = Field(2, ge=1, le=8)
     """How many sentences may be synthesised ahead of the one being sent."""
 
@@ -76,6 +82,25 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(1 << 20, ge=1024)
     """Largest client frame accepted; larger ones close the connection (1009)."""
     log_level: str = "INFO"
+
+
+def llm_key(settings: Settings) -> str | None:
+    """The key for the LLM endpoint: TALKTERM_LLM_API_KEY, else OPENAI_API_KEY for OpenAI."""
+    return _first_key(settings.llm_api_key, settings.openai_api_key, settings.llm_base_url)
+
+
+def tts_key(settings: Settings) -> str | None:
+    """The key for the speech endpoint, by the same rule as llm_key."""
+    return _first_key(settings.tts_api_key, settings.openai_api_key, settings.tts_base_url)
+
+
+def _first_key(own: SecretStr | None, openai: SecretStr | None, url: str | None) -> str | None:
+    if own is not None and own.get_secret_value():
+        return own.get_secret_value()
+    # OPENAI_API_KEY goes to OpenAI only: never hand it to a third-party base URL.
+    if openai is not None and (url is None or urlsplit(url).hostname == "api.openai.com"):
+        return openai.get_secret_value() or None
+    return None
 
 
 class InsecureBinding(ValueError):

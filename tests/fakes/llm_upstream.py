@@ -149,6 +149,8 @@ class FakeLLM:
         self.missing_paths: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self.chunk_sent_at: list[float] = []
+        # (content piece, perf_counter when written): benchmarks match pieces to client reads.
+        self.sent_log: list[tuple[str, float]] = []
         self.disconnected_at: list[float] = []
         self.base_url = ""
         self.root_url = ""
@@ -192,7 +194,7 @@ class FakeLLM:
         """The chat completion requests received so far."""
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    async def wait_disconnect(self, timeout: float = 1.0, count: int = 1) -> float:  # noqa: ASYNC109
+    async def wait_disconnect(self, timeout: float = 1.0, count: int = 1) -> float:
         """Wait until ``count`` clients hung up mid-reply; return when the last of them did."""
         async with asyncio.timeout(timeout):
             while len(self.disconnected_at) < count:
@@ -323,7 +325,9 @@ class _Stream:
                 await asyncio.sleep(reply.delay)
             if not await self._content(piece):
                 return False
-            self._fake.chunk_sent_at.append(time.perf_counter())
+            sent = time.perf_counter()
+            self._fake.chunk_sent_at.append(sent)
+            self._fake.sent_log.append((piece, sent))
         if reply.fault in _MIDWAY:
             return await self._fault()
         return await self._finish()

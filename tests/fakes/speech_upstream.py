@@ -27,6 +27,7 @@ CONTENT_TYPES = {
     "aac": "audio/aac",
     "flac": "audio/flac",
 }
+_FFMPEG_INPUT = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
 # ffmpeg output options per format; OpenAI's opus is Ogg Opus and its aac is ADTS.
 _FFMPEG_OUTPUT = {
     "pcm": ["-acodec", "pcm_s16le", "-f", "s16le"],
@@ -59,6 +60,7 @@ class SpeechUpstream:
         self.rate = rate
         self.stall_after: int | None = None
         self.requests: list[SpeechRequest] = []
+        self.connections = 0  # TCP connections accepted
         self.disconnects = 0
         self.disconnected = asyncio.Event()
         self._failure: tuple[int, bytes] | None = None
@@ -110,8 +112,7 @@ class SpeechUpstream:
         if key not in self._cache:
             wav = await _run(["espeak-ng", "--stdout", "-v", "en-us"], text.encode())
             self._cache[key] = await _run(
-                ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
-                + ["-ac", "1", "-ar", str(rate), *_FFMPEG_OUTPUT[fmt], "pipe:1"],
+                [*_FFMPEG_INPUT, "-ac", "1", "-ar", str(rate), *_FFMPEG_OUTPUT[fmt], "pipe:1"],
                 wav,
             )
         return self._cache[key]
@@ -121,6 +122,7 @@ class SpeechUpstream:
         assert task is not None
         self._handlers.add(task)
         self._writers.add(writer)
+        self.connections += 1
         try:
             while await self._serve_one(reader, writer):
                 pass
