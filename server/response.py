@@ -113,6 +113,7 @@ class ResponseRun:
         self._gate.set()
         self._cancelled = False
         self._final_sent = False
+        self._done_notified = False
         self._audio_bytes = 0
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
@@ -129,14 +130,15 @@ class ResponseRun:
         """Whether this response carries audio."""
         return self.item.modality == "audio"
 
-    def start(self) -> None:
-        """Begin generating; returns at once."""
+    def start(self) -> asyncio.Task[None]:
+        """Begin generating; returns the response's task at once."""
         self._task = asyncio.create_task(self._run(), name=f"response {self.id}")
+        return self._task
 
     async def wait(self) -> None:
-        """Wait until the response has ended and its done event is sent."""
+        """Wait until every task of the response has finished (a dead socket is no error)."""
         if self._task is not None:
-            await asyncio.shield(self._task)
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
 
     async def pause(self) -> None:
         """Hold everything of this response; the upstream keeps being consumed."""
@@ -181,9 +183,8 @@ class ResponseRun:
                 self._finish()
             await sender
         finally:
-            for task in (producer, speaker, sender):
-                task.cancel()
-            self._on_done(self)
+            await _stop(producer, speaker, sender)
+            self._notify_done()
 
     async def _produce(self) -> None:
         splitter = SentenceSplitter()
@@ -220,9 +221,8 @@ class ResponseRun:
         except TTSError as exc:
             self._tts_failed(exc)
         finally:
-            starter.cancel()
-            for task in self._synthesis:
-                task.cancel()
+            # Awaited, not just cancelled: espeak-ng must be killed and reaped now.
+            await _stop(starter, *self._synthesis)
 
     async def _start_synthesis(
         self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, _Chunks] | None]
@@ -312,6 +312,9 @@ class ResponseRun:
         async with self._lock:
             for event in self._closing_events():
                 await self._send(event)
+            # The session is free for the next response the moment response.done is out;
+            # cleaning up the finished tasks must not hold it up.
+            self._notify_done()
         log.info(
             "response %s status=%s ttft_ms=%s ttfa_ms=%s duration_ms=%s chars=%d audio_s=%.2f",
             self.id,
@@ -320,6 +323,11 @@ class ResponseRun:
             len(self.item.text),
             self.item.audio_ms / 1000,
         )
+
+    def _notify_done(self) -> None:
+        if not self._done_notified:
+            self._done_notified = True
+            self._on_done(self)
 
     def _finish(self) -> None:
         self._outbox.put_nowait(_Final())
@@ -427,6 +435,13 @@ class ResponseRun:
             ]
         events.append(self._event(p.RESPONSE_DONE, response=self.response_object()))
         return events
+
+
+async def _stop(*tasks: asyncio.Task[None]) -> None:
+    """Cancel tasks and wait until they have really finished."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _drain(chunks: _Chunks) -> AsyncIterator[bytes]:

@@ -51,6 +51,8 @@ class Session:
         self.conversation = Conversation()
         self.response: ResponseRun | None = None
         self._lock = asyncio.Lock()
+        # Runs whose tasks may still be winding down after their response.done.
+        self._runs: set[ResponseRun] = set()
 
     async def run(self) -> None:
         """Serve the connection until it closes; cancel what is left running."""
@@ -67,9 +69,9 @@ class Session:
             pass
         finally:
             self.services.sessions.discard(self)
-            if self.response is not None:
-                self.response.cancel()
-                await self.response.wait()
+            for run in list(self._runs):
+                run.cancel()
+                await run.wait()
 
     async def send(self, event: dict[str, Any] | bytes) -> None:
         """Send one event (JSON) or binary audio frame."""
@@ -150,7 +152,9 @@ class Session:
             lookahead=self.services.lookahead,
             on_done=self._response_ended,
         )
-        self.response.start()
+        run = self.response
+        self._runs.add(run)
+        run.start().add_done_callback(lambda _: self._runs.discard(run))
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         """Stop the active response at once."""

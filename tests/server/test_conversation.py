@@ -146,3 +146,15 @@ async def test_session_created_names_llm_and_tts(client: Client) -> None:
     ext = client.session["session"]["talkterm"]
     assert ext["tts"] == "espeak" and ext["demo"] is False
     assert "fake-model" in ext["llm"]
+
+
+async def test_no_llm_configured_gives_a_labelled_demo(start_server) -> None:
+    server = await start_server(llm_base_url=None, tts="none")
+    client = await Client.open(server.ws_url)
+    ext = client.session["session"]["talkterm"]
+    assert ext["demo"] is True and "demo" in ext["llm"]
+    await client.ask("Hello?")
+    got = await client.collect()
+    assert got.done["status"] == "completed"
+    assert "--llm-base-url" in got.text() and "OPENAI_API_KEY" in got.text()
+    await client.close()

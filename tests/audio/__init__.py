@@ -1,0 +1,1 @@
+"""Tests that play into the PulseAudio null sink and record its monitor."""

@@ -1,0 +1,244 @@
+"""Real playback into the PulseAudio null sink, checked on a recording of its monitor."""
+
+from __future__ import annotations
+
+import importlib.abc
+import math
+import shutil
+import subprocess
+import sys
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+
+from tests.audio.conftest import RATE, Recording
+from tui.player import AudioUnavailable, Player, list_devices
+
+pytestmark = pytest.mark.audio
+
+Recorder = Callable[[], AbstractContextManager[Recording]]
+
+TEXT = (
+    "Sound travels through the air as a wave of pressure and our ears turn "
+    "that wave into something we can understand"
+)
+# Capture jitter at either end of a recording, and PortAudio's start-up delay.
+EDGE_MS = 50
+
+
+def pcm_ms(pcm: bytes) -> float:
+    return len(pcm) / 2 * 1000 / RATE
+
+
+def tone(ms: float, hz: float = 440, level: int = 8000) -> bytes:
+    """A sine tone, PCM16 mono 24 kHz."""
+    count = int(RATE * ms / 1000)
+    wave = array("h", (int(level * math.sin(2 * math.pi * hz * i / RATE)) for i in range(count)))
+    return wave.tobytes()
+
+
+def sound_span(rec: Recording) -> float:
+    """Ms from the first to the last sound in a recording."""
+    first, last = rec.first_sound_ms(), rec.last_sound_ms()
+    assert first is not None and last is not None, "the recording is silent"
+    return last - first
+
+
+def close_to(measured: float, expected: float) -> bool:
+    """Within 15 % or 100 ms, whichever is more generous."""
+    return abs(measured - expected) <= max(0.15 * expected, 100)
+
+
+def drain(player: Player, timeout: float = 20) -> None:
+    """Wait until the buffer is empty and its last block has left the speaker."""
+    deadline = time.monotonic() + timeout
+    while player.buffered_ms > 0:
+        assert time.monotonic() < deadline, "the player never drained its buffer"
+        time.sleep(0.01)
+    time.sleep((player.latency_ms + 2 * player.block_ms + EDGE_MS) / 1000)
+
+
+@pytest.fixture(scope="module")
+def speech() -> bytes:
+    """espeak-ng speech converted to PCM16 mono 24 kHz with sox."""
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("needs espeak-ng and sox (apt-get install espeak-ng sox)")
+    wav = subprocess.run(
+        ["espeak-ng", "--stdout", TEXT], capture_output=True, check=True, timeout=60
+    ).stdout
+    to_pcm = f"sox -t wav - -r {RATE} -c 1 -b 16 -e signed-integer -t raw -".split()
+    return subprocess.run(to_pcm, input=wav, capture_output=True, check=True, timeout=60).stdout
+
+
+@pytest.fixture
+def player(null_sink: dict[str, str]) -> Iterator[Player]:
+    """An open player on the default device, which the rig made the null sink."""
+    with Player() as p:
+        yield p
+
+
+def test_speech_reaches_the_sink_whole(player: Player, recorder: Recorder, speech: bytes) -> None:
+    with recorder() as rec:
+        player.begin(1)
+        player.feed(1, speech)
+        player.mark_finished(1)
+        drain(player)
+
+    expected = Recording.of(speech).speech_ms()
+    assert expected > 2000
+    assert close_to(rec.speech_ms(), expected)
+    assert player.played_ms == pcm_ms(speech)
+    assert player.underruns == 0
+
+
+def test_pause_leaves_a_gap_and_loses_nothing(
+    player: Player, recorder: Recorder, speech: bytes
+) -> None:
+    with recorder() as rec:
+        player.begin(1)
+        player.feed(1, speech)
+        time.sleep(1.0)
+        paused_at = time.monotonic()
+        player.pause()
+        time.sleep(0.1)
+        position = player.played_ms
+        time.sleep(0.7)
+        assert player.played_ms == position, "the position moved while paused"
+        resumed_at = time.monotonic()
+        player.resume()
+        player.mark_finished(1)
+        drain(player)
+
+    gaps = rec.silent_gaps(500)
+    assert len(gaps) == 1, f"expected one long silence, got {gaps}"
+    start, length = gaps[0]
+    # Audio handed over before the pause still plays: one block plus the output latency.
+    slack = player.latency_ms + 2 * player.block_ms + EDGE_MS
+    assert -EDGE_MS <= start - rec.ms_at(paused_at) <= slack
+    assert -EDGE_MS <= start + length - rec.ms_at(resumed_at) <= slack
+    assert close_to(rec.speech_ms(), Recording.of(speech).speech_ms())
+    assert player.played_ms == pcm_ms(speech)
+    assert abs(sound_span(rec) - length - sound_span(Recording.of(speech))) <= EDGE_MS
+
+
+def test_unpaused_speech_has_no_long_silence(speech: bytes) -> None:
+    # Guards the pause test: the gap it finds must come from pausing, not from the voice.
+    assert Recording.of(speech).silent_gaps(500) == []
+
+
+def test_stop_silences_at_once_and_reports_what_was_heard(
+    player: Player, recorder: Recorder
+) -> None:
+    with recorder() as rec:
+        player.begin(1)
+        fed_at = time.monotonic()
+        player.feed(1, tone(3000))
+        time.sleep(0.8)
+        stopped_at = time.monotonic()
+        played = player.stop()
+        player.feed(1, tone(1000))  # late frames of the stopped response
+        time.sleep(0.4)
+
+    last = rec.last_sound_ms()
+    assert last is not None
+    assert last - rec.ms_at(stopped_at) <= 50 + EDGE_MS
+    wall_ms = (stopped_at - fed_at) * 1000
+    assert wall_ms - 300 <= played <= wall_ms
+    assert abs(sound_span(rec) - played) <= EDGE_MS
+    assert player.played_ms == played
+    assert player.buffered_ms == 0
+
+
+def test_a_stale_generation_is_ignored(player: Player, recorder: Recorder) -> None:
+    with recorder() as rec:
+        player.begin(1)
+        player.feed(1, tone(2000))
+        player.begin(2)
+        player.feed(1, tone(2000))
+        assert player.buffered_ms == 0
+        player.feed(2, tone(400, hz=660))
+        player.mark_finished(2)
+        drain(player)
+
+    assert close_to(rec.speech_ms(), 400)
+    assert player.played_ms == 400
+
+
+def test_a_device_that_does_not_exist_is_reported_plainly(null_sink: dict[str, str]) -> None:
+    with pytest.raises(AudioUnavailable, match="no-such-card-42") as caught:
+        Player(device="no-such-card-42").open()
+    assert "Available outputs" in str(caught.value)
+    with pytest.raises(AudioUnavailable, match="number 9999"):
+        Player(device=9999).open()
+
+
+def test_devices_are_listed_and_found_by_name(
+    null_sink: dict[str, str], recorder: Recorder
+) -> None:
+    devices = list_devices()
+    names = [name for _, name in devices]
+    assert "pulse" in names, names
+    with recorder() as rec, Player(device="PULS") as player:
+        player.begin(1)
+        player.feed(1, tone(300))
+        player.mark_finished(1)
+        drain(player)
+    assert close_to(rec.speech_ms(), 300)
+
+
+def test_a_machine_without_outputs_is_reported_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.player.list_devices", lambda: [])
+    with pytest.raises(AudioUnavailable, match="No audio output device was found"):
+        Player().open()
+
+
+def test_missing_portaudio_is_audio_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoPortAudio(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_: object) -> None:
+            if name == "sounddevice":
+                raise OSError("PortAudio library not found")
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])
+    with pytest.raises(AudioUnavailable, match="libportaudio2"):
+        Player().open()
+    with pytest.raises(AudioUnavailable, match="PortAudio"):
+        list_devices()
+
+
+def test_underruns_counted_only_while_a_response_is_starved(player: Player) -> None:
+    player.begin(1)
+    player.feed(1, tone(100))
+    time.sleep(0.4)  # the server is late: the speaker runs dry mid-response
+    player.feed(1, tone(100))
+    player.mark_finished(1)
+    time.sleep(0.4)  # running dry after the last audio is just the end
+    assert player.underruns == 1
+
+    player.begin(2)
+    player.feed(2, tone(100))
+    player.pause()
+    time.sleep(0.3)  # paused and idle time is not starvation
+    player.stop()
+    time.sleep(0.2)
+    assert player.underruns == 1
+
+
+def test_no_underruns_when_fed_in_time(player: Player) -> None:
+    chunk_ms = 20
+    chunks = [tone(chunk_ms)] * 100
+    player.begin(1)
+    for chunk in chunks[:10]:  # a head start, as a network buffer gives
+        player.feed(1, chunk)
+    start = time.monotonic()
+    for index, chunk in enumerate(chunks[10:]):
+        player.feed(1, chunk)
+        time.sleep(max(0.0, start + (index + 1) * chunk_ms / 1000 - time.monotonic()))
+    player.mark_finished(1)
+    drain(player)
+
+    assert player.played_ms == len(chunks) * chunk_ms
+    assert player.underruns == 0
