@@ -9,16 +9,18 @@ import logging
 import shutil
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WSServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from server import protocol as p
 from server.config import Settings, check_binding, llm_key, tts_key
 from server.errors import TalktermError
 from server.frames import TextKeepingConnection
 from server.llm_setup import resolve_llm
+from server.replay import ResumeRefused
 from server.session import Services, Session
 from server.tts import make_tts
 
@@ -73,10 +75,14 @@ class Server:
 
     async def close(self) -> None:
         """Stop listening, cancel in-flight responses, close upstream clients."""
+        if self.services is not None:
+            self.services.closing = True  # no grace period: nobody will resume
         if self._ws is not None:
             self._ws.close()
             await self._ws.wait_closed()
         if self.services is not None:
+            for session in list(self.services.sessions.values()):
+                await session.expire()
             await self.services.llm.aclose()
             if self.services.tts is not None:
                 await self.services.tts.aclose()
@@ -120,8 +126,52 @@ class Server:
         )
 
     async def _handle(self, ws: ServerConnection) -> None:
-        assert self.services is not None
-        await Session(ws, self.services).run()
+        session = await self._session_for(ws)
+        await session.serve(ws)
+
+    async def _session_for(self, ws: ServerConnection) -> Session:
+        """Resume the session the client names, or start a new one (saying why)."""
+        services = self.services
+        assert services is not None and ws.request is not None
+        refusal: ResumeRefused | None = None
+        try:
+            wanted = resume_request(ws.request.path)
+        except ResumeRefused as exc:
+            wanted, refusal = None, exc
+        if wanted is not None:
+            session_id, last_seen = wanted
+            session = services.sessions.get(session_id)
+            if session is None:
+                refusal = ResumeRefused(
+                    "resume_unknown_session",
+                    f"Session {session_id} cannot be resumed: the server restarted, or the "
+                    f"session ended {services.resume_grace:g} s after its connection dropped.",
+                )
+            else:
+                try:
+                    await session.resume(ws, last_seen)
+                    return session
+                except ResumeRefused as exc:
+                    refusal = exc
+                    await session.expire()
+        session = Session(services)
+        await session.start(ws)
+        if refusal is not None:
+            message = f"{refusal.message} This is a new session; earlier context is gone."
+            await session.send(p.error_event(refusal.code, message, kind="server_error"))
+        return session
+
+
+def resume_request(path: str) -> tuple[str, int] | None:
+    """The (session id, last seq) a connecting client asks to resume, if any."""
+    query = parse_qs(urlsplit(path).query)
+    session_id = query.get(p.RESUME_SESSION_PARAM, [None])[0]
+    if session_id is None:
+        return None
+    raw_seq = query.get(p.RESUME_SEQ_PARAM, ["0"])[0]
+    if not raw_seq.isdigit():
+        raise ResumeRefused("resume_invalid_seq", f"{p.RESUME_SEQ_PARAM} must be a whole number.")
+    return session_id, int(raw_seq)
 
 
 async def build_services(settings: Settings) -> Services:
@@ -146,6 +196,8 @@ async def build_services(settings: Settings) -> Services:
         voice=settings.voice,
         instructions=settings.instructions,
         lookahead=settings.tts_lookahead,
+        resume_grace=settings.resume_grace,
+        replay_bytes=settings.replay_buffer_bytes,
     )
 
 

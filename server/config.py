@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     """Seconds to wait for a closing handshake; a dead peer's work stops after this."""
     max_frame_bytes: int = Field(1 << 20, ge=1024)
     """Largest client frame accepted; larger ones close the connection (1009)."""
+    resume_grace: float = Field(60.0, ge=0)
+    """Seconds a session outlives a dropped connection, waiting for the client to resume."""
+    replay_buffer_bytes: int = Field(32 << 20, ge=1 << 16)
+    """Per-session memory of sent events for resuming (32 MiB ≈ 11 min of 24 kHz speech)."""
     log_level: str = "INFO"
 
 

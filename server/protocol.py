@@ -69,6 +69,11 @@ ERROR: Final = "error"
 AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
+SESSION_RESUMED: Final = "session.resumed"
+
+# Query parameters of the WebSocket URL with which a client resumes a session.
+RESUME_SESSION_PARAM: Final = "talkterm_session"
+RESUME_SEQ_PARAM: Final = "talkterm_last_seq"
 
 AUDIO_MAGIC: Final = b"TTA1"
 _LENGTH = struct.Struct(">I")
@@ -219,6 +224,11 @@ def user_text_item(text: str, item_id: str | None = None) -> dict[str, Any]:
     if item_id:
         item["id"] = item_id
     return {"type": ITEM_CREATE, "item": item}
+
+
+def resume_query(session_id: str, last_seq: int) -> str:
+    """The query string that asks the server to resume a session after ``last_seq``."""
+    return f"{RESUME_SESSION_PARAM}={session_id}&{RESUME_SEQ_PARAM}={last_seq}"
 
 
 def pcm_ms(byte_count: int) -> float:

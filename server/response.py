@@ -17,7 +17,6 @@ and killing synthesis) and makes ``response.done`` the last thing sent.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,7 +33,7 @@ from server.tts import TTSProvider
 
 log = logging.getLogger("talkterm.server")
 
-Send = Callable[[dict[str, Any] | bytes], Awaitable[None]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
 
@@ -47,7 +46,6 @@ class Voice:
     name: str | None
     encoder: Callable[[], Any]
     format: dict[str, Any]
-    binary: bool = False
 
 
 @dataclass(slots=True)
@@ -295,13 +293,8 @@ class ResponseRun:
     async def _send_audio(self, audio: bytes) -> None:
         if self.timings.first_audio is None:
             self.timings.first_audio = time.perf_counter()
-        where = self._where()
-        if self._voice.binary:
-            header = {"type": p.AUDIO_DELTA, "event_id": p.new_id("event"), **where}
-            await self._send(p.encode_audio_frame(header, audio))
-        else:
-            delta = base64.b64encode(audio).decode()
-            await self._send(self._event(p.AUDIO_DELTA, delta=delta, **where))
+        # Raw bytes: the session's outlet frames them as binary or base64 JSON.
+        await self._send(self._event(p.AUDIO_DELTA, **self._where(), delta=audio))
 
     async def _send_final(self) -> None:
         self._final_sent = True

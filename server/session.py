@@ -1,7 +1,9 @@
-"""One WebSocket connection: session settings, conversation, and its responses.
+"""One session: settings, conversation, responses — and the connection it has now.
 
 Every client frame is handled in turn; anything wrong with it becomes an
-``error`` event naming the problem, and the session carries on.
+``error`` event naming the problem, and the session carries on. When the
+connection drops, the session keeps generating for ``resume_grace`` seconds
+so a client that reconnects with its session id loses nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from server.audio_format import make_encoder
 from server.conversation import Conversation, heard_text
 from server.frames import split_frame
 from server.llm import LLMProvider
+from server.outlet import Outlet
 from server.response import ResponseRun, Voice
 from server.session_config import SessionConfig, apply_update
 from server.tts import TTSProvider
@@ -28,7 +31,7 @@ log = logging.getLogger("talkterm.server")
 
 @dataclass(slots=True)
 class Services:
-    """What all sessions share: the upstream clients and defaults."""
+    """What all sessions share: the upstream clients, defaults and the live sessions."""
 
     llm: LLMProvider
     tts: TTSProvider | None
@@ -37,45 +40,80 @@ class Services:
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2
-    sessions: set[Session] = field(default_factory=set)
+    resume_grace: float = 60.0
+    replay_bytes: int = 32 << 20
+    closing: bool = False
+    sessions: dict[str, Session] = field(default_factory=dict)
 
 
 class Session:
-    """Handles the frames of one connection."""
+    """One conversation; outlives its connection by the resume grace period."""
 
-    def __init__(self, ws: ServerConnection, services: Services) -> None:
+    def __init__(self, services: Services) -> None:
         self.id = p.new_id("sess")
-        self.ws = ws
         self.services = services
         self.config = SessionConfig(instructions=services.instructions, voice=services.voice)
         self.conversation = Conversation()
+        self.outlet = Outlet(services.replay_bytes)
         self.response: ResponseRun | None = None
         self._lock = asyncio.Lock()
         # Runs whose tasks may still be winding down after their response.done.
         self._runs: set[ResponseRun] = set()
+        self._expiry: asyncio.TimerHandle | None = None
+        services.sessions[self.id] = self
 
-    async def run(self) -> None:
-        """Serve the connection until it closes; cancel what is left running."""
-        self.services.sessions.add(self)
+    async def start(self, ws: ServerConnection) -> None:
+        """Greet a new connection as a new session."""
+        self.outlet.attach_new(ws)
+        await self.send(self._session_event(p.SESSION_CREATED))
+        if self.services.tts_problem:
+            await self.send(
+                p.error_event("tts_unavailable", self.services.tts_problem, kind="server_error")
+            )
+
+    async def resume(self, ws: ServerConnection, last_seen: int) -> None:
+        """Take over ``ws`` and replay everything after ``last_seen`` (ResumeRefused if gone)."""
+        old = self.outlet.ws
+        self._cancel_expiry()
+        hello = self._session_event(p.SESSION_RESUMED) | {"last_seq": last_seen}
+        await self.outlet.attach(ws, last_seen, hello)
+        if old is not None and old is not ws:
+            await old.close(4001, "resumed on another connection")
+
+    async def serve(self, ws: ServerConnection) -> None:
+        """Handle frames from ``ws`` until it closes; then wait for a resume, or end."""
         try:
-            await self.send(self._session_event(p.SESSION_CREATED))
-            if self.services.tts_problem:
-                await self.send(
-                    p.error_event("tts_unavailable", self.services.tts_problem, kind="server_error")
-                )
-            while True:
-                await self.handle(await self.ws.recv())
+            async for frame in ws:
+                await self.handle(frame)
         except ConnectionClosed:
             pass
         finally:
-            self.services.sessions.discard(self)
-            for run in list(self._runs):
-                run.cancel()
-                await run.wait()
+            self.outlet.detach(ws)
+            if self.outlet.ws is None:
+                self._schedule_expiry()
 
-    async def send(self, event: dict[str, Any] | bytes) -> None:
-        """Send one event (JSON) or binary audio frame."""
-        await self.ws.send(event if isinstance(event, bytes) else p.encode(event))
+    async def expire(self) -> None:
+        """End the session: cancel what runs, close upstream work, forget it."""
+        self._cancel_expiry()
+        self.services.sessions.pop(self.id, None)
+        for run in list(self._runs):
+            run.cancel()
+            await run.wait()
+
+    def _schedule_expiry(self) -> None:
+        grace = 0.0 if self.services.closing else self.services.resume_grace
+        self._cancel_expiry()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(grace, lambda: loop.create_task(self.expire()))
+
+    def _cancel_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one event (numbered, and kept for a resuming client)."""
+        await self.outlet.send(event)
 
     async def handle(self, frame: str | bytes) -> None:
         """Decode one client frame and act on it."""
@@ -103,6 +141,7 @@ class Session:
     async def on_session_update(self, event: dict[str, Any]) -> None:
         """Change instructions, modalities, voice, audio format or transport."""
         self.config = apply_update(self.config, event)
+        self.outlet.binary_audio = self.config.binary_audio
         async with self._lock:
             await self.send(self._session_event(p.SESSION_UPDATED))
 
@@ -140,7 +179,6 @@ class Session:
             name=self.config.voice,
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
-            binary=self.config.binary_audio,
         )
         self.response = ResponseRun(
             send=self.send,

@@ -47,12 +47,14 @@ class Client:
         self.ws = ws
 
     @classmethod
-    async def open(cls, url: str, token: str | None = None, **kw: Any) -> Client:
-        """Connect and consume session.created."""
+    async def open(
+        cls, url: str, token: str | None = None, expect: str = p.SESSION_CREATED, **kw: Any
+    ) -> Client:
+        """Connect and consume the greeting (session.created, or session.resumed)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         ws = await connect(url, additional_headers=headers, max_size=None, **kw)
         client = cls(ws)
-        client.session = await client.expect(p.SESSION_CREATED)
+        client.session = await client.expect(expect)
         return client
 
     async def close(self) -> None:

@@ -64,7 +64,9 @@ def test_non_loopback_without_token_is_refused() -> None:
 async def test_dead_peer_is_dropped_and_its_upstream_closed(
     fake_llm: FakeLLM, start_server
 ) -> None:
-    server = await start_server(ping_interval=0.2, ping_timeout=0.3, close_timeout=0.3)
+    server = await start_server(
+        ping_interval=0.2, ping_timeout=0.3, close_timeout=0.3, resume_grace=0.2
+    )
     # A hand-made client that completes the handshake, asks, then never reads or pongs.
     host, port = "127.0.0.1", server.port
     sock = socket.create_connection((host, port))

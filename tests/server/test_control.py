@@ -174,10 +174,15 @@ async def test_second_response_create_is_refused(fake_llm: FakeLLM, client: Clie
     assert got.text() == LONG
 
 
-async def test_dropped_client_cancels_upstream(fake_llm: FakeLLM, server) -> None:
+async def test_dropped_client_cancels_upstream_after_the_grace_period(
+    fake_llm: FakeLLM, start_server
+) -> None:
+    server = await start_server(resume_grace=0.3)
     client = await Client.open(server.ws_url)
     fake_llm.enqueue(Reply(chunks=chunks(LONG * 5), delay=0.02))
     await client.ask("Go")
     await client.read_until(p.TRANSCRIPT_DELTA)
+    dropped_at = time.perf_counter()
     client.ws.transport.abort()  # vanish without a closing handshake
-    await fake_llm.wait_disconnect(timeout=2)
+    closed_at = await fake_llm.wait_disconnect(timeout=3)
+    assert closed_at - dropped_at >= 0.3  # it waited for a resume first
