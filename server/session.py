@@ -297,18 +297,22 @@ def _user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
     if item.get("type", "message") != "message":
         raise _bad(event, "invalid_value", "Only 'message' items are supported.", "item.type")
     role = item.get("role")
-    if role not in ("user", "system"):
-        raise _bad(event, "invalid_value", "item.role must be 'user' or 'system'.", "item.role")
+    if role not in ("user", "system", "assistant"):
+        raise _bad(
+            event, "invalid_value", "item.role must be user, system or assistant.", "item.role"
+        )
+    # Assistant items re-seed a conversation (e.g. after a refused resume): output_text.
+    kinds = ("output_text", "text") if role == "assistant" else ("input_text", "text")
     content = item.get("content")
     if not isinstance(content, list) or not content:
         raise _bad(event, "invalid_type", "item.content must be a non-empty list.", "item.content")
     texts = []
     for index, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") not in ("input_text", "text"):
+        if not isinstance(part, dict) or part.get("type") not in kinds:
             raise _bad(
                 event,
                 "invalid_value",
-                "Only input_text content parts are supported (no audio input).",
+                f"{role} content parts must be {kinds[0]} (no audio input).",
                 f"item.content[{index}].type",
             )
         if not isinstance(part.get("text"), str):

@@ -123,3 +123,21 @@ async def test_resume_takes_over_a_half_dead_connection(fake_llm: FakeLLM, serve
     await again.ask("hello")
     assert (await again.collect()).text() == "Here."
     await again.close()
+
+
+async def test_a_new_session_can_be_reseeded_with_the_conversation(
+    fake_llm: FakeLLM, client: Client
+) -> None:
+    history = [("user", "input_text", "Capital of France?"), ("assistant", "output_text", "Paris.")]
+    for role, kind, text in history:
+        item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+        await client.send({"type": p.ITEM_CREATE, "item": item})
+        await client.expect(p.ITEM_DONE)
+    fake_llm.enqueue(Reply(chunks=["Two million."]))
+    await client.ask("How many live there?")
+    await client.collect()
+    assert fake_llm.requests[-1].json["messages"][1:] == [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "How many live there?"},
+    ]
