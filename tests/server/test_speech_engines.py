@@ -1,0 +1,69 @@
+"""Speech through an OpenAI-compatible /v1/audio/speech endpoint, and speech failures."""
+
+from __future__ import annotations
+
+import audioop
+import stat
+from pathlib import Path
+
+import pytest
+
+from server import protocol as p
+from tests.client import Client
+from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.fakes.speech_upstream import SpeechUpstream
+from tests.server.test_control import chunks
+
+ANSWER = "Speech comes from the endpoint. Each sentence is one request."
+
+
+@pytest.mark.parametrize("fmt", ["pcm", "mp3"])
+async def test_openai_speech_endpoint(fake_llm: FakeLLM, start_server, fmt: str) -> None:
+    async with SpeechUpstream() as speech:
+        server = await start_server(tts="openai", tts_base_url=speech.base_url, tts_format=fmt)
+        client = await Client.open(server.ws_url)
+        assert client.session["session"]["talkterm"]["tts"] == "openai"
+        fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+        await client.ask("Hi")
+        got = await client.collect()
+        await client.close()
+    assert got.text() == ANSWER
+    assert [r.json["input"] for r in speech.requests] == [
+        "Speech comes from the endpoint.",
+        "Each sentence is one request.",
+    ]
+    assert 1.5 < len(got.audio) / (p.PCM_RATE * 2) < 10
+    assert audioop.rms(bytes(got.audio), 2) > 300
+
+
+async def test_speech_endpoint_failure_keeps_the_text(fake_llm: FakeLLM, start_server) -> None:
+    async with SpeechUpstream() as speech:
+        speech.fail(500)
+        server = await start_server(tts="openai", tts_base_url=speech.base_url)
+        client = await Client.open(server.ws_url)
+        fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+        await client.ask("Hi")
+        got = await client.collect()
+        await client.close()
+    assert got.text() == ANSWER
+    assert got.done["status"] == "completed"
+    errors = got.of(p.ERROR)
+    assert [e["error"]["code"] for e in errors] == ["tts_failed"]
+    assert "500" in errors[0]["error"]["message"] and "text" in errors[0]["error"]["message"]
+
+
+async def test_espeak_crashing_midway_keeps_the_text(
+    fake_llm: FakeLLM, start_server, tmp_path: Path
+) -> None:
+    crashing = tmp_path / "espeak-ng"
+    crashing.write_text("#!/bin/sh\nhead -c 100 /dev/zero\necho 'segfault' >&2\nexit 139\n")
+    crashing.chmod(crashing.stat().st_mode | stat.S_IEXEC)
+    server = await start_server(espeak_executable=str(crashing))
+    client = await Client.open(server.ws_url)
+    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    await client.ask("Hi")
+    got = await client.collect()
+    await client.close()
+    assert got.text() == ANSWER
+    assert got.done["status"] == "completed"
+    assert [e["error"]["code"] for e in got.of(p.ERROR)] == ["tts_failed"]
