@@ -213,6 +213,7 @@ class _Decimator:
         self._carry = b""
 
     def process(self, pcm: bytes) -> bytes:
+        """Return the 8 kHz samples for the next chunk of 24 kHz PCM16."""
         pcm = self._carry + pcm
         whole = len(pcm) & ~1
         self._carry = pcm[whole:]

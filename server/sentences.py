@@ -232,9 +232,8 @@ class SentenceSplitter:
         if marker:
             return end  # the next line is a list item, heading, quote, table row or fence
         line_start = buf.rfind("\n", 0, pos) + 1
-        if self._line_start(buf, line_start) and _block_marker(
-            buf[line_start:end].lstrip(), 0, final=True
-        ):
+        line = buf[line_start:end].lstrip()
+        if line and self._line_start(buf, line_start) and _block_marker(line, 0, final=True):
             return end  # this line was a list item, heading, quote or table row
         last = _skip_back(buf, end, lead, _CLOSERS)
         if buf[last - 1] in _TERMINAL or buf[last - 1] == ":":

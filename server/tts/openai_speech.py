@@ -30,9 +30,13 @@ _HINTS = {
 
 
 class _Decoder(Protocol):
-    def feed(self, data: bytes) -> bytes: ...
+    def feed(self, data: bytes) -> bytes:
+        """Return the PCM that ``data`` completes."""
+        ...
 
-    def finish(self) -> bytes: ...
+    def finish(self) -> bytes:
+        """End of stream; raise ValueError if the stream was malformed."""
+        ...
 
 
 class _RawPcm:
@@ -42,9 +46,11 @@ class _RawPcm:
         self._converter = PcmConverter(PCM_RATE)
 
     def feed(self, data: bytes) -> bytes:
+        """Return whole samples of ``data``, keeping an odd byte back."""
         return self._converter.convert(data)
 
     def finish(self) -> bytes:
+        """Nothing is buffered worth keeping: a lone trailing byte is dropped."""
         return b""
 
 
