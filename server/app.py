@@ -7,6 +7,7 @@ import hmac
 import http
 import logging
 import shutil
+import subprocess
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
@@ -187,6 +188,7 @@ async def build_services(settings: Settings) -> Services:
         llamacpp_url=settings.llamacpp_url if settings.probe_local else None,
     )
     tts, problem = _build_tts(settings)
+    voices = espeak_voices(settings.espeak_executable) if settings.tts == "espeak" and tts else None
     log.info("LLM: %s; TTS: %s", llm.label, settings.tts if tts else "none")
     return Services(
         llm=llm,
@@ -196,6 +198,7 @@ async def build_services(settings: Settings) -> Services:
         voice=settings.voice,
         instructions=settings.instructions,
         lookahead=settings.tts_lookahead,
+        voices=voices,
         resume_grace=settings.resume_grace,
         replay_bytes=settings.replay_buffer_bytes,
     )
@@ -231,6 +234,22 @@ def _build_tts(settings: Settings) -> tuple[object | None, str | None]:
         ), None
     except TalktermError as exc:
         return None, exc.message
+
+
+def espeak_voices(executable: str) -> frozenset[str] | None:
+    """Voice names espeak-ng knows (language codes and file names), or None if unknown."""
+    try:
+        listing = subprocess.run(
+            [executable, "--voices"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            names.update({fields[1], fields[3], fields[4], fields[4].rsplit("/", 1)[-1]})
+    return frozenset(names) or None
 
 
 def _secret(value: object) -> str | None:

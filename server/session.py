@@ -40,6 +40,7 @@ class Services:
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2
+    voices: frozenset[str] | None = None
     resume_grace: float = 60.0
     replay_bytes: int = 32 << 20
     closing: bool = False
@@ -140,7 +141,9 @@ class Session:
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
         """Change instructions, modalities, voice, audio format or transport."""
-        self.config = apply_update(self.config, event)
+        config = apply_update(self.config, event)
+        self._check_voice(event, config.voice)
+        self.config = config
         self.outlet.binary_audio = self.config.binary_audio
         async with self._lock:
             await self.send(self._session_event(p.SESSION_UPDATED))
@@ -247,6 +250,19 @@ class Session:
             )
 
     # -- helpers ---------------------------------------------------------------
+
+    def _check_voice(self, event: dict[str, Any], voice: str | None) -> None:
+        known = self.services.voices
+        if voice is None or known is None or voice in known:
+            return
+        examples = ", ".join(v for v in ("en-us", "en-gb", "de", "fr", "es") if v in known)
+        raise _bad(
+            event,
+            "invalid_value",
+            f"Voice {voice!r} is not an espeak-ng voice (try {examples}; "
+            "`espeak-ng --voices` lists them all).",
+            "session.audio.output.voice",
+        )
 
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")

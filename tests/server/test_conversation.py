@@ -158,3 +158,20 @@ async def test_no_llm_configured_gives_a_labelled_demo(start_server) -> None:
     assert got.done["status"] == "completed"
     assert "--llm-base-url" in got.text() and "OPENAI_API_KEY" in got.text()
     await client.close()
+
+
+async def test_voice_must_exist_for_espeak(fake_llm: FakeLLM, client: Client) -> None:
+    def voice(name: str) -> dict:
+        return {"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"voice": name}}}}
+
+    await client.send(voice("alloy"))
+    error = await client.expect(p.ERROR)
+    assert error["error"]["code"] == "invalid_value" and "en-us" in error["error"]["message"]
+    await client.send(voice("en-gb"))
+    assert (await client.expect(p.SESSION_UPDATED))["session"]["audio"]["output"][
+        "voice"
+    ] == "en-gb"
+    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    await client.ask("Hi")
+    got = await client.collect()
+    assert not got.of(p.ERROR) and len(got.audio) > p.PCM_RATE
