@@ -8,6 +8,21 @@ happens before ``feed`` (see ``tui.decoder``), never in the callback.
 Each response has a *generation* number chosen by the caller; audio fed for
 any generation but the current one is dropped, so late frames of a stopped
 response never play.
+
+Pause must be quick *and* exact, and about 50 ms of audio is always in flight
+between the callback and the speaker (PortAudio's two 20 ms periods plus the
+sound server's share). Silencing the callback alone leaves that to play out
+(pause → silence was ~45 ms). So ``pause`` does what ``stop`` does: it
+restarts the stream, which drops everything in flight, places the speaker in
+the stream from PortAudio's DAC timestamps (each callback's
+``outputBufferDacTime`` against ``stream.time``), and rewinds the read
+position to that sample, which is possible because the buffer keeps the last
+half second it handed over. Measured on the null-sink rig
+(bench/stop_silence.py): silence within ~1 ms of the call, and resume within
+~1-2 ms of the sample where sound stopped — the rig's own resolution.
+Shortening the blocks instead (10 ms, 20 ms of PortAudio latency) would still
+leave ~30 ms of sound after a pause and already underran on this machine, so
+blocks stay at 20 ms.
 """
 
 from __future__ import annotations
@@ -24,6 +39,9 @@ _FRAME = PCM_SAMPLE_WIDTH
 # Callbacks remembered for placing the speaker in the stream; must cover the
 # output latency (tens of ms) many times over.
 _MARKS = 32
+# Handed-over audio kept so pause can rewind to the speaker; must cover what
+# PortAudio and the sound server hold (~50 ms) many times over.
+_HISTORY_MS = 500
 
 
 class AudioUnavailable(Exception):
@@ -94,7 +112,11 @@ class Player:
         self.block_ms = block_ms
         self.blocksize = samplerate * block_ms // 1000
         self._lock = threading.Lock()
+        # This generation's audio: a tail already handed over, kept for rewinding,
+        # then what waits. _read is the byte offset where the two meet.
         self._buffer = bytearray()
+        self._read = 0
+        self._history = samplerate * _HISTORY_MS // 1000 * _FRAME
         self._generation: int | None = None
         # False once stop() ran: late frames of the same generation must stay silent.
         self._accepting = False
@@ -102,9 +124,13 @@ class Player:
         self._finished = False
         # Set while the callback keeps finding the buffer dry, so one gap counts once.
         self._starved = False
+        # Frames handed over; falls back to the speaker's position whenever the
+        # device is flushed (pause, stop).
         self._played_frames = 0
         self._underruns = 0
-        # (DAC time, frames played before the block, audio frames in it), per callback.
+        self._xruns = 0
+        # (DAC time, frames played before the block, audio frames in it), per callback
+        # since the last flush.
         self._marks: deque[tuple[float, int, int]] = deque(maxlen=_MARKS)
         self._stream: Any = None
 
@@ -158,6 +184,7 @@ class Player:
         with self._lock:
             self._generation = generation
             self._buffer.clear()
+            self._read = 0
             self._accepting = True
             self._paused = False
             self._finished = False
@@ -172,9 +199,13 @@ class Player:
                 self._buffer += pcm
 
     def pause(self) -> None:
-        """Make the speaker silent within one block, keeping buffer and position."""
+        """Silence the speaker at once; resume continues from the sample it had reached."""
         with self._lock:
+            flush = self._accepting and not self._paused
             self._paused = True
+        if flush:
+            # The callback now hands over only silence; rewind over what was in flight.
+            self._flush(rewind=True)
 
     def resume(self) -> None:
         """Continue from the exact sample where playback paused."""
@@ -183,25 +214,17 @@ class Player:
 
     def stop(self) -> float:
         """Silence at once and drop buffered audio; return ms played of this generation."""
-        stream = self._stream
-        now = stream.time if stream is not None else 0.0
         with self._lock:
             was_playing = self._accepting
-            self._buffer.clear()
             self._accepting = False
             self._paused = False
             self._starved = False
-            if was_playing:
-                # Audio already handed over but not yet heard is flushed below, so
-                # the position falls back to where the speaker is.
-                self._played_frames = self._heard_frames(now)
-            played = self._frames_ms(self._played_frames)
-        if was_playing and stream is not None:
-            # Restarting drops what PortAudio and the sound server still hold (tens of
-            # ms); the callback alone could only stop feeding them.
-            stream.abort()
-            stream.start()
-        return played
+        if was_playing:
+            self._flush(rewind=False)
+        with self._lock:
+            self._buffer.clear()
+            self._read = 0
+            return self._frames_ms(self._played_frames)
 
     def mark_finished(self, generation: int) -> None:
         """Note the server sent all audio: running dry after this is not an underrun."""
@@ -216,15 +239,16 @@ class Player:
 
     @property
     def played_ms(self) -> float:
-        """Ms of the current generation handed to the device."""
+        """Ms of the current generation the speaker has reached."""
+        now = self._stream_time()
         with self._lock:
-            return self._frames_ms(self._played_frames)
+            return self._frames_ms(self._heard_frames(now))
 
     @property
     def buffered_ms(self) -> float:
         """Ms of audio waiting in the buffer."""
         with self._lock:
-            return self._frames_ms(len(self._buffer) // _FRAME)
+            return self._frames_ms((len(self._buffer) - self._read) // _FRAME)
 
     @property
     def underruns(self) -> int:
@@ -233,12 +257,42 @@ class Player:
             return self._underruns
 
     @property
+    def xruns(self) -> int:
+        """Callbacks for which PortAudio reported the device itself ran dry."""
+        with self._lock:
+            return self._xruns
+
+    @property
     def paused(self) -> bool:
         """Whether playback is paused."""
         return self._paused
 
     def _frames_ms(self, frames: int) -> float:
         return frames * 1000 / self.samplerate
+
+    def _stream_time(self) -> float:
+        """PortAudio's clock, which the callbacks' DAC times are on; 0 without a stream."""
+        stream = self._stream
+        return float(stream.time) if stream is not None else 0.0
+
+    def _flush(self, *, rewind: bool) -> None:
+        """Drop what PortAudio and the sound server hold; place the position at the speaker."""
+        stream = self._stream
+        if stream is None:
+            return
+        # Restarting drops the tens of ms in flight, which the callback alone could only
+        # stop feeding. The lock must not be held here: abort waits for the callback.
+        stream.abort()
+        # Sound stops inside abort(), so its end bounds the heard position best.
+        now = self._stream_time()
+        with self._lock:
+            heard = self._heard_frames(now)
+            if rewind:
+                # Put the flushed, unheard audio back in front of what waits.
+                self._read -= min(self._played_frames - heard, self._read // _FRAME) * _FRAME
+            self._played_frames = heard
+            self._marks.clear()
+        stream.start()
 
     def _heard_frames(self, now: float) -> int:
         """Frames of this generation the speaker has reached at stream time ``now`` (lock held)."""
@@ -252,24 +306,35 @@ class Player:
                 return before + min(count, int((now - dac) * self.samplerate))
         return heard
 
-    def _callback(self, outdata: Any, frames: int, time: Any, _status: Any) -> None:
+    def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         """PortAudio thread: copy ready bytes, pad with silence, count underruns."""
         wanted = frames * _FRAME
         with self._lock:
+            if status.output_underflow:
+                self._xruns += 1
             before = self._played_frames
-            if self._paused or not self._accepting:
-                count = 0
-            else:
-                # Whole samples only: an odd trailing byte waits for its partner.
-                count = min(wanted, len(self._buffer) & ~1)
-                if count:
-                    outdata[:count] = self._buffer[:count]
-                    del self._buffer[:count]
-                    self._played_frames += count // _FRAME
+            count = 0
+            if not self._paused and self._accepting:
+                count = self._hand_over(outdata, wanted)
                 self._note_supply(count < wanted)
             self._marks.append((time.outputBufferDacTime, before, count // _FRAME))
         if count < wanted:
             outdata[count:wanted] = bytes(wanted - count)
+
+    def _hand_over(self, outdata: Any, wanted: int) -> int:
+        """Copy up to ``wanted`` ready bytes into ``outdata``; return how many (lock held)."""
+        read = self._read
+        # Whole samples only: an odd trailing byte waits for its partner.
+        count = min(wanted, (len(self._buffer) - read) & ~1)
+        if count:
+            outdata[:count] = self._buffer[read : read + count]
+            self._read = read + count
+            self._played_frames += count // _FRAME
+            if self._read > 2 * self._history:
+                # Cheap: CPython drops a bytearray's head by moving its start, not its bytes.
+                del self._buffer[: self._read - self._history]
+                self._read = self._history
+        return count
 
     def _note_supply(self, short: bool) -> None:
         """Count an underrun when a started, unfinished response runs dry (lock held)."""

@@ -1,0 +1,258 @@
+"""Pilot tests against the real server and the fake LLM: each key, each state change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.app import Server
+from tests.conftest import ServerFactory
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.tui.conftest import FakePlayer, Recorder, ask, server_app, wait_for
+from tui.connection import Connection
+from tui.widgets.assistant_turn import AssistantTurn
+from tui.widgets.prompt_box import PromptBox
+from tui.widgets.status_line import StatusLine
+from tui.widgets.transcript import UserTurn
+
+LONG = (
+    "First, the kettle goes on. Then the cups are warmed with a splash of hot water. "
+    "Next, the leaves go into the pot, one spoon per person. After four minutes, pour. "
+    "Finally, add milk if you like it that way."
+)
+
+
+def sessions(server: Server) -> list[Any]:
+    """The server's live sessions (a dict by id, or a set in older servers)."""
+    live = server.services.sessions if server.services else []
+    return list(live.values() if isinstance(live, dict) else live)
+
+
+def assistant_messages(fake_llm: FakeLLM) -> list[str]:
+    """What the last chat request carried as assistant context."""
+    messages = fake_llm.chat_requests[-1].json["messages"]
+    return [m["content"] for m in messages if m["role"] == "assistant"]
+
+
+async def test_idle_streaming_paused_streaming_stopped(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 3), delay=0.02), Reply(chunks=["Sure."]))
+    player = FakePlayer(speed=1.0)
+    app = server_app(speaking_server, player)
+    recorder = Recorder()
+    async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected", what="connected")
+        assert (app.state, app.check_action("pause", ()), app.check_action("stop", ())) == (
+            "idle",
+            None,
+            None,
+        )
+        await ask(pilot, app, "tea?")
+        assert app.query_one(UserTurn).prompt == "tea?"
+        await wait_for(pilot, lambda: player.played_ms > 300, what="speech")
+        assert app.state == "streaming"
+        assert app.check_action("pause", ()) is True and app.check_action("resume", ()) is None
+
+        await pilot.press("ctrl+o")
+        assert app.state == "paused" and player.paused
+        assert app.check_action("resume", ()) is True and app.check_action("pause", ()) is None
+        await wait_for(pilot, lambda: recorder.of(Connection.ResponsePaused), what="paused ack")
+        turn = app.query_one(AssistantTurn)
+        assert turn.mark == "paused"
+        shown_while_paused = turn.text
+
+        await pilot.press("ctrl+r")
+        assert app.state == "streaming" and not player.paused and turn.mark is None
+        await wait_for(pilot, lambda: recorder.of(Connection.ResponseResumed), what="resume ack")
+        await wait_for(pilot, lambda: len(turn.text) > len(shown_while_paused), what="more text")
+
+        await pilot.press("ctrl+g")
+        heard = player.calls[-1]
+        assert heard[0] == "stop" and heard[1] > 300
+        assert turn.mark == "stopped"
+        await wait_for(pilot, lambda: app.state == "idle", what="idle after stop")
+        done = recorder.of(Connection.ResponseFinished)
+        assert done[-1].status == "cancelled"
+
+        # The next turn's context holds only what was heard, not everything that was sent.
+        await ask(pilot, app, "more")
+        await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 2, what="second request")
+        remembered = assistant_messages(fake_llm)[0]
+        assert remembered and LONG.startswith(remembered[:20])
+        assert len(remembered) < len(turn.text)
+
+
+async def test_late_audio_of_a_stopped_answer_is_never_played(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 2), delay=0.005))
+    player = FakePlayer(speed=1.0)
+    app = server_app(speaking_server, player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "go")
+        await wait_for(pilot, lambda: "feed" in player.names(), what="audio")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.state == "idle")
+        await pilot.pause(0.3)
+        after_stop = player.names()[player.names().index("stop") :]
+        assert "feed" not in after_stop
+
+
+async def test_stop_while_paused(fake_llm: FakeLLM, speaking_server: Server) -> None:
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 2), delay=0.02))
+    player = FakePlayer(speed=1.0)
+    app = server_app(speaking_server, player)
+    recorder = Recorder()
+    async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "tea?")
+        await wait_for(pilot, lambda: player.played_ms > 100, what="speech")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: recorder.of(Connection.ResponsePaused))
+        assert app.check_action("stop", ()) is True
+        await pilot.press("ctrl+g")
+        assert app.query_one(AssistantTurn).mark == "stopped"
+        await wait_for(pilot, lambda: app.state == "idle")
+        assert recorder.of(Connection.ResponseFinished)[-1].status == "cancelled"
+        assert [c for c in player.names() if c in ("pause", "stop")] == ["pause", "stop"]
+
+
+async def test_answer_plays_to_the_end_and_the_highlight_follows_the_voice(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    text = "The sky is blue. Grass is green today."
+    fake_llm.enqueue(Reply(chunks=chunk_text(text)))
+    player = FakePlayer(speed=0)  # the test moves the playback position by hand
+    app = server_app(speaking_server, player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "colours?")
+        await wait_for(pilot, lambda: app.answer and len(app.answer.starts_ms) == 2, what="segs")
+        answer = app.answer
+        turn = answer.turn
+        await wait_for(pilot, lambda: turn.highlighted == "The sky is blue.", what="first")
+        player.position = answer.starts_ms[1] + 10
+        await wait_for(pilot, lambda: turn.highlighted == "Grass is green today.", what="second")
+        await wait_for(pilot, lambda: answer.done and answer.audio_fed, what="all fed")
+        assert app.state == "streaming"  # the voice is still speaking
+        player.position = 1e9
+        await wait_for(pilot, lambda: app.state == "idle", what="played to the end")
+        assert turn.mark is None and turn.highlighted is None
+        assert "mark_finished" in player.names()
+
+
+async def test_text_only_toggle(fake_llm: FakeLLM, speaking_server: Server) -> None:
+    fake_llm.enqueue(Reply(chunks=chunk_text("Just text. Nothing spoken.")))
+    player = FakePlayer()
+    app = server_app(speaking_server, player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
+        await pilot.press("ctrl+t")
+        assert app.voice is False and app.query_one(StatusLine).mode == "text"
+        await wait_for(
+            pilot,
+            lambda: [s.config.modality for s in sessions(speaking_server)] == ["text"],
+            what="session.update applied",
+        )
+        await ask(pilot, app, "hi")
+        await wait_for(pilot, lambda: app.state == "idle" and app.answer is None, what="done")
+        turn = app.query_one(AssistantTurn)
+        assert turn.text == "Just text. Nothing spoken." and turn.mark is None
+        assert "begin" not in player.names() and "feed" not in player.names()
+        await pilot.press("ctrl+t")
+        assert app.voice is True
+
+
+async def test_new_prompt_during_an_answer_stops_it_first(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 3), delay=0.02), Reply(chunks=["Second."]))
+    player = FakePlayer(speed=1)
+    app = server_app(speaking_server, player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "first")
+        await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="first text")
+        app.query_one(PromptBox).text = "second"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2, what="second turn")
+        first, second = app.query(AssistantTurn)
+        assert first.mark == "stopped"
+        assert [t.prompt for t in app.query(UserTurn)] == ["first", "second"]
+        await wait_for(pilot, lambda: app.state == "idle", what="second answer done")
+        assert second.text == "Second." and second.mark is None
+
+
+async def test_upstream_failure_is_shown_and_the_app_stays_usable(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    fake_llm.enqueue(
+        Reply(status=500, body='{"error": {"message": "boom"}}'), Reply(chunks=["Ok."])
+    )
+    app = server_app(speaking_server, FakePlayer(speed=50))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "hi")
+        await wait_for(pilot, lambda: app.state == "idle" and app.answer is None, what="failed")
+        failed = app.query_one(AssistantTurn)
+        assert failed.mark == "failed"
+        status = app.query_one(StatusLine)
+        assert status.error and "500" in status.error + str(failed.query_one("TurnNote").content)
+        await ask(pilot, app, "again")
+        await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2)
+        await wait_for(pilot, lambda: app.state == "idle" and app.answer is None)
+        assert app.query(AssistantTurn)[-1].text == "Ok."
+        assert status.error == ""
+
+
+async def test_no_audio_device_means_text_only(fake_llm: FakeLLM, speaking_server: Server) -> None:
+    fake_llm.enqueue(Reply(chunks=["Readable answer."]))
+    player = FakePlayer(unavailable="No audio output device was found.")
+    app = server_app(speaking_server, player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await wait_for(pilot, lambda: app.query_one(StatusLine).audio_note)
+        assert app.query_one(StatusLine).audio_note == "no audio device — text only"
+        assert app.check_action("toggle_mode", ()) is None
+        await ask(pilot, app, "hi")
+        await wait_for(pilot, lambda: app.state == "idle" and app.answer is None)
+        assert app.query_one(AssistantTurn).text == "Readable answer."
+        assert "feed" not in player.names()
+
+
+async def test_disconnect_marks_the_answer_interrupted_and_reconnects(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    server = await start_server(tts="none")
+    port = server.port
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 4), delay=0.02))
+    app = server_app(server, FakePlayer())
+    recorder = Recorder()
+    async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await ask(pilot, app, "talk")
+        await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="text")
+        await server.close()
+        turn = app.query_one(AssistantTurn)
+        await wait_for(pilot, lambda: turn.mark == "interrupted" and app.state == "idle")
+        assert app.link_state == "reconnecting"
+        assert app.query_one(StatusLine).link_detail.startswith("in ")
+        await start_server(tts="none", port=port)
+        await wait_for(pilot, lambda: app.link_state == "connected", what="reconnected")
+        assert len(recorder.of(Connection.Connected)) == 2
+
+
+async def test_refused_token_is_final(start_server: ServerFactory) -> None:
+    server = await start_server(tts="none", token="right-token")
+    app = server_app(server, FakePlayer(), token="wrong-token")
+    recorder = Recorder()
+    async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "refused", what="refused")
+        await pilot.pause(1.0)  # longer than the capped backoff: no second attempt
+        assert len(recorder.of(Connection.AuthRefused)) == 1
+        assert not recorder.of(Connection.Lost)
+        status = app.query_one(StatusLine)
+        assert status.link == "auth refused" and "HTTP 401" in status.error
+        assert "wrong-token" not in status.error
+        assert app.check_action("start", ()) is None

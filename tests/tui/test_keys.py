@@ -1,0 +1,186 @@
+"""Bindings: what each key sends, when it is dimmed, remapping, the palette, Quit.
+
+These use a scripted link (no network) because they test the UI's own logic;
+test_flow.py drives the same keys against the real server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events
+
+from tests.tui.conftest import FakePlayer, ScriptedLink, scripted_app, wait_for
+from tui.app import Talkterm
+from tui.commands import applicable_commands
+from tui.connection import Connection
+from tui.widgets.assistant_turn import AssistantTurn
+from tui.widgets.prompt_box import PromptBox
+
+KEYS = {"start": "ctrl+j", "pause": "ctrl+o", "resume": "ctrl+r", "stop": "ctrl+g"}
+
+
+def footer_state(app: Talkterm) -> dict[str, bool]:
+    """Binding id → enabled, as the footer shows it."""
+    return {
+        active.binding.id: active.enabled
+        for active in app.screen.active_bindings.values()
+        if active.binding.id in KEYS
+    }
+
+
+async def start_answer(app: Talkterm, pilot: Any, text: str = "hello") -> ScriptedLink:
+    link = app.link
+    assert isinstance(link, ScriptedLink)
+    await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
+    app.query_one(PromptBox).text = text
+    await pilot.press("ctrl+j")
+    await wait_for(pilot, lambda: app.answer is not None, what="answer started")
+    app.post_message(Connection.ResponseStarted("resp_1"))
+    app.post_message(Connection.ItemStarted("resp_1", "item_1"))
+    app.post_message(Connection.TextArrived("resp_1", "Hello there."))
+    await wait_for(pilot, lambda: app.answer and app.answer.item_id == "item_1")
+    return link
+
+
+async def test_prompt_has_focus_and_every_key_is_in_the_footer() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        assert isinstance(app.focused, PromptBox)
+        shown = {a.binding.id for a in app.screen.active_bindings.values() if a.binding.show}
+        assert {"start", "pause", "resume", "stop", "toggle_mode", "quit"} <= shown
+        active = app.screen.active_bindings.values()
+        assert all(a.binding.priority for a in active if a.binding.id in KEYS)
+
+
+async def test_keys_are_dimmed_when_they_do_not_apply() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        assert footer_state(app) == {"start": True, "pause": False, "resume": False, "stop": False}
+        link = await start_answer(app, pilot)
+        assert footer_state(app) == {"start": True, "pause": True, "resume": False, "stop": True}
+        await pilot.press("ctrl+o")
+        assert footer_state(app) == {"start": True, "pause": False, "resume": True, "stop": True}
+        # A dimmed key does nothing at all.
+        sent = len(link.sent)
+        await pilot.press("ctrl+o")
+        assert len(link.sent) == sent and app.state == "paused"
+
+
+async def test_start_pause_resume_stop_send_the_right_events() -> None:
+    player = FakePlayer(speed=0)
+    app = scripted_app(player)
+    async with app.run_test(size=(120, 24)) as pilot:
+        link = await start_answer(app, pilot, "What is tea?")
+        assert link.types()[-2:] == ["conversation.item.create", "response.create"]
+        assert link.sent[-2]["item"]["content"][0]["text"] == "What is tea?"
+        assert link.sent[-1]["response"] == {"output_modalities": ["audio"]}
+        app.post_message(Connection.SegmentAnnounced("resp_1", 0, 0, 12, 0.0, "audio/pcm"))
+        app.post_message(Connection.AudioArrived("resp_1", b"\0\0" * 4800))
+        await wait_for(pilot, lambda: "feed" in player.names())
+        player.position = 150.0
+        await pilot.press("ctrl+o")
+        assert link.sent[-1] == {"type": "response.pause", "response_id": "resp_1"}
+        await pilot.press("ctrl+r")
+        assert link.sent[-1] == {"type": "response.resume", "response_id": "resp_1"}
+        await pilot.press("ctrl+g")
+        assert link.sent[-2:] == [
+            {"type": "response.cancel", "response_id": "resp_1"},
+            {
+                "type": "conversation.item.truncate",
+                "item_id": "item_1",
+                "content_index": 0,
+                "audio_end_ms": 150,  # what the player had played, not the 200 ms it was fed
+            },
+        ]
+        assert app.state == "stopping"
+        app.post_message(Connection.ResponseFinished("resp_1", "cancelled"))
+        await wait_for(pilot, lambda: app.state == "idle")
+
+
+async def test_stop_in_text_mode_sends_no_truncate() -> None:
+    app = scripted_app(text_only=True)
+    async with app.run_test(size=(120, 24)) as pilot:
+        link = await start_answer(app, pilot)
+        assert link.sent[-1]["response"] == {"output_modalities": ["text"]}
+        await pilot.press("ctrl+g")
+        assert link.types()[-1] == "response.cancel"
+        assert "conversation.item.truncate" not in link.types()
+
+
+async def test_the_keymap_in_the_config_moves_a_key() -> None:
+    app = scripted_app(keymap={"stop": "f8"})
+    async with app.run_test(size=(120, 24)) as pilot:
+        await start_answer(app, pilot)
+        await pilot.press("ctrl+g")
+        assert app.state == "streaming"
+        await pilot.press("f8")
+        assert app.query_one(AssistantTurn).mark == "stopped"
+        assert app.key_for("stop") == "f8"
+
+
+async def test_the_palette_offers_what_applies_and_runs_it() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
+        idle = [title for title, _, _ in applicable_commands(app)]
+        assert idle == ["Send", "Voice/Text", "Quit"]
+        await start_answer(app, pilot)
+        titles = [title for title, _, _ in applicable_commands(app)]
+        assert titles == ["Send", "Pause", "Stop", "Voice/Text", "Quit"]
+        assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"pause")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state == "paused", what="paused from the palette")
+
+
+async def test_an_empty_prompt_is_not_sent() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await pilot.press("ctrl+j")
+        await wait_for(
+            pilot, lambda: any("Type a question" in n.message for n in app._notifications)
+        )
+        assert isinstance(app.link, ScriptedLink)
+        assert "response.create" not in app.link.types()
+        assert app.query_one(PromptBox).text == ""
+
+
+async def test_enter_adds_a_line_and_send_takes_the_whole_prompt() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        await pilot.press(*"one", "enter", *"two", "ctrl+j")
+        link = app.link
+        assert isinstance(link, ScriptedLink)
+        await wait_for(pilot, lambda: "response.create" in link.types())
+        assert link.sent[-2]["item"]["content"][0]["text"] == "one\ntwo"
+        assert app.query_one(PromptBox).text == ""
+
+
+async def test_quit_key_exits() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.1)
+    assert app.return_code == 0
+    assert ("close", None) in app.player.calls  # type: ignore[union-attr]
+
+
+async def test_send_right_after_fast_typing_sends_everything_typed() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        # As a terminal delivers a burst: the keys queue up before any of them is handled.
+        for char in "quick?":
+            app.post_message(events.Key(char, char))
+        app.post_message(events.Key("ctrl+j", None))
+        link = app.link
+        assert isinstance(link, ScriptedLink)
+        await wait_for(pilot, lambda: "response.create" in link.types(), what="sent")
+        assert link.sent[-2]["item"]["content"][0]["text"] == "quick?"

@@ -1,0 +1,154 @@
+"""``talkterm``: parse flags, set up logging, run the app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tui.config import Settings, config_path, load_settings
+
+_EPILOG = """\
+Every option can also be set in the environment (TALKTERM_SERVER, TALKTERM_TOKEN,
+TALKTERM_AUDIO_DEVICE, TALKTERM_TEXT_ONLY, TALKTERM_KEYMAP as JSON, ...) or in the
+config file ({config}). Flags win over the environment, which wins over the file.
+Without --server, talkterm starts its own server (python -m server) on a free
+loopback port and stops it on exit; that server reads its own TALKTERM_* settings
+(e.g. TALKTERM_LLM_BASE_URL, TALKTERM_TTS) from the environment.
+Keys: see docs/keys.md. Logs: {log}.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="talkterm",
+        description="A terminal voice assistant: type a question, read the answer as it is "
+        "written and hear it spoken.",
+        epilog=_EPILOG.format(config=config_path(), log="$XDG_STATE_HOME/talkterm/talkterm.log"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--server",
+        metavar="URL",
+        help="connect to a running server, e.g. ws://127.0.0.1:8765/v1/realtime, instead of "
+        "starting one [TALKTERM_SERVER]",
+    )
+    add(
+        "--token",
+        help="bearer token for --server; prefer TALKTERM_TOKEN, a flag shows in ps "
+        "[TALKTERM_TOKEN]",
+    )
+    add(
+        "--audio-device",
+        metavar="NAME|INDEX",
+        help="output device by name (or part of it) or index; see --list-devices "
+        "[TALKTERM_AUDIO_DEVICE]",
+    )
+    add("--list-devices", action="store_true", help="list audio output devices and exit")
+    add(
+        "--text-only",
+        action="store_true",
+        default=None,
+        help="start in text-only mode: no speech is requested or played [TALKTERM_TEXT_ONLY]",
+    )
+    add(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"config file (default {config_path()}) [TALKTERM_CONFIG]",
+    )
+    add(
+        "--log-file",
+        type=Path,
+        metavar="FILE",
+        help="log file (default $XDG_STATE_HOME/talkterm/talkterm.log) [TALKTERM_LOG_FILE]",
+    )
+    add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
+    return parser
+
+
+class RedactSecrets(logging.Filter):
+    """Blank bearer tokens: websockets logs request headers at DEBUG, ours and the server's."""
+
+    _BEARER = re.compile(r"(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message with any token replaced by ***."""
+        message = record.getMessage()
+        redacted = self._BEARER.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def setup_logging(settings: Settings) -> Path:
+    """Log to the file only: the screen belongs to the app."""
+    path = settings.log_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.addFilter(RedactSecrets())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    return path
+
+
+def list_devices() -> int:
+    """Print the output devices, one per line."""
+    from tui.player import AudioUnavailable
+    from tui.player import list_devices as devices
+
+    try:
+        found = devices()
+    except AudioUnavailable as exc:
+        print(f"talkterm: {exc}", file=sys.stderr)
+        return 1
+    if not found:
+        print("talkterm: no audio output device found", file=sys.stderr)
+        return 1
+    for index, name in found:
+        print(f"{index}\t{name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``talkterm`` and ``python -m tui``."""
+    args = build_parser().parse_args(argv)
+    if args.list_devices:
+        return list_devices()
+    flags: dict[str, Any] = {
+        "server": args.server,
+        "token": args.token,
+        "audio_device": args.audio_device,
+        "text_only": args.text_only,
+        "log_file": args.log_file,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = load_settings(flags, args.config)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"talkterm: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a config file that is not valid TOML
+        print(f"talkterm: cannot read the config file: {exc}", file=sys.stderr)
+        return 2
+    try:
+        log_path = setup_logging(settings)
+    except (OSError, ValueError) as exc:
+        print(f"talkterm: cannot open the log file: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("talkterm").info("talkterm starting; log at %s", log_path)
+
+    from tui.app import make_app  # Textual loads only once the flags are valid
+
+    make_app(settings).run()
+    return 0

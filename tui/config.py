@@ -1,0 +1,140 @@
+"""Settings of the terminal app: flags > environment (``TALKTERM_…``) > config file > defaults.
+
+The config file is TOML at ``$XDG_CONFIG_HOME/talkterm/config.toml`` (or the
+path in ``TALKTERM_CONFIG``)::
+
+    server = "ws://127.0.0.1:8765/v1/realtime"
+    audio_device = "pulse"
+    text_only = false
+
+    [keymap]          # binding id = key(s), see docs/keys.md
+    stop = "f8"
+
+    [companion]       # extra settings for the server talkterm starts itself
+    tts = "none"
+
+The token is a ``SecretStr``: a stray repr or log line prints ``**********``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "talkterm"
+# Set by load_settings(config_file=...) for the duration of one load; a
+# ContextVar rather than a global so concurrent tests cannot see each other's file.
+_config_override: ContextVar[Path | None] = ContextVar("talkterm_config", default=None)
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    """An XDG base directory, read when called (never at import time)."""
+    value = os.environ.get(variable)
+    return Path(value) if value and Path(value).is_absolute() else Path.home() / fallback
+
+
+def config_path() -> Path:
+    """Where the config file is read from."""
+    override = _config_override.get() or os.environ.get("TALKTERM_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return _xdg_dir("XDG_CONFIG_HOME", ".config") / APP_NAME / "config.toml"
+
+
+def default_log_path() -> Path:
+    """Where logs go unless ``log_file`` says otherwise."""
+    return _xdg_dir("XDG_STATE_HOME", ".local/state") / APP_NAME / f"{APP_NAME}.log"
+
+
+class Settings(BaseSettings):
+    """Everything the terminal app can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="TALKTERM_", extra="ignore", validate_default=True)
+
+    server: str | None = None
+    """WebSocket URL of a running server; unset starts a companion server."""
+    token: SecretStr | None = None
+    """Bearer token for --server (environment or config file; a flag shows in ps)."""
+    audio_device: str | None = None
+    """Output device, by name or index (see --list-devices); unset uses the default."""
+    text_only: bool = False
+    """Start in text-only mode: no speech is requested or played."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id to key(s), e.g. {"stop": "f8"}; see docs/keys.md."""
+    companion: dict[str, str] = Field(default_factory=dict)
+    """Extra TALKTERM_* settings for the companion server, e.g. {"tts": "none"}."""
+    connect_timeout: float = Field(10.0, gt=0)
+    """Seconds to wait for the server's handshake (and for a companion to be ready)."""
+    reconnect_max_delay: float = Field(15.0, gt=0)
+    """Upper bound, in seconds, of the wait between two reconnection attempts."""
+    ping_interval: float = Field(20.0, gt=0)
+    """Seconds between keepalive pings."""
+    ping_timeout: float = Field(20.0, gt=0)
+    """Seconds without a pong before the connection counts as lost."""
+    log_file: Path | None = None
+    """Log file; unset means $XDG_STATE_HOME/talkterm/talkterm.log."""
+    log_level: str = "INFO"
+    """DEBUG, INFO, WARNING…"""
+    snapshot_mode: bool = False
+    """Hide timings and addresses so screenshots are reproducible (tests)."""
+
+    @field_validator("server")
+    @classmethod
+    def _websocket_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL, e.g. ws://127.0.0.1:8765/v1/realtime")
+        return value or None
+
+    @property
+    def log_path(self) -> Path:
+        """The log file actually used."""
+        return self.log_file or default_log_path()
+
+    @property
+    def token_value(self) -> str | None:
+        """The token in clear, for the Authorization header only."""
+        return self.token.get_secret_value() if self.token else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init) over environment over the TOML file."""
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
+        )
+
+
+@contextmanager
+def _using_config(path: Path | None) -> Iterator[None]:
+    token = _config_override.set(path)
+    try:
+        yield
+    finally:
+        _config_override.reset(token)
+
+
+def load_settings(flags: dict[str, Any] | None = None, config_file: Path | None = None) -> Settings:
+    """Build Settings from flags given (None values dropped), env and the config file."""
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    with _using_config(config_file):
+        return Settings(**given)
