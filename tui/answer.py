@@ -22,6 +22,13 @@ def session_update(voice: bool) -> dict[str, Any]:
     return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
 
 
+def conversation_item(role: str, text: str) -> dict[str, Any]:
+    """A conversation.item.create for one earlier turn (user or assistant)."""
+    kind = "output_text" if role == "assistant" else "input_text"
+    item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+    return {"type": p.ITEM_CREATE, "item": item}
+
+
 def response_create(voice: bool) -> dict[str, Any]:
     """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
     return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}

@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from server import protocol as p
-from tui.answer import Answer, response_create, session_update
+from tui.answer import Answer, conversation_item, response_create, session_update
 from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector, open_player
 from tui.commands import TalktermCommands
 from tui.config import Settings
@@ -84,6 +84,8 @@ class Talkterm(App[None], inherit_bindings=False):
         self.collector = QuietCollector()
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
+        self.history: list[tuple[str, str]] = []
+        """(role, text) of every finished turn, to re-seed a session the server lost."""
         self.generation = 0
         self._pending: str | None = None
         self._retry_at: float | None = None
@@ -167,17 +169,32 @@ class Talkterm(App[None], inherit_bindings=False):
         self.status.show_link("connected", error="")
         self._update_session()
 
-    def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
-        """Show which LLM and speech engine the server uses."""
+    async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
+        """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm = f"{message.llm} (demo)" if message.demo else message.llm
         self.status.tts = message.tts
+        if message.replaced:
+            note = "↯ interrupted: the server no longer had this conversation"
+            await self._end_answer("interrupted", note)
+            # The new session starts empty: give it the conversation as the person saw it.
+            self._send(*(conversation_item(role, text) for role, text in self.history))
+
+    def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
+        """Back in the same session: the answer carries on where it was cut."""
+        if self.answer is not None:
+            self.answer.turn.set_mark("paused" if self.state == "paused" else None)
 
     async def on_connection_lost(self, message: Connection.Lost) -> None:
-        """Say when the next attempt is; an answer that was streaming is cut."""
+        """Say when the next attempt is; an answer waits for the session to resume."""
         self.link_state = "reconnecting"
         self._retry_at = time.monotonic() + message.retry_in
         reason = message.reason[:1].upper() + message.reason[1:] + "."
         self.status.show_link("reconnecting", f"in {message.retry_in:.0f} s", reason)
+        if getattr(self.link, "resumable", False):
+            # Audio already here keeps playing; the rest follows when the session resumes.
+            if self.answer is not None:
+                self.answer.turn.set_mark("interrupted", "↯ connection lost — resuming…")
+            return
         self._pending = None
         await self._end_answer("interrupted", "↯ interrupted: the connection was lost")
 
@@ -349,6 +366,7 @@ class Talkterm(App[None], inherit_bindings=False):
         # The answer exists before the request leaves, so no event of it can be missed.
         self.answer = Answer(turn, self.generation, voice, sent_at, create=response_create(voice))
         self.state = "streaming"
+        self.history.append(("user", text))
         self._send(p.user_text_item(text), self.answer.create)
         return True
 
@@ -380,6 +398,8 @@ class Talkterm(App[None], inherit_bindings=False):
         answer, self.answer = self.answer, None
         if answer is None:
             return
+        if answer.turn.text:
+            self.history.append(("assistant", answer.turn.text))
         if self.player is not None and (silence or mark == "interrupted") and answer.audio_seen:
             self.player.stop()
         answer.turn.clear_highlight()

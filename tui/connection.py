@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from server import protocol as p
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
+from tui.resume import ResumePoint
 
 log = logging.getLogger("talkterm.connection")
 
@@ -125,11 +126,23 @@ class Connection:
 
     @dataclass
     class SessionStarted(Message):
-        """``session.created``: which LLM and speech engine the server uses."""
+        """``session.created``: which LLM and speech engine the server uses.
+
+        ``replaced`` is True when we asked to resume a session and the server started a
+        new one instead: whatever was in flight is lost and the conversation must be
+        sent again.
+        """
 
         llm: str
         tts: str
         demo: bool
+        replaced: bool = False
+
+    @dataclass
+    class SessionResumed(Message):
+        """``session.resumed``: the server replays what we missed; nothing is lost."""
+
+        replayed: int
 
     @dataclass
     class ResponseStarted(Message):
@@ -215,6 +228,7 @@ class Connection:
         self._max_delay = max_delay
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ws: ClientConnection | None = None
+        self.resume = ResumePoint()
 
     @classmethod
     def from_settings(cls, settings: Settings, post: Post) -> Connection:
@@ -244,9 +258,18 @@ class Connection:
         """Whether a WebSocket is open right now."""
         return self._ws is not None
 
+    @property
+    def resumable(self) -> bool:
+        """Whether a dropped connection will try to resume the session it had."""
+        return self.resume.session_id is not None
+
     def send(self, event: dict[str, Any]) -> None:
-        """Queue one client event; raises NotConnected when the link is down."""
-        if self._ws is None:
+        """Queue one client event; raises NotConnected when there is no session at all.
+
+        While a session is being resumed, events wait and go out once it is back (a
+        Stop pressed during a reconnect still cancels the answer).
+        """
+        if self._ws is None and not self.resumable:
             raise NotConnected("Not connected to the server.")
         self._outbox.put_nowait(event)
 
@@ -284,16 +307,17 @@ class Connection:
         """One connection's lifetime; True if the handshake succeeded."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with connect(
-            url,
+            self.resume.url(url),
             additional_headers=headers,
             open_timeout=self._open_timeout,
             ping_interval=self._ping[0],
             ping_timeout=self._ping[1],
+            # A dead link is noticed by the pings; don't then wait 10 s for a closing handshake.
+            close_timeout=min(2.0, self._ping[1]),
             max_size=None,
             proxy=None,
         ) as ws:
-            # Events queued for a previous connection belong to a session that is gone.
-            self._outbox = asyncio.Queue()
+            await self._greeting(ws)
             self._ws = ws
             log.info("connected to %s", url)
             self._post(Connection.Connected(url))
@@ -302,6 +326,25 @@ class Connection:
             finally:
                 self._ws = None
         return True
+
+    async def _greeting(self, ws: ClientConnection) -> None:
+        """Read session.created or session.resumed before anything else is sent."""
+        frame = await asyncio.wait_for(ws.recv(), self._open_timeout)
+        event = p.decode_text(frame) if isinstance(frame, str) else {}
+        if event.get("type") == p.SESSION_RESUMED:
+            log.info("resumed session; %s events replayed", event.get("replayed"))
+            self._post(Connection.SessionResumed(int(event.get("replayed") or 0)))
+            return
+        if event.get("type") != p.SESSION_CREATED:
+            raise p.ProtocolError("unexpected_greeting", "The server did not start a session.")
+        session = event.get("session") or {}
+        replaced = self.resume.begin(str(session.get("id", "")), event.get("seq"))
+        if replaced:
+            # Events queued for the lost session must not reach the new one.
+            self._outbox = asyncio.Queue()
+        message = _session_started(event)
+        message.replaced = replaced
+        self._post(message)
 
     async def _pump(self, ws: ClientConnection) -> None:
         """One consumer and one producer; when either ends, the other is cancelled."""
@@ -321,7 +364,9 @@ class Connection:
     async def _consume(self, ws: ClientConnection) -> None:
         async for frame in ws:
             try:
-                message = translate(frame)
+                message, seq = translate(frame)
+                if not self.resume.fresh(seq):
+                    continue  # already processed before the connection dropped
             except p.ProtocolError as exc:
                 log.warning("ignoring a malformed frame: %s", exc.message)
                 continue
@@ -340,14 +385,15 @@ class Connection:
 # -- server event → message -------------------------------------------------------
 
 
-def translate(frame: str | bytes) -> Message | None:
-    """Turn one server frame into a message, or None for events the app ignores."""
+def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
+    """Turn one server frame into (message or None if ignored, its seq if numbered)."""
     if isinstance(frame, bytes):
         audio = p.decode_audio_frame(frame)
-        return Connection.AudioArrived(str(audio.header.get("response_id", "")), audio.audio)
+        response_id = str(audio.header.get("response_id", ""))
+        return Connection.AudioArrived(response_id, audio.audio), audio.header.get("seq")
     event = p.decode_text(frame)
     build = _BUILDERS.get(event["type"])
-    return build(event) if build is not None else None
+    return (build(event) if build is not None else None), event.get("seq")
 
 
 def _session_started(event: dict[str, Any]) -> Message:

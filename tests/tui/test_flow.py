@@ -221,7 +221,7 @@ async def test_no_audio_device_means_text_only(fake_llm: FakeLLM, speaking_serve
         assert "feed" not in player.names()
 
 
-async def test_disconnect_marks_the_answer_interrupted_and_reconnects(
+async def test_server_restart_interrupts_the_answer_and_the_conversation_goes_on(
     fake_llm: FakeLLM, start_server: ServerFactory
 ) -> None:
     server = await start_server(tts="none")
@@ -235,12 +235,27 @@ async def test_disconnect_marks_the_answer_interrupted_and_reconnects(
         await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="text")
         await server.close()
         turn = app.query_one(AssistantTurn)
-        await wait_for(pilot, lambda: turn.mark == "interrupted" and app.state == "idle")
+        # First it waits to resume the session…
+        await wait_for(pilot, lambda: turn.mark == "interrupted", what="resuming mark")
         assert app.link_state == "reconnecting"
         assert app.query_one(StatusLine).link_detail.startswith("in ")
+        # …but a restarted server no longer has it: the answer is interrupted for good.
         await start_server(tts="none", port=port)
         await wait_for(pilot, lambda: app.link_state == "connected", what="reconnected")
+        await wait_for(pilot, lambda: app.state == "idle", what="answer ended")
+        assert turn.mark == "interrupted" and "no longer" in turn.note
         assert len(recorder.of(Connection.Connected)) == 2
+        assert recorder.of(Connection.SessionStarted)[-1].replaced
+        heard = turn.text
+        fake_llm.enqueue(Reply(chunks=["Back again."]))
+        await ask(pilot, app, "still there?")
+        await wait_for(pilot, lambda: app.state == "idle" and app.history[-1][1] == "Back again.")
+        messages = fake_llm.chat_requests[-1].json["messages"]
+        assert messages[-3:] == [
+            {"role": "user", "content": "talk"},
+            {"role": "assistant", "content": heard},
+            {"role": "user", "content": "still there?"},
+        ]
 
 
 async def test_refused_token_is_final(start_server: ServerFactory) -> None:

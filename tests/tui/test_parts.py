@@ -71,15 +71,15 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
 
 
 def test_server_frames_become_typed_messages() -> None:
-    delta = translate(p.encode({"type": p.TRANSCRIPT_DELTA, "response_id": "r", "delta": "Hi"}))
-    assert delta == Connection.TextArrived("r", "Hi")
-    frame = p.encode_audio_frame({"type": p.AUDIO_DELTA, "response_id": "r"}, b"\1\2")
-    assert translate(frame) == Connection.AudioArrived("r", b"\1\2")
-    error = translate(p.encode(p.error_event("upstream_timeout", "Too slow.")))
+    event = {"type": p.TRANSCRIPT_DELTA, "response_id": "r", "delta": "Hi", "seq": 7}
+    assert translate(p.encode(event)) == (Connection.TextArrived("r", "Hi"), 7)
+    frame = p.encode_audio_frame({"type": p.AUDIO_DELTA, "response_id": "r", "seq": 8}, b"\1\2")
+    assert translate(frame) == (Connection.AudioArrived("r", b"\1\2"), 8)
+    error, _ = translate(p.encode(p.error_event("upstream_timeout", "Too slow.")))
     assert error == Connection.ServerError("upstream_timeout", "Too slow.")
     done = {"type": p.RESPONSE_DONE, "response": {"id": "r", "status": "failed"}}
-    assert translate(p.encode(done)) == Connection.ResponseFinished("r", "failed", {})
-    assert translate(p.encode({"type": p.SESSION_UPDATED, "session": {}})) is None
+    assert translate(p.encode(done))[0] == Connection.ResponseFinished("r", "failed", {})
+    assert translate(p.encode({"type": p.SESSION_UPDATED, "session": {}})) == (None, None)
     with pytest.raises(p.ProtocolError):
         translate(b"not a frame")
 
