@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from server.config import InsecureBinding, Settings
+from server.log_scrub import SecretScrubber
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"talkterm-server: invalid setting: {exc}", file=sys.stderr)
         return 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(SecretScrubber(_secrets(settings)))
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     try:
         asyncio.run(_serve(settings))
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = (settings.token, settings.llm_api_key, settings.openai_api_key, settings.tts_api_key)
+    return [v.get_secret_value() for v in values if v is not None]
 
 
 async def _serve(settings: Settings) -> None:

@@ -58,6 +58,43 @@ async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None
     assert b"tok" not in err.replace(b"token", b"")
 
 
+async def test_debug_log_never_shows_the_token_or_keys(fake_llm: FakeLLM) -> None:
+    env_key = "sk-live-NEVER-PRINT-ME-1234"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "--port",
+        "0",
+        "--tts",
+        "none",
+        "--log-level",
+        "DEBUG",
+        "--llm-base-url",
+        fake_llm.base_url,
+        "--llm-model",
+        "m",
+        "--token",
+        "tok-SECRET-99",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "TALKTERM_LLM_API_KEY": env_key, "TALKTERM_PROBE_LOCAL": "false"},
+    )
+    assert proc.stdout is not None
+    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+    client = await Client.open(ready["listening"], token="tok-SECRET-99")
+    fake_llm.enqueue(
+        Reply(chunks=[], status=401, body=f'{{"error": {{"message": "bad key {env_key}"}}}}')
+    )
+    await client.ask("hi")
+    await client.collect()
+    await client.close()
+    proc.send_signal(signal.SIGTERM)
+    _, err = await proc.communicate()
+    assert b"Authorization" in err or b"authorization" in err  # DEBUG really logged headers
+    assert b"tok-SECRET-99" not in err and env_key.encode() not in err
+
+
 async def test_public_bind_without_token_is_refused() -> None:
     proc = await spawn("--host", "0.0.0.0", "--port", "0", "--tts", "none")
     _, err = await asyncio.wait_for(proc.communicate(), 15)
