@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import statistics
 import sys
 import time
@@ -34,16 +32,11 @@ sys.path.insert(0, str(ROOT))
 from server import protocol as p  # noqa: E402
 from tests.client import Client  # noqa: E402
 from tests.fakes.llm_upstream import FakeLLM, Reply  # noqa: E402
+from tests.server_process import clean_env, ready_line, spawn  # noqa: E402
 
 
 async def start_server(fake: FakeLLM, *, tts: str) -> tuple[asyncio.subprocess.Process, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
-    env.pop("OPENAI_API_KEY", None)
-    env |= {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_LOG_LEVEL": "WARNING"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
+    proc = await spawn(
         "--port",
         "0",
         "--tts",
@@ -52,13 +45,11 @@ async def start_server(fake: FakeLLM, *, tts: str) -> tuple[asyncio.subprocess.P
         fake.base_url,
         "--llm-model",
         "bench",
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
+        env=clean_env(TALKTERM_LOG_LEVEL="WARNING"),
+        stderr=None,
         cwd=ROOT,
     )
-    assert proc.stdout is not None
-    ready = json.loads(await proc.stdout.readline())
-    return proc, ready["listening"]
+    return proc, (await ready_line(proc))["listening"]
 
 
 async def stop_server(proc: asyncio.subprocess.Process) -> None:

@@ -133,5 +133,8 @@ async def _stop(proc: asyncio.subprocess.Process, *helpers: asyncio.Future[Any])
             proc.kill()
     for task in helpers:
         task.cancel()
+    # Read stdout to its end: a reader that stopped mid-stream has paused the pipe, and
+    # asyncio's wait() also waits for the pipes to close, which a paused pipe never does.
+    rest = asyncio.ensure_future(_collect(proc.stdout))
     # Shielded so a second cancellation cannot leave the child unreaped.
-    await asyncio.shield(asyncio.gather(proc.wait(), *helpers, return_exceptions=True))
+    await asyncio.shield(asyncio.gather(proc.wait(), rest, *helpers, return_exceptions=True))

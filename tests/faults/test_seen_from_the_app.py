@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import socket
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.server_process import ready_line, spawn
 from tests.tui.conftest import FakePlayer, ask, server_app, wait_for
 from tui.app import make_app
 from tui.config import Settings
@@ -31,12 +29,7 @@ def free_port() -> int:
 
 
 async def spawn_server(port: int, fake: FakeLLM) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
-    env |= {"TALKTERM_PROBE_LOCAL": "false"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
+    proc = await spawn(
         "--port",
         str(port),
         "--tts",
@@ -45,12 +38,9 @@ async def spawn_server(port: int, fake: FakeLLM) -> asyncio.subprocess.Process:
         fake.base_url,
         "--llm-model",
         "m",
-        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        env=env,
     )
-    assert proc.stdout is not None
-    json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+    await ready_line(proc)
     return proc
 
 

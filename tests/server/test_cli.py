@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -12,21 +11,7 @@ from server import protocol as p
 from tests.client import Client
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.server.test_access import http_get
-
-
-async def spawn(*args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
-    env.pop("OPENAI_API_KEY", None)
-    env["TALKTERM_PROBE_LOCAL"] = "false"
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+from tests.server_process import ready_line, spawn
 
 
 async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None:
@@ -43,7 +28,7 @@ async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None
         "tok",
     )
     assert proc.stdout is not None
-    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+    ready = await ready_line(proc)
     assert ready["listening"].startswith("ws://127.0.0.1:") and ready["pid"] == proc.pid
     assert (await http_get(ready["listening"], "/healthz"))[0] == 200
 
@@ -81,7 +66,7 @@ async def test_debug_log_never_shows_the_token_or_keys(fake_llm: FakeLLM) -> Non
         env={**os.environ, "TALKTERM_LLM_API_KEY": env_key, "TALKTERM_PROBE_LOCAL": "false"},
     )
     assert proc.stdout is not None
-    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+    ready = await ready_line(proc)
     client = await Client.open(ready["listening"], token="tok-SECRET-99")
     fake_llm.enqueue(
         Reply(chunks=[], status=401, body=f'{{"error": {{"message": "bad key {env_key}"}}}}')

@@ -109,6 +109,17 @@ async def test_closing_the_stream_kills_and_reaps_espeak() -> None:
     assert not pids & set(espeak_children())
 
 
+async def test_a_consumer_that_fell_behind_can_still_close_the_stream() -> None:
+    # espeak-ng runs ahead of a slow consumer until the pipe is paused; closing must still
+    # kill and reap it (a paused pipe once made the close wait for ever).
+    stream = EspeakTTS().synthesize(LONG_TEXT * 4)
+    await anext(stream)
+    pids = set(espeak_children())
+    await asyncio.sleep(1.0)  # espeak-ng fills the pipe meanwhile
+    await asyncio.wait_for(stream.aclose(), 10)
+    assert not pids & set(espeak_children())
+
+
 async def test_cancelling_the_consumer_kills_and_reaps_espeak() -> None:
     started = asyncio.Event()
 
