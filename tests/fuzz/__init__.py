@@ -1,0 +1,1 @@
+"""Fuzzing the wire protocol: a property test against a real server and a fixed corpus."""

@@ -1,0 +1,202 @@
+"""Check what one session received against the model of what it sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from server import protocol as p
+from tests.fuzz.oracle import ACTIVE, CANCELLING, IDLE, Err, Outcome, Reaction, Table
+from tests.fuzz.wire import Wire
+
+_CONTENT = frozenset({p.TEXT_DELTA, p.TRANSCRIPT_DELTA, p.AUDIO_DELTA, p.AUDIO_SEGMENT})
+_IMMEDIATE = frozenset({p.SESSION_UPDATED, p.ITEM_TRUNCATED, p.RESPONSE_PAUSED, p.RESPONSE_RESUMED})
+_TTS_ERRORS = frozenset({"tts_failed", "tts_unavailable"})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A frame that went out and the model's Table for it."""
+
+    wire: Wire
+    table: Table
+
+
+def is_immediate(event: dict[str, Any]) -> bool:
+    """Whether the session sends this as the direct answer to a frame (so in frame order)."""
+    kind = event["type"]
+    if kind == p.ERROR:
+        return event["error"]["type"] == "invalid_request_error"
+    if kind in (p.ITEM_ADDED, p.ITEM_DONE):
+        return event["item"]["role"] != "assistant"
+    return kind in _IMMEDIATE
+
+
+def check_answers(sent: list[Sent], events: list[dict[str, Any]], *, ends_itself: bool) -> None:
+    """Every frame got exactly the immediate answers the model allows, in frame order."""
+    answers = [e for e in events if is_immediate(e)]
+    configs = {(IDLE, 0)}
+    for index, frame in enumerate(sent):
+        configs = _settle(configs, ends_itself)
+        moved = {
+            (after, pos + len(outcome))
+            for state, pos in configs
+            for outcome, after in frame.table[state]
+            if _matches(answers, pos, outcome)
+        }
+        if not moved:
+            raise AssertionError(_mismatch(index, frame, configs, answers))
+        configs = moved
+    ends = sorted(pos for _, pos in configs)
+    assert len(answers) in ends, f"answers nobody asked for: {answers[ends[-1] :][:5]}"
+
+
+def _settle(configs: set[tuple[str, int]], ends_itself: bool) -> set[tuple[str, int]]:
+    """Add the states a response may reach on its own before the next frame is read."""
+    out = set(configs)
+    for state, pos in configs:
+        if state == CANCELLING or (state == ACTIVE and ends_itself):
+            out.add((IDLE, pos))
+    return out
+
+
+def _matches(answers: list[dict[str, Any]], pos: int, outcome: Outcome) -> bool:
+    if pos + len(outcome) > len(answers):
+        return False
+    return all(_fits(answers[pos + i], want) for i, want in enumerate(outcome))
+
+
+def _fits(event: dict[str, Any], want: Reaction) -> bool:
+    if isinstance(want, Err):
+        if event["type"] != p.ERROR:
+            return False
+        err = event["error"]
+        return err["code"] in want.codes and err["event_id"] == want.event_id
+    if event["type"] != want.kind:
+        return False
+    return want.text is None or _echoed_text(event) == want.text
+
+
+def _echoed_text(event: dict[str, Any]) -> str | None:
+    if event["type"] == p.SESSION_UPDATED:
+        return event["session"]["instructions"]
+    return event["item"]["content"][0]["text"]
+
+
+def _mismatch(
+    index: int, frame: Sent, configs: set[tuple[str, int]], answers: list[dict[str, Any]]
+) -> str:
+    pos = min(pos for _, pos in configs)
+    got = [_brief(e) for e in answers[pos : pos + 4]]
+    allowed = {
+        state: [" + ".join(map(str, outcome)) or "(nothing)" for outcome, _ in frame.table[state]]
+        for state in sorted({s for s, _ in configs})
+    }
+    return f"frame #{index} {frame.wire!r}\n  model allows {allowed}\n  server answered {got}"
+
+
+def _brief(event: dict[str, Any]) -> str:
+    if event["type"] == p.ERROR:
+        err = event["error"]
+        return f"error[{err['code']}] event_id={str(err['event_id'])[:40]!r}"
+    return event["type"]
+
+
+def check_error_shapes(events: list[dict[str, Any]], *, tts: bool) -> None:
+    """Errors have the documented shape; the only unprompted ones are speech failures."""
+    for event in events:
+        if event["type"] != p.ERROR:
+            continue
+        err = event["error"]
+        assert isinstance(err["message"], str) and err["message"], event
+        assert err["param"] is None or isinstance(err["param"], str), event
+        assert err["event_id"] is None or isinstance(err["event_id"], str), event
+        if err["type"] != "invalid_request_error":
+            assert tts and err["type"] == "server_error" and err["code"] in _TTS_ERRORS, event
+
+
+def check_event_ids(events: list[dict[str, Any]]) -> None:
+    """Every server event carries its own fresh event_id."""
+    ids = Counter(e.get("event_id") for e in events)
+    repeated = [i for i, n in ids.items() if n > 1 or not isinstance(i, str)]
+    assert not repeated, f"event_id missing or repeated: {repeated[:3]}"
+
+
+def response_of(event: dict[str, Any]) -> str | None:
+    """The response an event belongs to, if any."""
+    if event["type"] in (p.RESPONSE_CREATED, p.RESPONSE_DONE):
+        return event["response"]["id"]
+    return event.get("response_id")
+
+
+def check_responses(events: list[dict[str, Any]], full_text: str) -> dict[str, str]:
+    """Each response is well formed and lost nothing; returns its status by id."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        rid = response_of(event)
+        if rid is not None:
+            by_id.setdefault(rid, []).append(event)
+    statuses = {}
+    for rid, mine in by_id.items():
+        kinds = [e["type"] for e in mine]
+        status = mine[-1]["response"]["status"] if kinds[-1] == p.RESPONSE_DONE else None
+        assert kinds.count(p.RESPONSE_DONE) == 1 and status, f"{rid}: ends {kinds[-5:]}"
+        _check_opening(rid, kinds, cancelled=status == "cancelled")
+        text = "".join(e["delta"] for e in mine if e["type"] in (p.TEXT_DELTA, p.TRANSCRIPT_DELTA))
+        if status == "completed":
+            assert text == full_text, f"{rid}: {text!r} != {full_text!r}"
+        else:
+            assert status == "cancelled", f"{rid} ended {status}: {mine[-1]}"
+            assert full_text.startswith(text), f"{rid}: {text!r} is not a prefix"
+        statuses[rid] = status
+    return statuses
+
+
+def unannounced(events: list[dict[str, Any]]) -> int:
+    """Responses that sent nothing but their response.done (see _check_opening)."""
+    kinds: dict[str, list[str]] = {}
+    for event in events:
+        rid = response_of(event)
+        if rid is not None and event["type"] not in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED):
+            kinds.setdefault(rid, []).append(event["type"])
+    return sum(1 for own in kinds.values() if own == [p.RESPONSE_DONE])
+
+
+def _check_opening(rid: str, kinds: list[str], *, cancelled: bool) -> None:
+    """A response is announced by one response.created before anything else of it.
+
+    KNOWN BUGS (test_sequences.py): until the response's task first runs, its
+    opening events wait in the outbox, so the acks of a pause/resume read right
+    after response.create overtake them; a cancel read that early sends only
+    response.done and leaves the upstream request running (see ``unannounced``).
+    """
+    own = [k for k in kinds if k not in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED)]
+    if cancelled and own == [p.RESPONSE_DONE]:
+        return
+    assert own[0] == p.RESPONSE_CREATED and own.count(p.RESPONSE_CREATED) == 1, f"{rid}: {own[:5]}"
+
+
+def check_pauses(events: list[dict[str, Any]]) -> None:
+    """Nothing of a paused response is sent before it is resumed.
+
+    response.paused and .resumed carry no response_id (KNOWN BUG: the docs list
+    it), so they are taken to name the one running response.
+    KNOWN BUG (test_sequences.py): cancelling a paused response releases the one
+    entry its sender already held, so a cancelled response may leak one.
+    """
+    paused = False
+    leaked: dict[str, int] = {}
+    for event in events:
+        kind = event["type"]
+        if kind in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED):
+            paused = kind == p.RESPONSE_PAUSED
+        elif kind == p.RESPONSE_DONE:
+            rid = event["response"]["id"]
+            allowed = 1 if event["response"]["status"] == "cancelled" else 0
+            assert leaked.get(rid, 0) <= allowed, (
+                f"{rid}: {leaked[rid]} content events while paused"
+            )
+            paused = False
+        elif paused and kind in _CONTENT:
+            leaked[event["response_id"]] = leaked.get(event["response_id"], 0) + 1

@@ -1,0 +1,192 @@
+"""Known bugs the fuzzer found in sequences of valid control events, pinned as strict xfails.
+
+Each test states what docs/protocol.md promises. Frames sent "together" go out
+in one TCP write, so the session reads them before the new response's task has
+run once: that makes the races the fuzzer hit deterministic. When a bug is
+fixed its test passes, strict xfail fails, and the marker (and the matching
+allowance in tests/fuzz/oracle.py or matcher.py) should go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from server import protocol as p
+from tests.client import Client, Received
+from tests.conftest import ServerFactory
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+
+LONG = "The first sentence is here. The second one follows it. " * 6
+
+
+def send_together(client: Client, *events: dict[str, Any]) -> None:
+    """Queue several events and write them to the socket in one go."""
+    for event in events:
+        client.ws.protocol.send_text(json.dumps(event).encode())
+    client.ws.send_data()
+
+
+async def start_stalled(fake_llm: FakeLLM, client: Client) -> Received:
+    """Start a response whose upstream stops after a few chunks; read its first delta."""
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), fault="stall", cut_after=3))
+    await client.ask("Go on")
+    return await client.read_until(p.TRANSCRIPT_DELTA)
+
+
+async def until_error(client: Client, event_id: str) -> Received:
+    """Everything up to the error that echoes ``event_id``."""
+    got = Received()
+    while not (got.events and got.events[-1].get("error", {}).get("event_id") == event_id):
+        await client.read_until(p.ERROR, got, timeout=5)
+    return got
+
+
+SENTINEL = {"type": "fuzz.sentinel", "event_id": "sentinel"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: response.cancel read before the response's task first runs: only "
+    "response.done is sent (no response.created) and the upstream request keeps streaming",
+)
+async def test_cancel_right_after_create_announces_and_closes_upstream(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    # A short read timeout ends the leaked upstream stream before the server closes.
+    server = await start_server(tts="none", read_timeout=2.0)
+    client = await Client.open(server.ws_url)
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), fault="stall", cut_after=3))
+    await client.send(p.user_text_item("Go"))
+    await client.expect(p.ITEM_DONE)
+    send_together(client, {"type": p.RESPONSE_CREATE}, {"type": p.RESPONSE_CANCEL})
+    got = await client.collect(timeout=5)
+    assert got.done["status"] == "cancelled"
+    assert got.types()[0] == p.RESPONSE_CREATED, got.types()
+    await fake_llm.wait_disconnect(timeout=0.5)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: response.pause read right after response.create is acked before "
+    "response.created, naming a response the client has not seen",
+)
+async def test_pause_right_after_create_is_acked_after_response_created(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
+    await client.send(p.user_text_item("Go"))
+    await client.expect(p.ITEM_DONE)
+    send_together(client, {"type": p.RESPONSE_CREATE}, {"type": p.RESPONSE_PAUSE})
+    got = await client.read_until(p.RESPONSE_PAUSED, timeout=5)
+    await client.send({"type": p.RESPONSE_CANCEL})
+    await client.collect(got, timeout=5)
+    assert got.types().index(p.RESPONSE_CREATED) < got.types().index(p.RESPONSE_PAUSED)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: response.paused / response.resumed carry no response_id or item_id"
+)
+async def test_pause_and_resume_acks_name_the_response(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    first = await start_stalled(fake_llm, client)
+    response_id = first.of(p.RESPONSE_CREATED)[0]["response"]["id"]
+    item_id = first.of(p.OUTPUT_ITEM_ADDED)[0]["item"]["id"]
+    await client.send({"type": p.RESPONSE_PAUSE})
+    paused = await client.expect(p.RESPONSE_PAUSED)
+    await client.send({"type": p.RESPONSE_RESUME})
+    resumed = await client.expect(p.RESPONSE_RESUMED)
+    await client.send({"type": p.RESPONSE_CANCEL})
+    await client.collect()
+    for ack in (paused, resumed):
+        assert (ack.get("response_id"), ack.get("item_id")) == (response_id, item_id), ack
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a second response.cancel before the first one's response.done gets no "
+    "answer at all (neither an error nor an ack)",
+)
+async def test_second_cancel_gets_an_answer(start_server: ServerFactory, fake_llm: FakeLLM) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    await start_stalled(fake_llm, client)
+    second = {"type": p.RESPONSE_CANCEL, "event_id": "second"}
+    send_together(client, {"type": p.RESPONSE_CANCEL}, second, SENTINEL)
+    got = await until_error(client, "sentinel")
+    codes = {e["error"]["event_id"]: e["error"]["code"] for e in got.of(p.ERROR)}
+    assert codes.get("second") == "response_cancel_not_active", got.types()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: response.create read right after response.cancel is refused with "
+    "conversation_already_has_active_response; the docs say the session takes the next "
+    "prompt immediately",
+)
+async def test_create_right_after_cancel_starts_the_next_response(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    await start_stalled(fake_llm, client)
+    fake_llm.enqueue(Reply(chunks=["Next."]))
+    nxt = {"type": p.RESPONSE_CREATE, "event_id": "next"}
+    send_together(client, {"type": p.RESPONSE_CANCEL}, nxt, SENTINEL)
+    got = await until_error(client, "sentinel")
+    refused = [e for e in got.of(p.ERROR) if e["error"]["event_id"] == "next"]
+    assert not refused, refused
+    while len(got.of(p.RESPONSE_DONE)) < 2:
+        await client.read_until(p.RESPONSE_DONE, got, timeout=5)
+    assert got.done["status"] == "completed" and got.text().endswith("Next.")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a paused response whose upstream ends with nothing held sends its closing "
+    "events and response.done while paused; the following response.resume then errors",
+)
+async def test_paused_response_sends_nothing_until_resumed(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    # The empty last chunk holds the stream open after every word has been delivered.
+    fake_llm.enqueue(Reply(chunks=["Hello.", ""], delay=0.5))
+    await client.ask("Hi")
+    await client.read_until(p.TRANSCRIPT_DELTA)
+    await client.send({"type": p.RESPONSE_PAUSE})
+    await client.expect(p.RESPONSE_PAUSED)
+    assert await client.quiet_for(1.0) == []
+    await client.send({"type": p.RESPONSE_RESUME})
+    rest = await client.collect(timeout=5)
+    assert rest.types()[0] == p.RESPONSE_RESUMED and rest.done["status"] == "completed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: cancelling a paused response delivers the one event its sender was "
+    "already holding, after response.paused",
+)
+async def test_cancel_while_paused_sends_only_response_done(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(tts="none")
+    client = await Client.open(server.ws_url)
+    fake_llm.enqueue(Reply(chunks=["word "] * 40, delay=0.01))
+    await client.ask("Hi")
+    await client.read_until(p.TRANSCRIPT_DELTA)
+    await client.send({"type": p.RESPONSE_PAUSE})
+    await client.expect(p.RESPONSE_PAUSED)
+    await asyncio.sleep(0.1)  # the upstream moves on: the sender now holds the next delta
+    await client.send({"type": p.RESPONSE_CANCEL})
+    rest = await client.collect(timeout=5)
+    assert rest.types() == [p.RESPONSE_DONE]
