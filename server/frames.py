@@ -9,12 +9,14 @@ the session decodes them, answering bad UTF-8 like any other bad input.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from typing import Final
 
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 
-TEXT_MARK: Final = b"\x00talkterm:text\x00"
+# Random per process, so no binary frame a client sends can pass for a text frame.
+TEXT_MARK: Final = b"\x00talkterm:text:" + secrets.token_hex(8).encode() + b"\x00"
 
 
 class TextKeepingConnection(ServerConnection):

@@ -115,14 +115,28 @@ def encode(event: dict[str, Any]) -> str:
     """Serialise one event as compact JSON, adding an ``event_id`` if missing."""
     if "event_id" not in event:
         event = {"event_id": new_id("event"), **event}
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    # ensure_ascii: a lone surrogate a client sent (and we echo) stays valid on the wire.
+    return json.dumps(event, separators=(",", ":"))
+
+
+_MAX_DIGITS = 1000
+
+
+def _strict_int(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"a number with {len(text)} digits (at most {_MAX_DIGITS})")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def decode_text(raw: str) -> dict[str, Any]:
     """Parse one text frame into an event object with a string ``type``."""
     try:
-        event = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        event = json.loads(raw, parse_int=_strict_int, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise ProtocolError("invalid_json", f"The frame is not valid JSON: {exc}.") from None
     if not isinstance(event, dict):
         kind = type(event).__name__

@@ -117,6 +117,9 @@ class ResponseRun:
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._sending: asyncio.Task[None] | None = None
+        self._opened = asyncio.Event()
+        self._last_opening: dict[str, Any] | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -129,7 +132,15 @@ class ResponseRun:
         return self.item.modality == "audio"
 
     def start(self) -> asyncio.Task[None]:
-        """Begin generating; returns the response's task at once."""
+        """Begin generating; returns the response's task at once.
+
+        Everything is set up before this returns, so a cancel or pause that arrives in
+        the same read as the response.create finds a response to act on.
+        """
+        for event in self._opening_events():
+            self._outbox.put_nowait(event)
+        self._sending = asyncio.create_task(self._sender())
+        self._workers = [asyncio.create_task(self._produce()), asyncio.create_task(self._speak())]
         self._task = asyncio.create_task(self._run(), name=f"response {self.id}")
         return self._task
 
@@ -140,15 +151,16 @@ class ResponseRun:
 
     async def pause(self) -> None:
         """Hold everything of this response; the upstream keeps being consumed."""
+        await self._opened.wait()  # response.created goes out before response.paused
         self._gate.clear()
         self.paused = True
         async with self._lock:
-            await self._send(self._event(p.RESPONSE_PAUSED))
+            await self._send(self._event(p.RESPONSE_PAUSED, **self._ids()))
 
     async def resume(self) -> None:
         """Deliver what was held, in order, then carry on streaming."""
         async with self._lock:
-            await self._send(self._event(p.RESPONSE_RESUMED))
+            await self._send(self._event(p.RESPONSE_RESUMED, **self._ids()))
         self.paused = False
         self._gate.set()
 
@@ -160,21 +172,22 @@ class ResponseRun:
         self.status = "cancelled"
         for worker in self._workers:
             worker.cancel()
-        # Whatever is still queued was never delivered, so it never happened.
+        # Whatever is still queued was never delivered, so it never happened; only the
+        # opening events stay, so the client sees the response it cancelled begin and end.
+        kept = []
         while not self._outbox.empty():
-            self._outbox.get_nowait()
-        self._outbox.put_nowait(_Final())
+            entry = self._outbox.get_nowait()
+            if isinstance(entry, dict) and entry["type"] in _OPENING:
+                kept.append(entry)
+        for entry in [*kept, _Final()]:
+            self._outbox.put_nowait(entry)
         self._gate.set()
 
     # -- the tasks ---------------------------------------------------------
 
     async def _run(self) -> None:
-        sender = asyncio.create_task(self._sender())
-        producer = asyncio.create_task(self._produce())
-        speaker = asyncio.create_task(self._speak())
-        self._workers = [producer, speaker]
-        for event in self._opening_events():
-            self._outbox.put_nowait(event)
+        producer, speaker = self._workers
+        sender = self._sending
         try:
             await asyncio.gather(producer, speaker, return_exceptions=True)
             if not self._cancelled:
@@ -268,17 +281,23 @@ class ResponseRun:
     async def _sender(self) -> None:
         while True:
             entry = await self._outbox.get()
-            if self._cancelled and not isinstance(entry, _Final):
+            final = isinstance(entry, _Final)
+            if self._cancelled and not final and not _is_opening(entry):
                 continue
-            if isinstance(entry, _Final):
-                await self._send_final()
-                return
             while True:
                 await self._gate.wait()
                 async with self._lock:
-                    if self._gate.is_set() or self._cancelled:
+                    # Re-checked under the lock: a pause or cancel may have come meanwhile.
+                    if self._cancelled and not final and not _is_opening(entry):
+                        break
+                    if self._gate.is_set():
+                        if final:
+                            await self._send_final()
+                            return
                         await self._deliver(entry)
                         break
+            if not self._opened.is_set() and entry is self._last_opening:
+                self._opened.set()
 
     async def _deliver(self, entry: Any) -> None:
         if isinstance(entry, tuple):
@@ -297,17 +316,17 @@ class ResponseRun:
         await self._send(self._event(p.AUDIO_DELTA, **self._where(), delta=audio))
 
     async def _send_final(self) -> None:
+        """Send the closing events; the caller holds the send lock."""
         self._final_sent = True
         self.timings.ended = time.perf_counter()
         if not self._cancelled:
             self.status = "failed" if self.error is not None else "completed"
         self.item.status = "completed" if self.status == "completed" else "incomplete"
-        async with self._lock:
-            for event in self._closing_events():
-                await self._send(event)
-            # The session is free for the next response the moment response.done is out;
-            # cleaning up the finished tasks must not hold it up.
-            self._notify_done()
+        for event in self._closing_events():
+            await self._send(event)
+        # The session is free for the next response the moment response.done is out;
+        # cleaning up the finished tasks must not hold it up.
+        self._notify_done()
         log.info(
             "response %s status=%s ttft_ms=%s ttfa_ms=%s duration_ms=%s chars=%d audio_s=%.2f",
             self.id,
@@ -331,6 +350,9 @@ class ResponseRun:
         self._outbox.put_nowait(p.error_event(code, message, kind="server_error"))
 
     # -- event shapes ------------------------------------------------------
+
+    def _ids(self) -> dict[str, Any]:
+        return {"response_id": self.id, "item_id": self.item.id}
 
     def _where(self) -> dict[str, Any]:
         return {
@@ -391,12 +413,14 @@ class ResponseRun:
         where = self._where()
         part = {"type": "audio", "transcript": ""} if self.audio else {"type": "text", "text": ""}
         item = self.item.as_realtime() | {"status": "in_progress", "content": []}
-        return [
+        events = [
             self._event(p.RESPONSE_CREATED, response=self.response_object()),
             self._event(p.OUTPUT_ITEM_ADDED, response_id=self.id, output_index=0, item=item),
             self._event(p.ITEM_ADDED, item=item, previous_item_id=None),
             self._event(p.CONTENT_PART_ADDED, **where, part=part),
         ]
+        self._last_opening = events[-1]
+        return events
 
     def _closing_events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -428,6 +452,13 @@ class ResponseRun:
             ]
         events.append(self._event(p.RESPONSE_DONE, response=self.response_object()))
         return events
+
+
+_OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
+
+
+def _is_opening(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry["type"] in _OPENING
 
 
 async def _stop(*tasks: asyncio.Task[None]) -> None:

@@ -165,7 +165,7 @@ class Session:
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
         """Start generating an answer to the conversation so far."""
-        if self.response is not None:
+        if self.response is not None and not self.response.cancelled:
             raise _bad(
                 event,
                 "conversation_already_has_active_response",
@@ -266,9 +266,13 @@ class Session:
 
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
-        if self.response is None or (wanted and wanted != self.response.id):
+        if wanted is not None and not isinstance(wanted, str):
+            raise _bad(event, "invalid_type", "response_id must be a string.", "response_id")
+        run = self.response
+        # A cancelled response is winding down: nothing is left to act on.
+        if run is None or run.cancelled or (wanted is not None and wanted != run.id):
             raise _bad(event, code, "There is no active response to act on.")
-        return self.response
+        return run
 
     def _response_ended(self, run: ResponseRun) -> None:
         if self.response is run:
@@ -346,7 +350,8 @@ def _user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
 
 
 def _response_modality(event: dict[str, Any], default: str) -> str:
-    response = event.get("response") or {}
+    response = event.get("response")
+    response = {} if response is None else response
     if not isinstance(response, dict):
         raise _bad(event, "invalid_type", "Field 'response' must be an object.", "response")
     modalities = response.get("output_modalities")
@@ -363,7 +368,7 @@ def _response_modality(event: dict[str, Any], default: str) -> str:
 
 
 def _response_instructions(event: dict[str, Any], default: str) -> str:
-    response = event.get("response") or {}
+    response = event.get("response")
     instructions = response.get("instructions") if isinstance(response, dict) else None
     if instructions is None:
         return default

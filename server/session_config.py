@@ -84,7 +84,8 @@ def _audio_changes(audio: Any, bad: Any) -> dict[str, Any]:
 
 def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:
     param = "session.audio.output.format"
-    if not isinstance(fmt, dict) or fmt.get("type") not in p.AUDIO_FORMATS:
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if not isinstance(kind, str) or kind not in p.AUDIO_FORMATS:
         allowed = ", ".join(sorted(p.AUDIO_FORMATS))
         raise bad(param, f"format.type must be one of {allowed}.")
     if fmt["type"] == "audio/pcm":
