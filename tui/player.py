@@ -9,20 +9,20 @@ Each response has a *generation* number chosen by the caller; audio fed for
 any generation but the current one is dropped, so late frames of a stopped
 response never play.
 
-Pause must be quick *and* exact, and about 50 ms of audio is always in flight
+Pause must be quick *and* exact, but ~50 ms of audio is always in flight
 between the callback and the speaker (PortAudio's two 20 ms periods plus the
-sound server's share). Silencing the callback alone leaves that to play out
-(pause → silence was ~45 ms). So ``pause`` does what ``stop`` does: it
-restarts the stream, which drops everything in flight, places the speaker in
-the stream from PortAudio's DAC timestamps (each callback's
-``outputBufferDacTime`` against ``stream.time``), and rewinds the read
-position to that sample, which is possible because the buffer keeps the last
-half second it handed over. Measured on the null-sink rig
-(bench/stop_silence.py): silence within ~1 ms of the call, and resume within
-~1-2 ms of the sample where sound stopped — the rig's own resolution.
-Shortening the blocks instead (10 ms, 20 ms of PortAudio latency) would still
-leave ~30 ms of sound after a pause and already underran on this machine, so
-blocks stay at 20 ms.
+sound server's share). Silencing the callback alone lets that play out:
+pause → silence took ~46 ms (p50). Shorter blocks only shrink it (10 ms blocks:
+~25 ms, and they already underran here), so blocks stay at 20 ms and ``pause``
+does what ``stop`` does: restart the stream, which drops everything in flight,
+place the speaker in the stream from the callbacks' ``outputBufferDacTime``
+against ``stream.time``, and rewind the read position to that sample — the
+buffer keeps the last half second it handed over for this. Measured on the
+null-sink rig (bench/stop_silence.py, N=20): pause → silence ~0 ms (max < 3 ms
+idle, ~5 ms with both cores busy) and resume within ~1 ms of the sample where
+sound stopped (max ~2 ms idle, ~4 ms busy), about the rig's resolution.
+``played_ms`` is the speaker's position, so after a pause it is exactly where
+resume picks up.
 """
 
 from __future__ import annotations
@@ -282,9 +282,11 @@ class Player:
             return
         # Restarting drops the tens of ms in flight, which the callback alone could only
         # stop feeding. The lock must not be held here: abort waits for the callback.
+        started = self._stream_time()
         stream.abort()
-        # Sound stops inside abort(), so its end bounds the heard position best.
-        now = self._stream_time()
+        # Sound stops somewhere inside abort(): well under 1 ms, but up to ~20 ms when
+        # both cores are busy, and then anywhere in it. The middle halves the worst case.
+        now = (started + self._stream_time()) / 2
         with self._lock:
             heard = self._heard_frames(now)
             if rewind:

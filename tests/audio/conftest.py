@@ -2,12 +2,22 @@
 
 ``null_sink`` runs scripts/audio-sink.sh once per session and exports what it
 prints into ``os.environ`` before sounddevice (PortAudio) is initialised, so
-the ALSA default device plays into the ``talkterm_test`` sink. ``recorder()``
-captures that sink's monitor with ``parec`` while a test plays.
+the ALSA default device plays into a null sink. ``recorder()`` captures that
+sink's monitor with ``parec`` while a test plays. Each process gets a sink of
+its own (``talkterm_test_<pid>``, via ``PULSE_SINK``) beside the rig's shared
+``talkterm_test``: another test run or bench playing at the same time would
+otherwise be mixed into the recording.
+
+The sink neither resamples nor mixes, so a recording holds the played samples
+bit for bit, and its silence is exact zeros. The sink renders a little ahead
+of the clock, as far as the recorder's latency (``latency_ms``), and cannot
+take that back when a player flushes: a recording places a flush only to
+within that latency, so measurements of it record with 2 ms.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -17,6 +27,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,6 +60,7 @@ def start_null_sink() -> dict[str, str]:
         if name and value:
             env[name] = value
     os.environ.update(env)
+    env["PULSE_SINK"] = os.environ["PULSE_SINK"] = _private_sink()
     sd = sys.modules.get("sounddevice")
     if sd is not None:
         # PortAudio read ALSA's configuration when it was imported, before the rig
@@ -58,6 +70,37 @@ def start_null_sink() -> dict[str, str]:
     return env
 
 
+def _pactl(*args: str) -> str:
+    done = subprocess.run(
+        ["pactl", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pactl {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _private_sink() -> str:
+    """Load this process's null sink (unloaded at exit), dropping those of dead processes."""
+    for line in _pactl("list", "short", "modules").splitlines():
+        module, _, rest = line.partition("\t")
+        name = rest.partition(f"sink_name={SINK}_")[2].split(" ")[0]
+        if name.isdigit() and not Path(f"/proc/{name}").exists():
+            _pactl("unload-module", module)
+    sink = f"{SINK}_{os.getpid()}"
+    module = _pactl(
+        "load-module",
+        "module-null-sink",
+        f"sink_name={sink}",
+        "norewinds=1",
+        f"rate={RATE}",
+        "channels=1",
+        "format=s16le",
+        f"sink_properties=device.description={sink}",
+    ).strip()
+    atexit.register(_pactl, "unload-module", module)
+    return sink
+
+
 @pytest.fixture(scope="session")
 def null_sink() -> dict[str, str]:
     """The talkterm_test null sink is the default output; returns the exported variables."""
@@ -65,6 +108,22 @@ def null_sink() -> dict[str, str]:
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install pulseaudio pulseaudio-utils)")
     return start_null_sink()
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of a recording, found in the audio that was played."""
+
+    at: int
+    """Its first sample in the recording."""
+    source: int
+    """Its first sample in the played audio."""
+    frames: int
+
+    @property
+    def source_end(self) -> int:
+        """The played audio's sample just after this piece."""
+        return self.source + self.frames
 
 
 class Recording:
@@ -132,6 +191,33 @@ class Recording:
             last_loud = index
         return gaps
 
+    def stretches(self) -> list[tuple[int, int]]:
+        """Runs of samples with no exact zero in them, as (first, end) sample indices."""
+        runs: list[tuple[int, int]] = []
+        start: int | None = None
+        for index, value in enumerate(self.samples):
+            if value and start is None:
+                start = index
+            elif not value and start is not None:
+                runs.append((start, index))
+                start = None
+        if start is not None:
+            runs.append((start, len(self.raw) // 2))
+        return runs
+
+    def pieces(self, source: bytes) -> list[Piece]:
+        """The stretches, each found in ``source`` (PCM16 with no exact zero) sample for sample."""
+        found = []
+        for first, end in self.stretches():
+            heard = bytes(self.raw[first * 2 : end * 2])
+            where = source.find(heard)
+            while where >= 0 and where % 2:  # a match must start on a sample, not inside one
+                where = source.find(heard, where + 1)
+            if where < 0:
+                raise AssertionError(f"recorded samples {first}:{end} were never played")
+            found.append(Piece(first, where // 2, end - first))
+        return found
+
     def first_sound_ms(self, level: int = THRESHOLD) -> float | None:
         """Time in ms of the first sample louder than ``level``, or None if all silent."""
         for index, value in enumerate(self.samples):
@@ -149,17 +235,17 @@ class Recording:
 
 
 @contextmanager
-def record(tail_ms: float = 150) -> Iterator[Recording]:
+def record(tail_ms: float = 150, latency_ms: int = 10) -> Iterator[Recording]:
     """Capture the null sink's monitor for the duration of the block, plus ``tail_ms``."""
     rec = Recording()
     parec = subprocess.Popen(
         [
             "parec",
-            f"--device={SINK}.monitor",
+            f"--device={os.environ.get('PULSE_SINK', SINK)}.monitor",
             "--format=s16le",
             f"--rate={RATE}",
             "--channels=1",
-            "--latency-msec=10",
+            f"--latency-msec={latency_ms}",
             "--raw",
         ],
         stdin=subprocess.DEVNULL,
@@ -199,6 +285,6 @@ def _wait_for_audio(rec: Recording, parec: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def recorder(null_sink: dict[str, str]) -> Callable[[], AbstractContextManager[Recording]]:
+def recorder(null_sink: dict[str, str]) -> Callable[..., AbstractContextManager[Recording]]:
     """``with recorder() as rec:`` records the null sink while the block runs."""
     return record

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.abc
+import itertools
 import math
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -14,12 +16,12 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from tests.audio.conftest import RATE, Recording
+from tests.audio.conftest import RATE, Piece, Recording
 from tui.player import AudioUnavailable, Player, list_devices
 
 pytestmark = pytest.mark.audio
 
-Recorder = Callable[[], AbstractContextManager[Recording]]
+Recorder = Callable[..., AbstractContextManager[Recording]]
 
 TEXT = (
     "Sound travels through the air as a wave of pressure and our ears turn "
@@ -27,6 +29,11 @@ TEXT = (
 )
 # Capture jitter at either end of a recording, and PortAudio's start-up delay.
 EDGE_MS = 50
+# How far a resume may land from the sample where the sound stopped: typically within
+# the rig's resolution (the recorder's 2 ms latency) plus ~1 ms; when both cores are
+# busy, pause's flush itself can take ~20 ms and the placement errs by up to half that.
+SEAM_MS = 3
+SEAM_BUSY_MS = 10
 
 
 def pcm_ms(pcm: bytes) -> float:
@@ -45,6 +52,13 @@ def sound_span(rec: Recording) -> float:
     first, last = rec.first_sound_ms(), rec.last_sound_ms()
     assert first is not None and last is not None, "the recording is silent"
     return last - first
+
+
+def unbroken(pcm: bytes) -> bytes:
+    """The same audio with every exact zero made 1, so only silence recorded is exact zero."""
+    samples = array("h")
+    samples.frombytes(pcm)
+    return array("h", (value or 1 for value in samples)).tobytes()
 
 
 def close_to(measured: float, expected: float) -> bool:
@@ -115,13 +129,62 @@ def test_pause_leaves_a_gap_and_loses_nothing(
     gaps = rec.silent_gaps(500)
     assert len(gaps) == 1, f"expected one long silence, got {gaps}"
     start, length = gaps[0]
-    # Audio handed over before the pause still plays: one block plus the output latency.
+    # Pause flushes the device; resume waits a block plus the output latency.
+    assert -EDGE_MS <= start - rec.ms_at(paused_at) <= player.block_ms + EDGE_MS
     slack = player.latency_ms + 2 * player.block_ms + EDGE_MS
-    assert -EDGE_MS <= start - rec.ms_at(paused_at) <= slack
     assert -EDGE_MS <= start + length - rec.ms_at(resumed_at) <= slack
     assert close_to(rec.speech_ms(), Recording.of(speech).speech_ms())
     assert player.played_ms == pcm_ms(speech)
     assert abs(sound_span(rec) - length - sound_span(Recording.of(speech))) <= EDGE_MS
+
+
+def test_pause_is_prompt_and_resume_neither_skips_nor_repeats(
+    player: Player, recorder: Recorder, speech: bytes
+) -> None:
+    source = unbroken(speech)
+    paused_at, positions = [], []
+    with recorder(latency_ms=2) as rec:
+        player.begin(1)
+        player.feed(1, source)
+        player.mark_finished(1)
+        for _ in range(3):
+            time.sleep(1.0)
+            paused_at.append(time.monotonic())
+            player.pause()
+            positions.append(player.played_ms)
+            time.sleep(0.3)
+            player.resume()
+        drain(player)
+
+    pieces = rec.pieces(source)
+    assert pieces[0].source == 0 and pieces[-1].source_end == len(source) // 2
+    seams = pause_seams(pieces)
+    assert len(seams) == 3, f"expected three pauses, got {pieces}"
+    # Sound stops about when pause() is called; draining 50 ms of flight took ~45 ms.
+    silent_after = [
+        (before.at + before.frames) * 1000 / RATE - rec.ms_at(when)
+        for (before, _), when in zip(seams, paused_at, strict=True)
+    ]
+    assert statistics.median(silent_after) <= player.block_ms, silent_after
+    # Positive: resume skipped audio; negative: it repeated some.
+    jumps = [(after.source - before.source_end) * 1000 / RATE for before, after in seams]
+    assert statistics.median(map(abs, jumps)) <= SEAM_MS, jumps
+    assert max(map(abs, jumps)) <= SEAM_BUSY_MS, jumps
+    for (_, after), position in zip(seams, positions, strict=True):
+        # The position the app sees is where resume picks up.
+        assert position == after.source * 1000 / RATE
+    assert player.played_ms == pcm_ms(source)
+
+
+def pause_seams(pieces: list[Piece]) -> list[tuple[Piece, Piece]]:
+    """Pairs of pieces either side of a pause; any other break must lose nothing."""
+    seams = []
+    for before, after in itertools.pairwise(pieces):
+        if after.at - (before.at + before.frames) >= RATE // 10:
+            seams.append((before, after))
+        else:  # a device underrun: a short silence, then the very next sample
+            assert after.source == before.source_end, (before, after)
+    return seams
 
 
 def test_unpaused_speech_has_no_long_silence(speech: bytes) -> None:
