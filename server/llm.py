@@ -28,6 +28,7 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from server.protocol import utf8_safe
 from server.sse import (
     SSEDecoder,
     SSEEvent,
@@ -122,7 +123,8 @@ class ChatCompletionsLLM:
         """Stream one reply as TextDelta events, then Usage if the upstream reports it."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            # A client may send lone surrogates (valid JSON); the upstream takes UTF-8 only.
+            "messages": [{k: utf8_safe(v) for k, v in m.items()} for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }

@@ -106,6 +106,15 @@ class ProtocolError(Exception):
         self.event_id = event_id
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with any lone surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def new_id(prefix: str) -> str:
     """Return a fresh id in OpenAI's ``prefix_xxx`` style."""
     return f"{prefix}_{uuid.uuid4().hex[:22]}"
@@ -123,8 +132,9 @@ _MAX_DIGITS = 1000
 
 
 def _strict_int(text: str) -> int:
-    if len(text) > _MAX_DIGITS:
-        raise ValueError(f"a number with {len(text)} digits (at most {_MAX_DIGITS})")
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_DIGITS:
+        raise ValueError(f"a number with {digits} digits (at most {_MAX_DIGITS})")
     return int(text)
 
 

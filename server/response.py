@@ -159,6 +159,7 @@ class ResponseRun:
 
     async def resume(self) -> None:
         """Deliver what was held, in order, then carry on streaming."""
+        await self._opened.wait()  # the ack, too, comes after response.created
         async with self._lock:
             await self._send(self._event(p.RESPONSE_RESUMED, **self._ids()))
         self.paused = False
@@ -239,7 +240,7 @@ class ResponseRun:
         self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, _Chunks] | None]
     ) -> None:
         while (segment := await self._segments.get()) is not None:
-            text = speakable(segment.text)
+            text = p.utf8_safe(speakable(segment.text))
             if not text or self._voice.tts is None:
                 continue
             await slots.acquire()

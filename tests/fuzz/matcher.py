@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import protocol as p
-from tests.fuzz.oracle import ACTIVE, CANCELLING, IDLE, Err, Outcome, Reaction, Table
+from tests.fuzz.oracle import ACTIVE, IDLE, Err, Outcome, Reaction, Table
 from tests.fuzz.wire import Wire
 
-_CONTENT = frozenset({p.TEXT_DELTA, p.TRANSCRIPT_DELTA, p.AUDIO_DELTA, p.AUDIO_SEGMENT})
 _IMMEDIATE = frozenset({p.SESSION_UPDATED, p.ITEM_TRUNCATED, p.RESPONSE_PAUSED, p.RESPONSE_RESUMED})
 _TTS_ERRORS = frozenset({"tts_failed", "tts_unavailable"})
 
@@ -56,7 +55,7 @@ def _settle(configs: set[tuple[str, int]], ends_itself: bool) -> set[tuple[str, 
     """Add the states a response may reach on its own before the next frame is read."""
     out = set(configs)
     for state, pos in configs:
-        if state == CANCELLING or (state == ACTIVE and ends_itself):
+        if state == ACTIVE and ends_itself:
             out.add((IDLE, pos))
     return out
 
@@ -153,50 +152,34 @@ def check_responses(events: list[dict[str, Any]], full_text: str) -> dict[str, s
     return statuses
 
 
-def unannounced(events: list[dict[str, Any]]) -> int:
-    """Responses that sent nothing but their response.done (see _check_opening)."""
-    kinds: dict[str, list[str]] = {}
-    for event in events:
-        rid = response_of(event)
-        if rid is not None and event["type"] not in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED):
-            kinds.setdefault(rid, []).append(event["type"])
-    return sum(1 for own in kinds.values() if own == [p.RESPONSE_DONE])
-
-
 def _check_opening(rid: str, kinds: list[str], *, cancelled: bool) -> None:
     """A response is announced by one response.created before anything else of it.
 
-    KNOWN BUGS (test_sequences.py): until the response's task first runs, its
-    opening events wait in the outbox, so the acks of a pause/resume read right
-    after response.create overtake them; a cancel read that early sends only
-    response.done and leaves the upstream request running (see ``unannounced``).
+    That holds for a response cancelled (or paused) in the same read as its
+    response.create too (test_sequences.py).
     """
-    own = [k for k in kinds if k not in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED)]
-    if cancelled and own == [p.RESPONSE_DONE]:
-        return
-    assert own[0] == p.RESPONSE_CREATED and own.count(p.RESPONSE_CREATED) == 1, f"{rid}: {own[:5]}"
+    assert kinds[0] == p.RESPONSE_CREATED and kinds.count(p.RESPONSE_CREATED) == 1, (
+        f"{rid} (cancelled={cancelled}): {kinds[:5]}"
+    )
 
 
 def check_pauses(events: list[dict[str, Any]]) -> None:
-    """Nothing of a paused response is sent before it is resumed.
+    """Nothing of a paused response is sent before it is resumed, but for the
+    response.done of a response cancelled while paused (test_sequences.py).
 
-    response.paused and .resumed carry no response_id (KNOWN BUG: the docs list
-    it), so they are taken to name the one running response.
-    KNOWN BUG (test_sequences.py): cancelling a paused response releases the one
-    entry its sender already held, so a cancelled response may leak one.
+    response.paused and .resumed name their response and its item.
     """
-    paused = False
-    leaked: dict[str, int] = {}
+    paused: set[str] = set()
+    items: dict[str, str] = {}
     for event in events:
         kind = event["type"]
+        rid = response_of(event)
+        if kind == p.OUTPUT_ITEM_ADDED:
+            items[event["response_id"]] = event["item"]["id"]
         if kind in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED):
-            paused = kind == p.RESPONSE_PAUSED
-        elif kind == p.RESPONSE_DONE:
-            rid = event["response"]["id"]
-            allowed = 1 if event["response"]["status"] == "cancelled" else 0
-            assert leaked.get(rid, 0) <= allowed, (
-                f"{rid}: {leaked[rid]} content events while paused"
-            )
-            paused = False
-        elif paused and kind in _CONTENT:
-            leaked[event["response_id"]] = leaked.get(event["response_id"], 0) + 1
+            assert rid in items and event.get("item_id") == items[rid], event
+            (paused.add if kind == p.RESPONSE_PAUSED else paused.discard)(rid)
+        elif rid in paused:
+            status = event["response"]["status"] if kind == p.RESPONSE_DONE else None
+            assert status == "cancelled", f"{rid}: {kind} (status {status}) while paused"
+            paused.discard(rid)

@@ -7,8 +7,10 @@ One JSON object per line:
   for bytes (text with invalid UTF-8 too; binary is the default), or
   ``{"repeat": s, "times": n, "prefix": ..., "suffix": ..., "opcode": ...}`` for huge
   frames, where prefix and suffix may be such specs themselves;
-- ``expect``: the error code the frame must get (exactly one ``error``), or
-  ``close:1009`` for a frame over the size limit;
+- ``expect``: the error code the frame must get (exactly one ``error``),
+  ``close:1009`` for a frame over the size limit, or ``ok`` for a frame the
+  session accepts: no error, the event types in ``answers``, each echoing
+  ``echo`` (the instructions or item text) unchanged;
 - ``event_id``: the id the error must echo (a string or a repeat spec; default null);
 - ``before``: frames sent first, each answered without an error (state the frame needs);
 - ``xfail``: a known server bug, with what happens instead (the test is a strict xfail).
@@ -121,13 +123,25 @@ async def _answers(client: Client) -> list[dict[str, Any]]:
 def _check_answer(entry: dict[str, Any], got: list[dict[str, Any]]) -> None:
     """Exactly one error, with the expected code and echo; ``before`` frames answered."""
     errors = [e["error"] for e in got if e["type"] == p.ERROR]
+    others = [e["type"] for e in got if e["type"] != p.ERROR]
+    before = [p.ITEM_ADDED, p.ITEM_DONE] * len(entry.get("before", []))
+    if entry["expect"] == "ok":
+        assert not errors and others == before + entry["answers"], _brief(got)
+        for event in got[len(before) :]:
+            assert _echoed(event) == entry["echo"], event
+        return
     assert [e["code"] for e in errors] == [entry["expect"]], _brief(got)
     error = errors[0]
     want = entry.get("event_id")
     assert error["event_id"] == (None if want is None else corpus_text(want))
     assert error["type"] == "invalid_request_error" and error["message"]
-    others = [e["type"] for e in got if e["type"] != p.ERROR]
-    assert others == [p.ITEM_ADDED, p.ITEM_DONE] * len(entry.get("before", [])), others
+    assert others == before, others
+
+
+def _echoed(event: dict[str, Any]) -> Any:
+    if event["type"] == p.SESSION_UPDATED:
+        return event["session"]["instructions"]
+    return event["item"]["content"][0]["text"]
 
 
 async def _expect_close(client: Client, code: int) -> None:

@@ -1,10 +1,9 @@
-"""Known bugs the fuzzer found in sequences of valid control events, pinned as strict xfails.
+"""Regression tests for bugs the fuzzer found in sequences of valid control events.
 
 Each test states what docs/protocol.md promises. Frames sent "together" go out
 in one TCP write, so the session reads them before the new response's task has
-run once: that makes the races the fuzzer hit deterministic. When a bug is
-fixed its test passes, strict xfail fails, and the marker (and the matching
-allowance in tests/fuzz/oracle.py or matcher.py) should go.
+run once: that makes the races the fuzzer hit deterministic. The fuzz model
+(tests/fuzz/oracle.py, matcher.py) demands the same behaviour.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-
-import pytest
 
 from server import protocol as p
 from tests.client import Client, Received
@@ -48,11 +45,6 @@ async def until_error(client: Client, event_id: str) -> Received:
 SENTINEL = {"type": "fuzz.sentinel", "event_id": "sentinel"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: response.cancel read before the response's task first runs: only "
-    "response.done is sent (no response.created) and the upstream request keeps streaming",
-)
 async def test_cancel_right_after_create_announces_and_closes_upstream(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
@@ -66,14 +58,13 @@ async def test_cancel_right_after_create_announces_and_closes_upstream(
     got = await client.collect(timeout=5)
     assert got.done["status"] == "cancelled"
     assert got.types()[0] == p.RESPONSE_CREATED, got.types()
-    await fake_llm.wait_disconnect(timeout=0.5)
+    # Cancelled before it ran, the response may never have asked the upstream at all;
+    # if it did, it must have hung up.
+    await asyncio.sleep(0.2)
+    if fake_llm.chat_requests:
+        await fake_llm.wait_disconnect(timeout=0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: response.pause read right after response.create is acked before "
-    "response.created, naming a response the client has not seen",
-)
 async def test_pause_right_after_create_is_acked_after_response_created(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
@@ -89,9 +80,6 @@ async def test_pause_right_after_create_is_acked_after_response_created(
     assert got.types().index(p.RESPONSE_CREATED) < got.types().index(p.RESPONSE_PAUSED)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: response.paused / response.resumed carry no response_id or item_id"
-)
 async def test_pause_and_resume_acks_name_the_response(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
@@ -110,11 +98,6 @@ async def test_pause_and_resume_acks_name_the_response(
         assert (ack.get("response_id"), ack.get("item_id")) == (response_id, item_id), ack
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a second response.cancel before the first one's response.done gets no "
-    "answer at all (neither an error nor an ack)",
-)
 async def test_second_cancel_gets_an_answer(start_server: ServerFactory, fake_llm: FakeLLM) -> None:
     server = await start_server(tts="none")
     client = await Client.open(server.ws_url)
@@ -126,12 +109,6 @@ async def test_second_cancel_gets_an_answer(start_server: ServerFactory, fake_ll
     assert codes.get("second") == "response_cancel_not_active", got.types()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: response.create read right after response.cancel is refused with "
-    "conversation_already_has_active_response; the docs say the session takes the next "
-    "prompt immediately",
-)
 async def test_create_right_after_cancel_starts_the_next_response(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
@@ -149,11 +126,6 @@ async def test_create_right_after_cancel_starts_the_next_response(
     assert got.done["status"] == "completed" and got.text().endswith("Next.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a paused response whose upstream ends with nothing held sends its closing "
-    "events and response.done while paused; the following response.resume then errors",
-)
 async def test_paused_response_sends_nothing_until_resumed(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
@@ -171,11 +143,6 @@ async def test_paused_response_sends_nothing_until_resumed(
     assert rest.types()[0] == p.RESPONSE_RESUMED and rest.done["status"] == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling a paused response delivers the one event its sender was "
-    "already holding, after response.paused",
-)
 async def test_cancel_while_paused_sends_only_response_done(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
