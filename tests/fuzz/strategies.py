@@ -112,14 +112,6 @@ session_updates = obj(
 )
 
 
-def crashes_on_format(event: dict[str, Any]) -> bool:
-    """Known bug: an unhashable format type escapes validation and kills the session."""
-    fmt: Any = event
-    for key in ("session", "audio", "output", "format"):
-        fmt = fmt.get(key) if isinstance(fmt, dict) else None
-    return isinstance(fmt, dict) and isinstance(fmt.get("type"), list | dict)
-
-
 # -- conversation.item.create / .truncate --------------------------------------
 
 user_texts = maybe(texts.map(lambda t: "fuzz " + t), json_values)
