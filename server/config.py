@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     """Largest client frame accepted; larger ones close the connection (1009)."""
     resume_grace: float = Field(60.0, ge=0)
     """Seconds a session outlives a dropped connection, waiting for the client to resume."""
-    replay_buffer_bytes: int = Field(32 << 20, ge=1 << 16)
-    """Per-session memory of sent events for resuming (32 MiB ≈ 11 min of 24 kHz speech)."""
+    replay_buffer_bytes: int = Field(8 << 20, ge=1 << 16)
+    """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
 
 

@@ -42,7 +42,7 @@ class Services:
     lookahead: int = 2
     voices: frozenset[str] | None = None
     resume_grace: float = 60.0
-    replay_bytes: int = 32 << 20
+    replay_bytes: int = 8 << 20
     closing: bool = False
     sessions: dict[str, Session] = field(default_factory=dict)
 
@@ -61,6 +61,7 @@ class Session:
         # Runs whose tasks may still be winding down after their response.done.
         self._runs: set[ResponseRun] = set()
         self._expiry: asyncio.TimerHandle | None = None
+        self._expiring: asyncio.Task[None] | None = None
         services.sessions[self.id] = self
 
     async def start(self, ws: ServerConnection) -> None:
@@ -105,7 +106,11 @@ class Session:
         grace = 0.0 if self.services.closing else self.services.resume_grace
         self._cancel_expiry()
         loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(grace, lambda: loop.create_task(self.expire()))
+        self._expiry = loop.call_later(grace, self._expire_later)
+
+    def _expire_later(self) -> None:
+        # Keep a reference: the loop holds tasks only weakly.
+        self._expiring = asyncio.get_running_loop().create_task(self.expire())
 
     def _cancel_expiry(self) -> None:
         if self._expiry is not None:
