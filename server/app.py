@@ -71,6 +71,9 @@ class Server:
             ping_timeout=s.ping_timeout,
             close_timeout=s.close_timeout,
             server_header="talkterm",
+            # No permessage-deflate: PCM barely compresses (28 %) and deflate took a quarter
+            # of the server's CPU under load (docs/reliability.md).
+            compression=None,
             create_connection=TextKeepingConnection,
         )
 

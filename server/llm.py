@@ -96,6 +96,7 @@ class ChatCompletionsLLM:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         label: str | None = None,
+        max_connections: int = 1000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -114,7 +115,11 @@ class ChatCompletionsLLM:
         timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=_WRITE_TIMEOUT, pool=connect_timeout
         )
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout)
+        # httpx allows 100 connections by default; every session streams at once, so a
+        # busy server queued requests behind that limit and failed them (docs/reliability.md).
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
+        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
+        self._max_connections = max_connections
 
     def __repr__(self) -> str:
         return f"ChatCompletionsLLM({self.label!r})"
@@ -204,7 +209,12 @@ class ChatCompletionsLLM:
         where = self._shown_url
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
             return UpstreamUnreachable(f"The LLM base URL {where!r} is not a valid http(s) URL.")
-        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        if isinstance(exc, httpx.PoolTimeout):
+            return UpstreamUnreachable(
+                f"The server is at its limit of {self._max_connections} simultaneous LLM "
+                "streams; try again in a moment."
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
             return UpstreamUnreachable(f"The LLM endpoint at {where} did not accept a connection.")
         if isinstance(exc, httpx.ConnectError):
             return UpstreamUnreachable(

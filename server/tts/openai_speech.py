@@ -81,7 +81,10 @@ class OpenAISpeechTTS(TTSProvider):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # One long-lived client: segments follow each other quickly and reuse its connections.
         self._client = httpx.AsyncClient(
-            headers=headers, timeout=httpx.Timeout(read_timeout, connect=connect_timeout)
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            # Sessions × look-ahead requests run at once; httpx's default 100 is too few.
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=64),
         )
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
