@@ -133,6 +133,10 @@ def cpu_percent(before: Sample, after: Sample) -> float:
     return 100 * (after.cpu_s - before.cpu_s) / max(after.at - before.at, 1e-9)
 
 
+_TCP_STATES = {"02": "SYN_SENT", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT",
+               "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0B": "CLOSING"}  # fmt: skip
+
+
 def fd_kinds(pid: int, ports: dict[int, str]) -> Counter[str]:
     """Open fds of ``pid`` by kind; TCP sockets named by the port in ``ports`` they talk to."""
     inodes: dict[str, str] = {}
@@ -142,6 +146,8 @@ def fd_kinds(pid: int, ports: dict[int, str]) -> Counter[str]:
                 cols = line.split()
                 local, remote = (int(a.rsplit(":", 1)[1], 16) for a in cols[1:3])
                 name = ports.get(remote) or ports.get(local) or "other TCP"
+                if cols[3] not in ("01", "0A"):  # not ESTABLISHED: name the state
+                    name += f" ({_TCP_STATES.get(cols[3], cols[3])})"
                 inodes[cols[9]] = "listening socket" if cols[3] == "0A" else name
     kinds: Counter[str] = Counter()
     for fd in os.listdir(f"/proc/{pid}/fd"):
