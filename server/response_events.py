@@ -1,0 +1,140 @@
+"""What a response says: the Realtime event shapes of one ResponseRun.
+
+A mixin, so the run's logic (server/response.py) and its wire shapes stay in
+separate files; it reads only the run's public state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from server import protocol as p
+from server.conversation import Item, SpokenSpan
+from server.sentences import Segment
+
+if TYPE_CHECKING:
+    from server.errors import TalktermError
+    from server.llm import Usage
+    from server.response import Timings, Voice
+
+OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
+
+
+class ResponseEvents:
+    """Builds the events of one response from its state."""
+
+    id: str
+    item: Item
+    status: str
+    error: TalktermError | None
+    usage: Usage | None
+    timings: Timings
+    _voice: Voice
+    _last_opening: dict[str, Any] | None
+
+    @property
+    def audio(self) -> bool:
+        """Whether this response carries audio."""
+        return self.item.modality == "audio"
+
+    def _ids(self) -> dict[str, Any]:
+        return {"response_id": self.id, "item_id": self.item.id}
+
+    def _where(self) -> dict[str, Any]:
+        return {
+            "response_id": self.id,
+            "item_id": self.item.id,
+            "output_index": 0,
+            "content_index": 0,
+        }
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return {"type": kind, **fields}
+
+    def _segment_event(self, segment: Segment, span: SpokenSpan, index: int) -> dict[str, Any]:
+        return self._event(
+            p.AUDIO_SEGMENT,
+            **self._where(),
+            segment_index=index - 1,
+            text=segment.text,
+            char_start=segment.start,
+            char_end=segment.end,
+            audio_start_ms=round(span.audio_start_ms, 1),
+            format=self._voice.format["type"],
+        )
+
+    def response_object(self) -> dict[str, Any]:
+        """The Realtime ``response`` object, plus our ``timings`` extension."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "realtime.response",
+            "status": self.status,
+            "status_details": self._status_details(),
+            "output": [self.item.as_realtime()] if self.status != "in_progress" else [],
+            "output_modalities": [self.item.modality],
+            "conversation_id": None,
+            "audio": {"output": {"format": self._voice.format, "voice": self._voice.name}},
+            "usage": None,
+            "timings": self.timings.as_ms(),
+        }
+        if self.usage is not None:
+            body["usage"] = {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "total_tokens": self.usage.total_tokens,
+            }
+        return body
+
+    def _status_details(self) -> dict[str, Any] | None:
+        if self.status == "cancelled":
+            return {"type": "cancelled", "reason": "client_cancelled"}
+        if self.status == "failed" and self.error is not None:
+            return {
+                "type": "failed",
+                "error": {"type": "upstream_error", "code": self.error.code},
+            }
+        return None
+
+    def _opening_events(self) -> list[dict[str, Any]]:
+        where = self._where()
+        part = {"type": "audio", "transcript": ""} if self.audio else {"type": "text", "text": ""}
+        item = self.item.as_realtime() | {"status": "in_progress", "content": []}
+        events = [
+            self._event(p.RESPONSE_CREATED, response=self.response_object()),
+            self._event(p.OUTPUT_ITEM_ADDED, response_id=self.id, output_index=0, item=item),
+            self._event(p.ITEM_ADDED, item=item, previous_item_id=None),
+            self._event(p.CONTENT_PART_ADDED, **where, part=part),
+        ]
+        self._last_opening = events[-1]
+        return events
+
+    def _closing_events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if self.error is not None:
+            events.append(p.error_event(self.error.code, self.error.message, kind="server_error"))
+        where = self._where()
+        text = self.item.text
+        if self.status == "completed":
+            if self.audio:
+                events += [
+                    self._event(p.AUDIO_DONE, **where),
+                    self._event(p.TRANSCRIPT_DONE, **where, transcript=text),
+                ]
+            else:
+                events.append(self._event(p.TEXT_DONE, **where, text=text))
+            part = (
+                {"type": "audio", "transcript": text}
+                if self.audio
+                else {
+                    "type": "text",
+                    "text": text,
+                }
+            )
+            item = self.item.as_realtime()
+            events += [
+                self._event(p.CONTENT_PART_DONE, **where, part=part),
+                self._event(p.OUTPUT_ITEM_DONE, response_id=self.id, output_index=0, item=item),
+                self._event(p.ITEM_DONE, item=item, previous_item_id=None),
+            ]
+        events.append(self._event(p.RESPONSE_DONE, response=self.response_object()))
+        return events
