@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from textual.message import Message
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,68 +26,22 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from server import protocol as p
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
+from tui.link import (
+    Endpoint,
+    FixedEndpoint,
+    Link,
+    NotConnected,
+    backoff_delay,
+    refused,
+    unreachable,
+)
 from tui.resume import ResumePoint
+
+__all__ = ["Connection", "Endpoint", "FixedEndpoint", "Link", "NotConnected", "backoff_delay"]
 
 log = logging.getLogger("talkterm.connection")
 
 Post = Callable[[Message], Any]
-
-
-class Endpoint(Protocol):
-    """Where to connect: called before every attempt (a companion may be (re)started)."""
-
-    async def __call__(self) -> tuple[str, str | None]:
-        """The URL and token for the next attempt."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release what the endpoint started."""
-        ...
-
-
-class FixedEndpoint:
-    """A server someone else runs (--server)."""
-
-    def __init__(self, url: str, token: str | None) -> None:
-        self.url, self.token = url, token
-
-    async def __call__(self) -> tuple[str, str | None]:
-        """The configured URL and token."""
-        return self.url, self.token
-
-    async def aclose(self) -> None:
-        """Nothing to stop."""
-
-
-def backoff_delay(attempt: int, cap: float, rng: random.Random | None = None) -> float:
-    """Seconds to wait before reconnection attempt ``attempt`` (0-based)."""
-    base = min(cap, 0.5 * 2 ** min(attempt, 16))
-    return min(cap, base * (rng or random).uniform(0.5, 1.5))
-
-
-class NotConnected(Exception):
-    """An event was sent while there is no open connection."""
-
-
-class Link(Protocol):
-    """What the app needs from a connection (tests may supply a scripted one)."""
-
-    @property
-    def connected(self) -> bool:
-        """Whether events can be sent now."""
-        ...
-
-    def send(self, event: dict[str, Any]) -> None:
-        """Queue one client event; raise NotConnected when the link is down."""
-        ...
-
-    async def run(self) -> None:
-        """Keep the link up until cancelled."""
-        ...
-
-    async def close(self) -> None:
-        """Stop whatever the link started (a companion server)."""
-        ...
 
 
 class Connection:
@@ -288,11 +241,11 @@ class Connection:
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 if status in (401, 403):
-                    self._post(Connection.AuthRefused(_refused(status)))
+                    self._post(Connection.AuthRefused(refused(status)))
                     return
                 reason = f"the server answered HTTP {status}"
             except (OSError, TimeoutError, InvalidHandshake) as exc:
-                reason = _unreachable(url, exc)
+                reason = unreachable(url, exc)
             except Exception as exc:
                 # A companion that cannot start, and anything unforeseen, is retried too.
                 log.warning("connection attempt failed", exc_info=True)
@@ -448,20 +401,3 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     p.RESPONSE_RESUMED: lambda e: Connection.ResponseResumed(e.get("response_id", "")),
     p.ERROR: _error,
 }
-
-
-def _refused(status: int) -> str:
-    return (
-        f"The server refused the token (HTTP {status}). Check --token or TALKTERM_TOKEN; "
-        "talkterm will not retry."
-    )
-
-
-def _unreachable(url: str | None, exc: BaseException) -> str:
-    where = f" at {url}" if url else ""
-    if isinstance(exc, TimeoutError):
-        return f"the server{where} did not answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"nothing is listening{where} (connection refused)"
-    detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"cannot reach the server{where}: {detail}"

@@ -30,13 +30,22 @@ def fed_bytes(player: FakePlayer) -> int:
     return sum(n for name, n in player.calls if name == "feed")
 
 
-async def run_answer(app, player: FakePlayer, fault=None) -> tuple[str, int, str | None]:
+async def run_answer(app, player: FakePlayer, fault=None, hook=None) -> tuple[str, int, str | None]:
     """Ask, maybe break the link mid-answer; return (transcript, audio bytes fed, mark)."""
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.link_state == "connected")
+    async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
+        # Voice answers need the player open; until then a prompt would get text only.
+        await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
         await ask(pilot, app, "How do I make tea?")
         if fault is not None:
-            await wait_for(pilot, lambda: app.answer and app.answer.audio_seen, what="audio")
+            try:
+                await wait_for(pilot, lambda: app.answer and app.answer.audio_seen, what="audio")
+            except AssertionError:
+                a = app.answer
+                seen = a and (a.voice, a.done, a.turn.text[:40])
+                raise AssertionError(
+                    f"no audio: state={app.state} answer={seen} history={app.history}"
+                    f" link={app.link_state} audio_ok={app.audio_ok}"
+                ) from None
             await fault(pilot)
         await wait_for(pilot, lambda: app.state == "idle", timeout=30, what="answer finished")
         return app.history[-1][1], fed_bytes(player), app.query("AssistantTurn").last().mark
@@ -51,7 +60,8 @@ async def test_cut_mid_answer_resumes_with_nothing_lost(
         whole = FakePlayer(speed=20)
         reference = await run_answer(proxied_app(proxy, whole), whole)
 
-        fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER), delay=0.02))
+        # Slower upstream: the cut surely lands while the answer is still being written.
+        fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER), delay=0.05))
         player = FakePlayer(speed=20)
         app = proxied_app(proxy, player)
         recorder = Recorder()
@@ -60,12 +70,12 @@ async def test_cut_mid_answer_resumes_with_nothing_lost(
             proxy.cut()
             await wait_for(pilot, lambda: app.link_state == "reconnecting", what="noticed")
 
-        app.message_hook = recorder
-        cut_run = await run_answer(app, player, cut)
+        cut_run = await run_answer(app, player, cut, recorder)
     assert reference[0] == ANSWER and reference[1] > 0
     # Same transcript, same number of audio bytes, and finished normally (no mark).
     assert cut_run == reference
     assert proxy.connections >= 3
+    assert recorder.of(Connection.SessionResumed), "the session was resumed, not replaced"
 
 
 async def test_stall_is_noticed_by_both_sides_within_two_ping_intervals(
