@@ -23,7 +23,7 @@ from server.frames import TextKeepingConnection
 from server.llm_setup import resolve_llm
 from server.replay import ResumeRefused
 from server.session import Services, Session
-from server.tts import make_tts
+from server.tts import TTSProvider, make_tts
 
 log = logging.getLogger("talkterm.server")
 
@@ -207,7 +207,7 @@ async def build_services(settings: Settings) -> Services:
     )
 
 
-def _build_tts(settings: Settings) -> tuple[object | None, str | None]:
+def _build_tts(settings: Settings) -> tuple[TTSProvider | None, str | None]:
     if settings.tts == "none":
         return None, None
     if settings.tts == "espeak" and shutil.which(settings.espeak_executable) is None:

@@ -96,7 +96,6 @@ class ResponseRun(ResponseEvents):
         self.id = p.new_id("resp")
         self.item = item
         self.status = "in_progress"
-        self.paused = False
         self.timings = Timings()
         self.usage: Usage | None = None
         self.error: TalktermError | None = None
@@ -149,7 +148,6 @@ class ResponseRun(ResponseEvents):
         """Hold everything of this response; the upstream keeps being consumed."""
         await self._opened.wait()  # response.created goes out before response.paused
         self._gate.clear()
-        self.paused = True
         async with self._lock:
             await self._send(self._event(p.RESPONSE_PAUSED, **self._ids()))
 
@@ -158,7 +156,6 @@ class ResponseRun(ResponseEvents):
         await self._opened.wait()  # the ack, too, comes after response.created
         async with self._lock:
             await self._send(self._event(p.RESPONSE_RESUMED, **self._ids()))
-        self.paused = False
         self._gate.set()
 
     def cancel(self) -> None:
@@ -271,9 +268,6 @@ class ResponseRun(ResponseEvents):
                 self._audio_bytes += len(piece)
                 span.audio_ms += p.pcm_ms(len(piece))
                 self._outbox.put_nowait(("audio", encoder.encode(piece)))
-        tail = encoder.flush() if hasattr(encoder, "flush") else b""
-        if tail:
-            self._outbox.put_nowait(("audio", tail))
 
     async def _sender(self) -> None:
         while True:
