@@ -38,8 +38,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.server_bench import pct  # noqa: E402
-from server.sentences import SentenceSplitter  # noqa: E402
-from server.speakable import speakable  # noqa: E402
+from server.speech.sentences import SentenceSplitter  # noqa: E402
+from server.speech.speakable import speakable  # noqa: E402
 from tests.fakes.llm_upstream import FakeLLM, Reply, _Stream, chunk_text  # noqa: E402
 from tests.fakes.speech_upstream import SpeechUpstream  # noqa: E402
 

@@ -46,8 +46,8 @@ from bench._harness import (
     start_server,
 )
 from server import protocol as p
-from server.sentences import SentenceSplitter
-from server.speakable import speakable
+from server.speech.sentences import SentenceSplitter
+from server.speech.speakable import speakable
 from tests.client import Client
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import http
 import logging
-import shutil
-import subprocess
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
@@ -17,13 +14,12 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from server import protocol as p
-from server.config import Settings, check_binding, llm_key, tts_key
-from server.errors import TalktermError
-from server.frames import TextKeepingConnection
-from server.llm_setup import resolve_llm
-from server.replay import ResumeRefused
-from server.session import Services, Session
-from server.tts import TTSProvider, make_tts
+from server.config import Settings, check_binding
+from server.errors import ResumeRefused
+from server.llm.setup import choose_llm
+from server.session.frames import TextKeepingConnection
+from server.session.session import Services, Session
+from server.speech import tts_from_settings
 
 log = logging.getLogger("talkterm.server")
 
@@ -180,87 +176,16 @@ def resume_request(path: str) -> tuple[str, int] | None:
 
 async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
-    llm = await resolve_llm(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=llm_key(settings),
-        openai_api_key=_secret(settings.openai_api_key),
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        ollama_url=settings.ollama_url if settings.probe_local else None,
-        llamacpp_url=settings.llamacpp_url if settings.probe_local else None,
-    )
-    tts, problem = _build_tts(settings)
-    voices = espeak_voices(settings.espeak_executable) if settings.tts == "espeak" and tts else None
-    log.info("LLM: %s; TTS: %s", llm.label, settings.tts if tts else "none")
+    llm = await choose_llm(settings)
+    tts, problem = await tts_from_settings(settings)
+    log.info("LLM: %s; TTS: %s", llm.label, tts.name if tts else "none")
     return Services(
         llm=llm,
         tts=tts,
-        tts_name=settings.tts,
         tts_problem=problem,
-        voice=settings.voice,
+        voice=settings.tts.voice,
         instructions=settings.instructions,
-        lookahead=settings.tts_lookahead,
-        voices=voices,
+        lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
         replay_bytes=settings.replay_buffer_bytes,
     )
-
-
-def _build_tts(settings: Settings) -> tuple[TTSProvider | None, str | None]:
-    if settings.tts == "none":
-        return None, None
-    if settings.tts == "espeak" and shutil.which(settings.espeak_executable) is None:
-        problem = (
-            f"{settings.espeak_executable} is not installed, so answers are text only. "
-            "Install it (sudo apt install espeak-ng) or start the server with --tts openai."
-        )
-        log.warning(problem)
-        return None, problem
-    try:
-        if settings.tts == "espeak":
-            return make_tts(
-                "espeak",
-                voice=settings.voice or "en-us",
-                rate=settings.espeak_rate,
-                executable=settings.espeak_executable,
-            ), None
-        return make_tts(
-            "openai",
-            base_url=settings.tts_base_url,
-            api_key=tts_key(settings),
-            model=settings.tts_model,
-            voice=settings.voice or "alloy",
-            response_format=settings.tts_format,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-        ), None
-    except TalktermError as exc:
-        return None, exc.message
-
-
-def espeak_voices(executable: str) -> frozenset[str] | None:
-    """Voice names espeak-ng knows (language codes and file names), or None if unknown."""
-    try:
-        listing = subprocess.run(
-            [executable, "--voices"], capture_output=True, text=True, timeout=5, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    names: set[str] = set()
-    for line in listing.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 5:
-            names.update({fields[1], fields[3], fields[4], fields[4].rsplit("/", 1)[-1]})
-    return frozenset(names) or None
-
-
-def _secret(value: object) -> str | None:
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if getter else None
-
-
-async def serve_forever(server: Server, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set, then close gracefully."""
-    async with server:
-        await stop.wait()

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from server.config import InsecureBinding, Settings
+from server.config import Settings
+from server.errors import InsecureBinding
 from server.log_scrub import SecretScrubber
 
 
@@ -92,7 +93,12 @@ def tune_gc() -> None:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    values = (settings.token, settings.llm_api_key, settings.openai_api_key, settings.tts_api_key)
+    values = (
+        settings.token,
+        settings.llm.api_key,
+        settings.openai_api_key,
+        settings.tts.openai.api_key,
+    )
     return [v.get_secret_value() for v in values if v is not None]
 
 

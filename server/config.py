@@ -1,5 +1,11 @@
 """Server settings: flags > environment (``TALKTERM_…``) > defaults.
 
+Settings are nested: ``llm`` for the LLM, ``tts`` for speech with one section
+per engine (``tts.espeak``, ``tts.openai``). The documented flat names keep
+working everywhere (``--voice``, ``TALKTERM_VOICE``, ``Settings(voice=...)``);
+``FLAT_NAMES`` says where each lives. A new engine adds its section to
+``TTSSettings`` and its name to ``TTSName``.
+
 API keys come from the environment only, so they never show in ``ps`` output
 or shell history, and are held as ``SecretStr`` so a stray repr or log line
 prints ``**********`` instead of the key.
@@ -8,19 +14,110 @@ prints ``**********`` instead of the key.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+import os
+from collections.abc import Callable
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from server.errors import InsecureBinding
 
 TTSName = Literal["espeak", "openai", "none"]
+SpeechFormat = Literal["pcm", "wav", "mp3", "opus", "aac", "flac"]
+
+
+class Section(BaseModel):
+    """A nested group of settings; each field's docstring is its description."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="ignore")
+
+
+class LLMSettings(Section):
+    """Which LLM to use (``server.llm.setup`` picks one from these)."""
+
+    base_url: str | None = None
+    """OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 for Ollama."""
+    model: str | None = None
+    """Model name; a sensible default is picked per endpoint."""
+    api_key: SecretStr | None = None
+    """Key for the base URL (environment only: TALKTERM_LLM_API_KEY)."""
+    probe_local: bool = True
+    """With no LLM configured, look for Ollama / llama.cpp on loopback."""
+    ollama_url: str = "http://127.0.0.1:11434"
+    """Where to probe for Ollama."""
+    llamacpp_url: str = "http://127.0.0.1:8080"
+    """Where to probe for a llama.cpp server."""
+
+
+class EspeakSettings(Section):
+    """The espeak-ng engine (``server.speech.espeak``)."""
+
+    rate: int = Field(175, ge=80, le=450)
+    """espeak-ng words per minute."""
+    executable: str = "espeak-ng"
+    """The espeak-ng program, by name on PATH or by path."""
+
+
+class OpenAISpeechSettings(Section):
+    """An OpenAI-compatible /audio/speech endpoint (``server.speech.openai_speech``)."""
+
+    base_url: str = "https://api.openai.com/v1"
+    """Base URL of the speech endpoint, e.g. Kokoro-FastAPI's http://127.0.0.1:8880/v1."""
+    model: str = "tts-1"
+    """Speech model name."""
+    format: SpeechFormat = "pcm"
+    """Audio format asked of the endpoint; pcm and wav stream, the others are decoded whole."""
+    api_key: SecretStr | None = None
+    """Speech API key (environment only: TALKTERM_TTS_API_KEY); else OPENAI_API_KEY when
+    the speech endpoint is OpenAI's own."""
+
+
+class TTSSettings(Section):
+    """Speech: which engine, its voice, and one section per engine."""
+
+    engine: TTSName = "espeak"
+    """Speech engine: espeak (offline), openai (/v1/audio/speech) or none."""
+    voice: str | None = None
+    """Voice name; the engine's default when unset (espeak-ng en-us, OpenAI alloy)."""
+    lookahead: int = Field(2, ge=1, le=8)
+    """How many sentences may be synthesised ahead of the one being sent."""
+    espeak: EspeakSettings = Field(default_factory=EspeakSettings)
+    """Settings of the espeak engine."""
+    openai: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
+    """Settings of the openai engine."""
+
+
+# The documented flat names (flags, TALKTERM_… variables, keyword arguments) and where
+# each lives in the nested settings. Nested names work too: TALKTERM_TTS__ESPEAK__RATE.
+FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
+    "llm_base_url": ("llm", "base_url"),
+    "llm_model": ("llm", "model"),
+    "llm_api_key": ("llm", "api_key"),
+    "probe_local": ("llm", "probe_local"),
+    "ollama_url": ("llm", "ollama_url"),
+    "llamacpp_url": ("llm", "llamacpp_url"),
+    "tts": ("tts", "engine"),
+    "voice": ("tts", "voice"),
+    "tts_lookahead": ("tts", "lookahead"),
+    "espeak_rate": ("tts", "espeak", "rate"),
+    "espeak_executable": ("tts", "espeak", "executable"),
+    "tts_base_url": ("tts", "openai", "base_url"),
+    "tts_model": ("tts", "openai", "model"),
+    "tts_format": ("tts", "openai", "format"),
+    "tts_api_key": ("tts", "openai", "api_key"),
+}
+ENV_PREFIX: Final = "TALKTERM_"
 
 
 class Settings(BaseSettings):
     """Everything the companion server can be told."""
 
-    model_config = SettingsConfigDict(env_prefix="TALKTERM_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", use_attribute_docstrings=True
+    )
 
     host: str = "127.0.0.1"
     """Address to bind; anything but loopback requires a token."""
@@ -29,18 +126,12 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     """Bearer token clients must present; required off loopback."""
 
-    llm_base_url: str | None = None
-    """OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 for Ollama."""
-    llm_model: str | None = None
-    """Model name; a sensible default is picked per endpoint."""
-    llm_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("TALKTERM_LLM_API_KEY", "llm_api_key")
-    )
-    """Key for --llm-base-url (environment only: TALKTERM_LLM_API_KEY)."""
-    openai_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
-    )
-    """OPENAI_API_KEY: the fallback key, only ever sent to api.openai.com."""
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    """Which LLM answers."""
+    tts: TTSSettings = Field(default_factory=TTSSettings)
+    """How answers are spoken."""
+    openai_api_key: SecretStr | None = None
+    """OPENAI_API_KEY: the fallback key for the LLM and speech, only ever sent to api.openai.com."""
     instructions: str = (
         "You are talkterm, a helpful voice assistant in a terminal. Answer briefly and "
         "conversationally; your answers are read aloud."
@@ -50,33 +141,11 @@ class Settings(BaseSettings):
     """Seconds to wait for the LLM/TTS endpoint to accept a connection."""
     read_timeout: float = Field(60.0, gt=0)
     """Seconds to wait between two chunks of a stream before giving up."""
-    probe_local: bool = True
-    """With no LLM configured, look for Ollama / llama.cpp on loopback."""
-    ollama_url: str = "http://127.0.0.1:11434"
-    llamacpp_url: str = "http://127.0.0.1:8080"
-
-    tts: TTSName = "espeak"
-    """Speech engine: espeak (offline), openai (/v1/audio/speech) or none."""
-    voice: str | None = None
-    """Voice name; espeak-ng voice (en-us) or the speech endpoint's (alloy)."""
-    espeak_rate: int = Field(175, ge=80, le=450)
-    """espeak-ng words per minute."""
-    espeak_executable: str = "espeak-ng"
-    tts_base_url: str = "https://api.openai.com/v1"
-    """Base URL of an OpenAI-compatible speech endpoint (for --tts openai)."""
-    tts_model: str = "tts-1"
-    tts_format: Literal["pcm", "wav", "mp3", "opus", "aac", "flac"] = "pcm"
-    tts_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("TALKTERM_TTS_API_KEY", "tts_api_key")
-    )
-    """Speech API key (environment only): TALKTERM_TTS_API_KEY; else OPENAI_API_KEY when
-    the speech endpoint is OpenAI's own."""
-    tts_lookahead: int = Field(2, ge=1, le=8)
-    """How many sentences may be synthesised ahead of the one being sent."""
 
     ping_interval: float | None = Field(20.0, gt=0)
     """Seconds between WebSocket pings; dead peers are dropped."""
     ping_timeout: float | None = Field(20.0, gt=0)
+    """Seconds to wait for a ping's answer before dropping the peer."""
     close_timeout: float = Field(2.0, gt=0)
     """Seconds to wait for a closing handshake; a dead peer's work stops after this."""
     max_frame_bytes: int = Field(1 << 20, ge=1024)
@@ -86,16 +155,96 @@ class Settings(BaseSettings):
     replay_buffer_bytes: int = Field(8 << 20, ge=1 << 16)
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING… for the server's log on stderr."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments over the environment, both accepting the flat names."""
+        return (_Nested(settings_cls, init_settings), _Nested(settings_cls, _environment))
+
+
+class _Nested(PydanticBaseSettingsSource):
+    """A source of flat or nested names, handed on as the nested settings they mean."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], values: Callable[[], dict[str, Any]]
+    ) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads all names at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return nest(self._values())
+
+
+def _environment() -> dict[str, Any]:
+    """TALKTERM_… variables by lower-case name (``__`` marks nesting), and OPENAI_API_KEY."""
+    found: dict[str, Any] = {}
+    for name, value in os.environ.items():
+        upper = name.upper()
+        if upper == "OPENAI_API_KEY":
+            found["openai_api_key"] = value
+        elif upper.startswith(ENV_PREFIX):
+            found[upper.removeprefix(ENV_PREFIX).lower()] = value
+    return found
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Place every documented flat name (and ``a__b`` name) where it lives in Settings."""
+    nested: dict[str, Any] = {}
+    # Whole sections first, so a flat name given beside one refines it, not replaces it.
+    for name, value in sorted(flat.items(), key=lambda kv: not isinstance(kv[1], dict)):
+        if name in Settings.model_fields and isinstance(value, dict | BaseModel):
+            path: tuple[str, ...] = (name,)
+            value = value.model_dump() if isinstance(value, BaseModel) else value
+        elif name in FLAT_NAMES:
+            path = FLAT_NAMES[name]
+        elif "__" in name:
+            path = tuple(name.split("__"))
+        elif name in Settings.model_fields and name not in _SECTIONS:
+            path = (name,)
+        else:
+            continue  # another program's variable (e.g. the terminal app's own)
+        _put(nested, path, value)
+    return nested
+
+
+_SECTIONS: Final = frozenset({"llm", "tts"})
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    *parents, leaf = path
+    for part in parents:
+        child = tree.get(part)
+        if not isinstance(child, dict):
+            child = tree[part] = {}
+        tree = child
+    if isinstance(value, dict) and isinstance(tree.get(leaf), dict):
+        tree[leaf] = tree[leaf] | value
+    else:
+        tree[leaf] = value
 
 
 def llm_key(settings: Settings) -> str | None:
     """The key for the LLM endpoint: TALKTERM_LLM_API_KEY, else OPENAI_API_KEY for OpenAI."""
-    return _first_key(settings.llm_api_key, settings.openai_api_key, settings.llm_base_url)
+    llm = settings.llm
+    return _first_key(llm.api_key, settings.openai_api_key, llm.base_url)
 
 
 def tts_key(settings: Settings) -> str | None:
     """The key for the speech endpoint, by the same rule as llm_key."""
-    return _first_key(settings.tts_api_key, settings.openai_api_key, settings.tts_base_url)
+    speech = settings.tts.openai
+    return _first_key(speech.api_key, settings.openai_api_key, speech.base_url)
 
 
 def _first_key(own: SecretStr | None, openai: SecretStr | None, url: str | None) -> str | None:
@@ -105,10 +254,6 @@ def _first_key(own: SecretStr | None, openai: SecretStr | None, url: str | None)
     if openai is not None and (url is None or urlsplit(url).hostname == "api.openai.com"):
         return openai.get_secret_value() or None
     return None
-
-
-class InsecureBinding(ValueError):
-    """Refuse to listen off loopback without a token."""
 
 
 def check_binding(settings: Settings) -> None:

@@ -1,6 +1,9 @@
-"""Errors the server turns into ``error`` events.
+"""Every error of the server, in one tree; most become ``error`` events.
 
     TalktermError                 code + plain-words message, safe to show a user
+    ├── ProtocolError             a frame that breaks the wire protocol (code per case)
+    ├── ResumeRefused             a resume the server can no longer honour (code per case)
+    ├── InsecureBinding           listening off loopback without a token (refused at start)
     ├── UpstreamError             the LLM endpoint failed
     │   ├── UpstreamUnreachable   connection refused / DNS / TLS
     │   ├── UpstreamAuthError     401 / 403
@@ -13,6 +16,7 @@
         └── TTSUnavailable        the engine is missing (e.g. no espeak-ng)
 
 Messages never carry API keys: upstream bodies are trimmed and scrubbed.
+This module imports nothing, so the terminal app may load it with ``server.protocol``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,41 @@ class TalktermError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ProtocolError(TalktermError):
+    """A frame that breaks the protocol; becomes an ``error`` naming the event and field."""
+
+    code = "invalid_request_error"
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.param = param
+        self.event_id = event_id
+
+
+class ResumeRefused(TalktermError):
+    """A client asked to resume from a point the server can no longer replay."""
+
+    code = "resume_refused"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InsecureBinding(TalktermError):
+    """Refuse to listen off loopback without a token."""
+
+    code = "insecure_binding"
 
 
 class UpstreamError(TalktermError):

@@ -2,8 +2,8 @@
 
 Events follow the OpenAI Realtime API (GA) names and shapes wherever the two
 overlap; our extensions are documented beside them in docs/protocol.md. This
-module is pure: no I/O, no imports from the rest of the server, so the
-terminal app can depend on it alone.
+module is pure: no I/O, and of the rest of the server it imports only the
+dependency-free ``server.errors``, so the terminal app can depend on it alone.
 
 Binary audio frame (only for a client that asked for it in ``session.update``
 with ``session.talkterm.binary_audio = true``)::
@@ -23,6 +23,9 @@ import struct
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
+
+# Re-exported: both halves catch ``protocol.ProtocolError``.
+from server.errors import ProtocolError as ProtocolError
 
 # Client → server, shared with the OpenAI Realtime API.
 SESSION_UPDATE: Final = "session.update"
@@ -88,24 +91,6 @@ AUDIO_FORMATS: Final = frozenset({"audio/pcm", "audio/pcmu", "audio/pcma"})
 MAX_FRAME_BYTES: Final = 1 << 20
 
 
-class ProtocolError(Exception):
-    """A client frame that breaks the protocol; becomes an ``error`` event."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        param: str | None = None,
-        event_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
-        self.event_id = event_id
-
-
 def utf8_safe(text: str) -> str:
     """``text`` with any lone surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD."""
     try:
@@ -149,8 +134,8 @@ def decode_text(raw: str) -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise ProtocolError("invalid_json", f"The frame is not valid JSON: {exc}.") from None
     if not isinstance(event, dict):
-        kind = type(event).__name__
-        raise ProtocolError("invalid_event", f"An event must be a JSON object, not a JSON {kind}.")
+        shape = type(event).__name__
+        raise ProtocolError("invalid_event", f"An event must be a JSON object, not a JSON {shape}.")
     event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
     kind = event.get("type")
     if kind is None:

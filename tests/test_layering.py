@@ -26,7 +26,11 @@ def test_server_never_loads_textual_or_sounddevice() -> None:
 
 def test_tui_loads_only_the_protocol_from_the_server() -> None:
     modules = loaded_after("import tui.app, tui.cli")
-    assert {m for m in modules if m.startswith("server")} <= {"server", "server.protocol"}
+    assert {m for m in modules if m.startswith("server")} <= {
+        "server",
+        "server.protocol",
+        "server.errors",
+    }
     assert "httpx" not in modules
 
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from server import protocol as p
-from server.frames import TEXT_MARK
+from server.session.frames import TEXT_MARK
 from tests.fuzz.program import (
     EID,
     END_OK,

@@ -21,11 +21,9 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import (
+from server.llm import LLMEvent, TextDelta, Usage
+from server.llm.chat_completions import (
     ChatCompletionsLLM,
-    LLMEvent,
-    TextDelta,
-    Usage,
     parse_retry_after,
     public_url,
     redact,

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from server.demo import DEMO_REPLY, DemoLLM
-from server.llm import ChatCompletionsLLM, LLMProvider, TextDelta
-from server.llm_setup import DEFAULT_MODEL, OPENAI_BASE_URL, resolve_llm
+from server.llm import LLMProvider, TextDelta
+from server.llm.chat_completions import ChatCompletionsLLM
+from server.llm.demo import DEMO_REPLY, DemoLLM
+from server.llm.setup import DEFAULT_MODEL, OPENAI_BASE_URL, resolve_llm
 from tests.fakes.llm_upstream import FakeLLM, Reply, refused_url
 
 pytestmark = pytest.mark.timeout(30)

@@ -18,7 +18,7 @@ from server.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from server.sse import (
+from server.llm.sse import (
     MESSAGE_LIMIT,
     ChatChunk,
     SSEDecoder,

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from server import protocol as p
-from server.config import InsecureBinding
+from server.errors import InsecureBinding
 from tests.client import Client
 from tests.conftest import SECRET_KEY, make_settings
 from tests.fakes.llm_upstream import FakeLLM, Reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.conversation import Item, SpokenSpan, heard_text
+from server.session.conversation import Item, SpokenSpan, heard_text
 
 TEXT = "Hello there, friend. The weather today is sunny and warm."
 

@@ -13,7 +13,7 @@ from array import array
 
 import pytest
 
-from server.audio_format import (
+from server.speech.audio_format import (
     ALawEncoder,
     MuLawEncoder,
     PcmConverter,

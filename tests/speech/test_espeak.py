@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from server.errors import TTSError, TTSUnavailable
-from server.tts import PROVIDERS, TTSProvider, make_tts
-from server.tts.espeak import MISSING_MESSAGE, EspeakTTS
+from server.speech import PROVIDERS, TTSProvider, make_tts
+from server.speech.espeak import MISSING_MESSAGE, EspeakTTS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

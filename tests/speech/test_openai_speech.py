@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from server.errors import TTSError, TTSUnavailable
-from server.tts import make_tts
-from server.tts.openai_speech import OpenAISpeechTTS
+from server.speech import make_tts
+from server.speech.openai_speech import OpenAISpeechTTS
 from tests.fakes.speech_upstream import SpeechUpstream
 
 with warnings.catch_warnings():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.sentences import Segment, SentenceSplitter
+from server.speech.sentences import Segment, SentenceSplitter
 
 # (transcript, expected segment texts). Every case is also checked for exact
 # reconstruction and for identical output however the stream is chunked.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.sentences import SentenceSplitter
-from server.speakable import speakable
+from server.speech.sentences import SentenceSplitter
+from server.speech.speakable import speakable
 
 CASES: list[tuple[str, str]] = [
     ("Plain text stays.", "Plain text stays."),

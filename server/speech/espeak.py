@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import re
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-from server.audio_format import WavStreamDecoder
 from server.errors import TTSError, TTSUnavailable
-from server.tts import TTSProvider
+from server.speech import TTSProvider
+from server.speech.audio_format import WavStreamDecoder
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 MISSING_MESSAGE = (
     "espeak-ng is not installed; install it (apt install espeak-ng) or choose --tts openai/none"
@@ -21,6 +25,8 @@ MISSING_MESSAGE = (
 _VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-./]{0,63}")
 _READ_SIZE = 4096
 _STDERR_KEEP = 2000
+# Suggested when a client names a voice espeak-ng does not have (those it has).
+_EXAMPLES = ("en-us", "en-gb", "de", "fr", "es")
 
 
 def _checked_voice(voice: str) -> str:
@@ -38,6 +44,8 @@ class EspeakTTS(TTSProvider):
     """Local speech with espeak-ng: robotic but instant, offline and free."""
 
     name = "espeak"
+    label = "espeak-ng"
+    voice_hint = "`espeak-ng --voices` lists them all"
 
     def __init__(
         self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
@@ -47,6 +55,35 @@ class EspeakTTS(TTSProvider):
         self.voice = _checked_voice(voice)
         self.rate = int(rate)
         self.executable = executable
+        self._voices: frozenset[str] | None = None
+        self._listed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """espeak-ng with ``settings.tts.espeak`` and the chosen voice (default en-us)."""
+        own = settings.tts.espeak
+        return cls(voice=settings.tts.voice or "en-us", rate=own.rate, executable=own.executable)
+
+    def problem(self) -> str | None:
+        """Say so when espeak-ng is not installed: answers are then text only."""
+        if shutil.which(self.executable) is not None:
+            return None
+        return (
+            f"{self.executable} is not installed, so answers are text only. "
+            "Install it (sudo apt install espeak-ng) or start the server with --tts openai."
+        )
+
+    def voices(self) -> frozenset[str] | None:
+        """Voice names espeak-ng knows (language codes and file names), asked once."""
+        if not self._listed:
+            self._voices = _list_voices(self.executable)
+            self._listed = True
+        return self._voices
+
+    def voice_examples(self) -> list[str]:
+        """Common voices this espeak-ng has."""
+        known = self.voices() or frozenset()
+        return [voice for voice in _EXAMPLES if voice in known]
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
         """Yield PCM16 mono 24 kHz chunks as espeak-ng produces them."""
@@ -95,6 +132,22 @@ class EspeakTTS(TTSProvider):
             )
         except (FileNotFoundError, PermissionError):
             raise TTSUnavailable(MISSING_MESSAGE) from None
+
+
+def _list_voices(executable: str) -> frozenset[str] | None:
+    """What ``espeak-ng --voices`` lists, or None if it cannot say."""
+    try:
+        listing = subprocess.run(
+            [executable, "--voices"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            names.update({fields[1], fields[3], fields[4], fields[4].rsplit("/", 1)[-1]})
+    return frozenset(names) or None
 
 
 def _decode(decoder: WavStreamDecoder, data: bytes) -> bytes:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import httpx
+from pydantic import SecretStr
 
-from server.demo import DemoLLM
-from server.llm import ChatCompletionsLLM, LLMProvider, public_url
+from server.config import Settings, llm_key
+from server.llm import LLMProvider, make_llm
+from server.llm.chat_completions import public_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +43,21 @@ class LocalServer:
 Probe = Callable[[httpx.AsyncClient, str, str | None], Awaitable[LocalServer | None]]
 
 
+async def choose_llm(settings: Settings) -> LLMProvider:
+    """The LLM for these settings: its ``llm`` section plus the shared timeouts and keys."""
+    section = settings.llm
+    return await resolve_llm(
+        base_url=section.base_url,
+        model=section.model,
+        api_key=llm_key(settings),
+        openai_api_key=_secret(settings.openai_api_key),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        ollama_url=section.ollama_url if section.probe_local else None,
+        llamacpp_url=section.llamacpp_url if section.probe_local else None,
+    )
+
+
 async def resolve_llm(
     *,
     base_url: str | None,
@@ -55,7 +72,7 @@ async def resolve_llm(
 ) -> LLMProvider:
     """Return the LLM to use; a probe URL of None skips that probe."""
     make = functools.partial(
-        ChatCompletionsLLM, connect_timeout=connect_timeout, read_timeout=read_timeout
+        make_llm, "chat_completions", connect_timeout=connect_timeout, read_timeout=read_timeout
     )
     if base_url:
         return await _configured(make, base_url, model, api_key, openai_api_key, probe_timeout)
@@ -71,7 +88,7 @@ async def resolve_llm(
     targets = [(_PROBES[kind], url) for kind, url in urls.items() if url]
     found = await _probe_all(targets, model, probe_timeout)
     if found is None:
-        return DemoLLM()
+        return make_llm("demo")
     return make(
         base_url=found.base_url,
         model=found.model,
@@ -80,13 +97,13 @@ async def resolve_llm(
 
 
 async def _configured(
-    make: Callable[..., ChatCompletionsLLM],
+    make: Callable[..., LLMProvider],
     base_url: str,
     model: str | None,
     api_key: str | None,
     openai_api_key: str | None,
     probe_timeout: float,
-) -> ChatCompletionsLLM:
+) -> LLMProvider:
     try:
         host = httpx.URL(base_url).host
     except httpx.InvalidURL:
@@ -186,6 +203,10 @@ def _names(response: httpx.Response, key: str, field: str) -> list[str]:
         return []
     names = (item.get(field) for item in items if isinstance(item, dict))
     return [name for name in names if isinstance(name, str) and name]
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _is_local(host: str) -> bool:

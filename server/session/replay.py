@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-
-class ResumeRefused(Exception):
-    """A client asked to resume from a point the server can no longer replay."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from server.errors import ResumeRefused
 
 
 class ReplayBuffer:

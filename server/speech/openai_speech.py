@@ -6,14 +6,15 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import httpx
 
-from server.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
+from server.config import Settings, tts_key
 from server.errors import TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
-from server.tts import TTSProvider
+from server.speech import TTSProvider
+from server.speech.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
 
 STREAMED_FORMATS = frozenset({"pcm", "wav"})
 DECODED_FORMATS = frozenset({"mp3", "opus", "aac", "flac"})
@@ -58,6 +59,7 @@ class OpenAISpeechTTS(TTSProvider):
     """Speech from an OpenAI-compatible ``POST /audio/speech``, streamed when the format allows."""
 
     name = "openai"
+    label = "speech endpoint"
 
     def __init__(
         self,
@@ -85,6 +87,20 @@ class OpenAISpeechTTS(TTSProvider):
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             # Sessions × look-ahead requests run at once; httpx's default 100 is too few.
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=64),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The endpoint in ``settings.tts.openai``, with the chosen voice (default alloy)."""
+        own = settings.tts.openai
+        return cls(
+            base_url=own.base_url,
+            api_key=tts_key(settings),
+            model=own.model,
+            voice=settings.tts.voice or "alloy",
+            response_format=own.format,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
         )
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:

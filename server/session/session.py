@@ -17,14 +17,14 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
-from server.audio_format import make_encoder
-from server.conversation import Conversation, heard_text
-from server.frames import split_frame
 from server.llm import LLMProvider
-from server.outlet import Outlet
-from server.response import ResponseRun, Voice
-from server.session_config import SessionConfig, apply_update
-from server.tts import TTSProvider
+from server.session.conversation import Conversation, heard_text
+from server.session.frames import split_frame
+from server.session.outlet import Outlet
+from server.session.response import ResponseRun, Voice
+from server.session.session_config import SessionConfig, apply_update
+from server.speech import TTSProvider, unknown_voice
+from server.speech.audio_format import make_encoder
 
 log = logging.getLogger("talkterm.server")
 
@@ -35,12 +35,10 @@ class Services:
 
     llm: LLMProvider
     tts: TTSProvider | None
-    tts_name: str
     tts_problem: str | None = None
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2
-    voices: frozenset[str] | None = None
     resume_grace: float = 60.0
     replay_bytes: int = 8 << 20
     closing: bool = False
@@ -257,17 +255,11 @@ class Session:
     # -- helpers ---------------------------------------------------------------
 
     def _check_voice(self, event: dict[str, Any], voice: str | None) -> None:
-        known = self.services.voices
-        if voice is None or known is None or voice in known:
+        engine = self.services.tts
+        if voice is None or engine is None:
             return
-        examples = ", ".join(v for v in ("en-us", "en-gb", "de", "fr", "es") if v in known)
-        raise _bad(
-            event,
-            "invalid_value",
-            f"Voice {voice!r} is not an espeak-ng voice (try {examples}; "
-            "`espeak-ng --voices` lists them all).",
-            "session.audio.output.voice",
-        )
+        if problem := unknown_voice(engine, voice):
+            raise _bad(event, "invalid_value", problem, "session.audio.output.voice")
 
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
@@ -292,7 +284,7 @@ class Session:
                 "talkterm": {
                     "llm": services.llm.label,
                     "demo": services.llm.is_demo,
-                    "tts": services.tts_name if services.tts is not None else "none",
+                    "tts": services.tts.name if services.tts is not None else "none",
                     "binary_audio": self.config.binary_audio,
                 }
             },

@@ -16,7 +16,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
-from server.replay import ReplayBuffer
+from server.session.replay import ReplayBuffer
 
 
 class Outlet:
@@ -41,11 +41,6 @@ class Outlet:
             frame = self._encode({**event, "seq": self._seq})
             self.buffer.append(self._seq, frame)
             await self._write(frame)
-
-    async def send_unnumbered(self, event: dict[str, Any]) -> None:
-        """Send a connection-scoped event that is never replayed."""
-        async with self._wire:
-            await self._write(p.encode(event))
 
     async def attach(
         self, ws: ServerConnection, last_seen: int | None, hello: dict[str, Any]

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import protocol as p
-from server.conversation import Item, SpokenSpan
 from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.llm import LLMProvider, TextDelta, Usage
-from server.response_events import OPENING, ResponseEvents
-from server.sentences import Segment, SentenceSplitter
-from server.speakable import speakable
-from server.tts import TTSProvider
+from server.session.conversation import Item, SpokenSpan
+from server.session.response_events import OPENING, ResponseEvents
+from server.speech import TTSProvider
+from server.speech.audio_format import Encoder
+from server.speech.sentences import Segment, SentenceSplitter
+from server.speech.speakable import speakable
 
 log = logging.getLogger("talkterm.server")
 
@@ -45,7 +46,7 @@ class Voice:
 
     tts: TTSProvider | None
     name: str | None
-    encoder: Callable[[], Any]
+    encoder: Callable[[], Encoder]
     format: dict[str, Any]
 
 
@@ -117,7 +118,6 @@ class ResponseRun(ResponseEvents):
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._sending: asyncio.Task[None] | None = None
         self._opened = asyncio.Event()
         self._last_opening: dict[str, Any] | None = None
 
@@ -134,9 +134,12 @@ class ResponseRun(ResponseEvents):
         """
         for event in self._opening_events():
             self._outbox.put_nowait(event)
-        self._sending = asyncio.create_task(self._sender())
-        self._workers = [asyncio.create_task(self._produce()), asyncio.create_task(self._speak())]
-        self._task = asyncio.create_task(self._run(), name=f"response {self.id}")
+        sender = asyncio.create_task(self._sender())
+        producer, speaker = asyncio.create_task(self._produce()), asyncio.create_task(self._speak())
+        self._workers = [producer, speaker]
+        self._task = asyncio.create_task(
+            self._run(producer, speaker, sender), name=f"response {self.id}"
+        )
         return self._task
 
     async def wait(self) -> None:
@@ -179,9 +182,12 @@ class ResponseRun(ResponseEvents):
 
     # -- the tasks ---------------------------------------------------------
 
-    async def _run(self) -> None:
-        producer, speaker = self._workers
-        sender = self._sending
+    async def _run(
+        self,
+        producer: asyncio.Task[None],
+        speaker: asyncio.Task[None],
+        sender: asyncio.Task[None],
+    ) -> None:
         try:
             await asyncio.gather(producer, speaker, return_exceptions=True)
             if not self._cancelled:

@@ -1,10 +1,8 @@
-"""The LLM provider interface and the OpenAI-compatible Chat Completions client.
+"""The OpenAI-compatible Chat Completions client (OpenAI, Ollama, llama.cpp, vLLM...).
 
-A provider streams one reply per call as ``TextDelta`` events, then at most
-one ``Usage``. Closing the stream (``aclose()`` on the generator, or
-cancelling the task that awaits it) aborts the reply at once: the HTTP
-connection is closed, never handed back to the pool half-read. Consumers that
-may stop iterating early should wrap the stream in ``contextlib.aclosing``.
+Closing the stream (``aclose()`` on the generator, or cancelling the task that
+awaits it) aborts the reply at once: the HTTP connection is closed, never handed
+back to the pool half-read.
 """
 
 from __future__ import annotations
@@ -16,9 +14,8 @@ import json
 import math
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import httpx
 
@@ -28,8 +25,8 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.protocol import utf8_safe
-from server.sse import (
+from server.llm import LLMEvent, TextDelta, Usage
+from server.llm.sse import (
     SSEDecoder,
     SSEEvent,
     error_from_payload,
@@ -37,6 +34,7 @@ from server.sse import (
     parse_usage,
     trim,
 )
+from server.protocol import utf8_safe
 
 _WRITE_TIMEOUT: Final = 10.0
 # Long enough for the chunked-body terminator that follows "[DONE]".
@@ -46,40 +44,6 @@ _REDACTED: Final = "[redacted]"
 # Transport failures that mean the upstream went away mid-exchange.
 _CUT: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the reply's text, in order."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts for one reply, sent last when the upstream reports them."""
-
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-
-
-LLMEvent = TextDelta | Usage
-
-
-class LLMProvider(Protocol):
-    """Anything that streams replies to a chat history."""
-
-    label: str
-    is_demo: bool
-
-    def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[LLMEvent]:
-        """Stream one reply; closing the iterator aborts it immediately."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections; the provider is unusable afterwards."""
-        ...
 
 
 class ChatCompletionsLLM:

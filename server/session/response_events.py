@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from server import protocol as p
-from server.conversation import Item, SpokenSpan
-from server.sentences import Segment
+from server.session.conversation import Item, SpokenSpan
+from server.speech.sentences import Segment
 
 if TYPE_CHECKING:
     from server.errors import TalktermError
     from server.llm import Usage
-    from server.response import Timings, Voice
+    from server.session.response import Timings, Voice
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
 

@@ -1,0 +1,79 @@
+"""LLM providers: a small interface, one module per engine, a registry.
+
+A provider streams one reply per call as ``TextDelta`` events, then at most
+one ``Usage``. Closing the stream (``aclose()`` on the generator, or
+cancelling the task that awaits it) aborts the reply at once. Consumers that
+may stop iterating early should wrap the stream in ``contextlib.aclosing``.
+
+Engines: ``chat_completions`` (any OpenAI-compatible endpoint) and ``demo``
+(the offline stand-in). ``server.llm.setup`` decides which one to build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply's text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one reply, sent last when the upstream reports them."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+LLMEvent = TextDelta | Usage
+
+
+class LLMProvider(Protocol):
+    """Anything that streams replies to a chat history."""
+
+    label: str
+    is_demo: bool
+
+    def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[LLMEvent]:
+        """Stream one reply; closing the iterator aborts it immediately."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the provider is unusable afterwards."""
+        ...
+
+
+def _chat_completions(**options: Any) -> LLMProvider:
+    # Imported on use: httpx and the client load only when an endpoint is used.
+    from server.llm.chat_completions import ChatCompletionsLLM
+
+    return ChatCompletionsLLM(**options)
+
+
+def _demo(**options: Any) -> LLMProvider:
+    from server.llm.demo import DemoLLM
+
+    return DemoLLM(**options)
+
+
+PROVIDERS: dict[str, Callable[..., LLMProvider]] = {
+    "chat_completions": _chat_completions,
+    "demo": _demo,
+}
+
+
+def make_llm(name: str, **options: Any) -> LLMProvider:
+    """Build the provider registered as ``name`` with its keyword options."""
+    try:
+        factory = PROVIDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ValueError(f"unknown LLM provider {name!r}; choose one of {known}") from None
+    return factory(**options)
