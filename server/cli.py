@@ -10,11 +10,11 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from server.config import Settings
+from server.config import Settings, TTSName
 from server.errors import InsecureBinding
 from server.log_scrub import SecretScrubber
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--llm-model", help="model name [TALKTERM_LLM_MODEL]")
     add(
         "--tts",
-        choices=["espeak", "openai", "none"],
+        choices=get_args(TTSName),
         help="speech engine (default espeak) [TALKTERM_TTS]",
     )
     add("--voice", help="voice name, e.g. en-us for espeak or alloy for openai [TALKTERM_VOICE]")

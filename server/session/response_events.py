@@ -1,6 +1,6 @@
 """What a response says: the Realtime event shapes of one ResponseRun.
 
-A mixin, so the run's logic (server/response.py) and its wire shapes stay in
+A mixin, so the run's logic (server/session/response.py) and its wire shapes stay in
 separate files; it reads only the run's public state.
 """
 

@@ -1,0 +1,54 @@
+"""Every speech engine is built the same way, and speaks for itself about voices and problems."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Self
+
+from server.config import Settings
+from server.speech import TTSProvider, tts_from_settings, unknown_voice
+
+
+class Chorus(TTSProvider):
+    """A stand-in engine that knows three voices."""
+
+    name = "chorus"
+    label = "Chorus"
+    voice_hint = "`chorus --list` shows them"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls()
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        yield b""
+
+    def voices(self) -> frozenset[str] | None:
+        return frozenset({"alto", "tenor", "bass"})
+
+    def voice_examples(self) -> list[str]:
+        return ["alto", "bass"]
+
+
+def test_the_unknown_voice_message_comes_from_the_engine() -> None:
+    message = unknown_voice(Chorus(), "soprano")
+    assert message == (
+        "Voice 'soprano' is not one of the Chorus voices "
+        "(try alto, bass; `chorus --list` shows them)."
+    )
+    assert unknown_voice(Chorus(), "tenor") is None
+
+
+async def test_an_engine_that_accepts_any_voice_refuses_none() -> None:
+    engine, problem = await tts_from_settings(
+        Settings(tts="openai", tts_base_url="http://127.0.0.1:1")
+    )
+    assert engine is not None and problem is None
+    assert engine.voices() is None and unknown_voice(engine, "anything") is None
+    await engine.aclose()
+
+
+async def test_a_missing_engine_says_why_and_none_means_none() -> None:
+    engine, problem = await tts_from_settings(Settings(espeak_executable="no-such-espeak-ng"))
+    assert engine is None and problem is not None and "no-such-espeak-ng" in problem
+    assert await tts_from_settings(Settings(tts="none")) == (None, None)
