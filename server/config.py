@@ -203,7 +203,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """Place every documented flat name (and ``a__b`` name) where it lives in Settings."""
     nested: dict[str, Any] = {}
     # Whole sections first, so a flat name given beside one refines it, not replaces it.
-    for name, value in sorted(flat.items(), key=lambda kv: not isinstance(kv[1], dict)):
+    for name, value in sorted(flat.items(), key=lambda kv: not isinstance(kv[1], dict | BaseModel)):
         if name in Settings.model_fields and isinstance(value, dict | BaseModel):
             path: tuple[str, ...] = (name,)
             value = value.model_dump() if isinstance(value, BaseModel) else value
