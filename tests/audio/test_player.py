@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from tests.audio.conftest import RATE, Piece, Recording
+from tests.helpers.recording import RATE, Piece, Recording
 from tui.player import AudioUnavailable, Player, list_devices
 
 pytestmark = pytest.mark.audio

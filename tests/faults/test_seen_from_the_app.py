@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.server_process import ready_line, spawn
-from tests.tui.conftest import FakePlayer, ask, server_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.server_process import ready_line, spawn
+from tests.helpers.tui_app import ask, server_app
+from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
 from tui.widgets.assistant_turn import AssistantTurn

@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 from server import protocol as p
-from tests.client import Client, Received
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client, Received
+from tests.helpers.server import ServerFactory
 
 LONG = "The first sentence is here. The second one follows it. " * 6
 

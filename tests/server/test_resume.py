@@ -8,9 +8,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
-from tests.client import Client, Received
-from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.server.test_control import LONG, chunks
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client, Received
+from tests.helpers.texts import LONG
 
 
 def resume_url(server, client_or_id: Client | str, last_seq: int) -> str:
@@ -26,7 +26,7 @@ def last_seq(got: Received) -> int:
 
 async def test_every_event_is_numbered_in_order(fake_llm: FakeLLM, client: Client) -> None:
     assert client.session["seq"] == 1
-    fake_llm.enqueue(Reply(chunks=chunks("One. Two. Three.")))
+    fake_llm.enqueue(Reply(chunks=chunk_text("One. Two. Three.")))
     await client.ask("count")
     got = await client.collect()
     seqs = [e["seq"] for e in got.events]
@@ -44,11 +44,11 @@ async def test_cut_mid_answer_resumes_with_nothing_lost_or_repeated(
             {"type": p.SESSION_UPDATE, "session": {"talkterm": {"binary_audio": True}}}
         )
         await client.expect(p.SESSION_UPDATED)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("reference")
     reference = await client.collect()
 
-    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
     await client.ask("again")
     got = await client.read_until(p.AUDIO_DELTA)
     client.ws.transport.abort()  # the Wi-Fi drops
@@ -96,7 +96,7 @@ async def test_unknown_session_is_refused(server) -> None:
 async def test_resume_too_far_back_is_refused(fake_llm: FakeLLM, start_server) -> None:
     server = await start_server(replay_buffer_bytes=1 << 16)
     client = await Client.open(server.ws_url)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("long")
     await client.collect()  # ~10 s of audio: far more than 64 KiB
     client.ws.transport.abort()

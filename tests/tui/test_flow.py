@@ -5,20 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from server.app import Server
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.tui.conftest import FakePlayer, Recorder, ask, server_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.texts import LONG
+from tests.helpers.tui_app import Recorder, ask, server_app
+from tests.helpers.waiting import wait_for
 from tui.connection import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import UserTurn
-
-LONG = (
-    "First, the kettle goes on. Then the cups are warmed with a splash of hot water. "
-    "Next, the leaves go into the pot, one spoon per person. After four minutes, pour. "
-    "Finally, add milk if you like it that way."
-)
 
 
 def sessions(server: Server) -> list[Any]:

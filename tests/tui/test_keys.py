@@ -10,7 +10,9 @@ from typing import Any
 
 from textual import events
 
-from tests.tui.conftest import FakePlayer, ScriptedLink, scripted_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.tui_app import ScriptedLink, scripted_app
+from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.commands import applicable_commands
 from tui.connection import Connection

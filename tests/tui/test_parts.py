@@ -10,9 +10,11 @@ import pytest
 from textual.app import App, ComposeResult
 
 from server import protocol as p
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import refused_url
-from tests.tui.conftest import FakePlayer, server_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.tui_app import server_app
+from tests.helpers.waiting import wait_for
 from tui.answer import Answer
 from tui.app import make_app
 from tui.cli import build_parser, main, setup_logging

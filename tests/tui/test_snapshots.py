@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.tui.conftest import FakePlayer, scripted_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.tui_app import scripted_app
+from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.connection import Connection
 from tui.widgets.prompt_box import PromptBox
