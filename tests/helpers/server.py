@@ -35,3 +35,9 @@ async def http_get(url: str, path: str) -> tuple[int, str]:
     body = await reader.read(4096)
     writer.close()
     return int(status.split()[1]), body.decode(errors="replace")
+
+
+def sessions(server: Server) -> list[Any]:
+    """The server's live sessions (a dict by id, or a set in older servers)."""
+    live = server.services.sessions if server.services else []
+    return list(live.values() if isinstance(live, dict) else live)

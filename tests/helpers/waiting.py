@@ -49,3 +49,14 @@ async def stays(
         if time.monotonic() > deadline:
             return
         await _step(pilot)
+
+
+def holds(condition: Callable[[], object], for_s: float, what: str = "") -> None:
+    """``stays`` for code off the event loop (the audio player's tests): blocks while it checks."""
+    deadline = time.monotonic() + for_s
+    while True:
+        if not condition():
+            raise AssertionError(f"no longer true: {what or condition}")
+        if time.monotonic() > deadline:
+            return
+        time.sleep(STEP)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.client import Client, Received
+from tests.helpers.server import sessions
 from tests.helpers.texts import LONG
+from tests.helpers.waiting import wait_for
 
 
 def resume_url(server, client_or_id: Client | str, last_seq: int) -> str:
@@ -52,7 +52,9 @@ async def test_cut_mid_answer_resumes_with_nothing_lost_or_repeated(
     await client.ask("again")
     got = await client.read_until(p.AUDIO_DELTA)
     client.ws.transport.abort()  # the Wi-Fi drops
-    await asyncio.sleep(0.5)  # the server keeps generating meanwhile
+    # The server keeps generating meanwhile: wait until the upstream has sent a good part more.
+    sent = len(fake_llm.chunk_sent_at)
+    await wait_for(None, lambda: len(fake_llm.chunk_sent_at) >= sent + 20, what="upstream moved on")
 
     again = await Client.open(resume_url(server, client, last_seq(got)), expect=p.SESSION_RESUMED)
     assert again.session["session"]["id"] == client.session["session"]["id"]
@@ -75,7 +77,7 @@ async def test_resume_after_the_grace_period_is_refused_with_a_reason(
     server = await start_server(resume_grace=0.1)
     client = await Client.open(server.ws_url)
     client.ws.transport.abort()
-    await asyncio.sleep(0.4)
+    await wait_for(None, lambda: not sessions(server), timeout=5, what="the grace period ended")
     fresh = await Client.open(resume_url(server, client, 1))
     assert fresh.session["session"]["id"] != client.session["session"]["id"]
     error = await fresh.expect(p.ERROR)
