@@ -88,9 +88,16 @@ UPSTREAM_FAULTS = [
     ("429", Reply(status=429, headers={"Retry-After": "9"}, body="{}"), "9", False),
     ("503", Reply(status=503, body="down"), "503", False),
     ("cut", Reply(chunks=chunk_text(PARTIAL), fault="cut", cut_after=6), "cut", True),
-    ("stall", Reply(chunks=chunk_text(PARTIAL), fault="stall", cut_after=6), "", True),
-    ("malformed", Reply(chunks=chunk_text(PARTIAL), fault="malformed", cut_after=6), "", True),
+    ("stall", Reply(chunks=chunk_text(PARTIAL), fault="stall", cut_after=6), "went silent", True),
+    (
+        "malformed",
+        Reply(chunks=chunk_text(PARTIAL), fault="malformed", cut_after=6),
+        "not valid JSON",
+        True,
+    ),
 ]
+# Every case names words the person reads: an empty string would be in any text.
+assert all(words for _, _, words, _ in UPSTREAM_FAULTS)
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_paused_screen(snap_compare: Any) -> None:
     async def paused(pilot: Any) -> None:
         await streaming(app, player, pilot)
         await pilot.press("ctrl+o")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.state == "paused", what="paused")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=paused)
 
