@@ -48,7 +48,7 @@ from bench._harness import (
 from server import protocol as p
 from server.speech.sentences import SentenceSplitter
 from server.speech.speakable import speakable
-from tests.client import Client
+from tests.helpers.client import Client
 
 
 class LoopLag:

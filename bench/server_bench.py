@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server import protocol as p  # noqa: E402
-from tests.client import Client  # noqa: E402
 from tests.fakes.llm_upstream import FakeLLM, Reply  # noqa: E402
-from tests.server_process import clean_env, ready_line, spawn  # noqa: E402
+from tests.helpers.client import Client  # noqa: E402
+from tests.helpers.server_process import clean_env, ready_line, spawn  # noqa: E402
 
 
 async def start_server(fake: FakeLLM, *, tts: str) -> tuple[asyncio.subprocess.Process, str]:

@@ -1,7 +1,7 @@
 """Measure how fast Stop and Pause make the sound card silent, and how exactly Resume resumes.
 
 ``tui.player.Player`` plays into a PulseAudio null sink of this process's own
-(tests/audio/conftest.py on top of scripts/audio-sink.sh, started by this
+(tests/helpers/audio_rig.py on top of scripts/audio-sink.sh, started by this
 script) while ``parec`` records the sink's monitor, which holds the played
 samples bit for bit.
 
@@ -47,7 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.audio.conftest import RATE, Recording, record, start_null_sink
+from tests.helpers.audio_rig import record, start_null_sink
+from tests.helpers.recording import RATE, Recording
 from tui.player import Player
 
 Recorder = Callable[[], AbstractContextManager[Recording]]

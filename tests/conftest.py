@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from server.app import Server
-from server.config import Settings
-from tests.client import Client
 from tests.fakes.llm_upstream import FakeLLM
-
-SECRET_KEY = "sk-test-SECRET-4f1c9b7e"
+from tests.helpers.client import Client
+from tests.helpers.server import ServerFactory, make_settings
 
 
 @pytest.fixture(autouse=True)
@@ -24,26 +22,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def make_settings(**overrides: Any) -> Settings:
-    """Settings for a test server: loopback, port 0, no probing of real local LLMs."""
-    base: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": 0,
-        "probe_local": False,
-        "read_timeout": 5.0,
-        "connect_timeout": 2.0,
-    }
-    return Settings(**(base | overrides))
-
-
 @pytest.fixture
 async def fake_llm() -> AsyncIterator[FakeLLM]:
     """A real HTTP server speaking the OpenAI SSE format."""
     async with FakeLLM() as fake:
         yield fake
-
-
-ServerFactory = Callable[..., Awaitable[Server]]
 
 
 @pytest.fixture

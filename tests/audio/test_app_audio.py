@@ -6,12 +6,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.audio.conftest import Recording, record
-from tests.conftest import ServerFactory
+import pytest
+
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.tui.conftest import ask, wait_for
+from tests.helpers.audio_rig import record
+from tests.helpers.recording import Recording
+from tests.helpers.server import ServerFactory
+from tests.helpers.tui_app import ask
+from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
 from tui.config import Settings
+
+pytestmark = pytest.mark.audio
 
 ANSWER = (
     "Here is a short answer, spoken aloud. It has three sentences, so it lasts a few seconds. "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio.conftest import RATE, Recording
+from tests.helpers.recording import RATE, Recording
 from tui.decoder import DecodeError, SegmentAssembler, UnsupportedFormat, decode_segment
 
 pytestmark = pytest.mark.skipif(

@@ -16,7 +16,8 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from tests.audio.conftest import RATE, Piece, Recording
+from tests.helpers.recording import RATE, Piece, Recording
+from tests.helpers.waiting import holds
 from tui.player import AudioUnavailable, Player, list_devices
 
 pytestmark = pytest.mark.audio
@@ -278,15 +279,18 @@ def test_underruns_counted_only_while_a_response_is_starved(player: Player) -> N
     time.sleep(0.4)  # the server is late: the speaker runs dry mid-response
     player.feed(1, tone(100))
     player.mark_finished(1)
-    time.sleep(0.4)  # running dry after the last audio is just the end
+    drain(player)
+    # Running dry after the last audio is just the end.
+    holds(lambda: player.underruns == 1, for_s=0.3, what="no underrun after the end")
     assert player.underruns == 1
 
     player.begin(2)
     player.feed(2, tone(100))
     player.pause()
-    time.sleep(0.3)  # paused and idle time is not starvation
+    # Paused and idle time is not starvation.
+    holds(lambda: player.underruns == 1, for_s=0.3, what="no underrun while paused")
     player.stop()
-    time.sleep(0.2)
+    holds(lambda: player.underruns == 1, for_s=0.2, what="no underrun once stopped")
     assert player.underruns == 1
 
 

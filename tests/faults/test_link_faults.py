@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.tui.conftest import FakePlayer, Recorder, ask, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.tui_app import Recorder, ask
+from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
 from tui.connection import Connection

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.server_process import ready_line, spawn
-from tests.tui.conftest import FakePlayer, ask, server_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.server_process import ready_line, spawn
+from tests.helpers.tui_app import ask, server_app
+from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
 from tui.widgets.assistant_turn import AssistantTurn
@@ -86,9 +88,16 @@ UPSTREAM_FAULTS = [
     ("429", Reply(status=429, headers={"Retry-After": "9"}, body="{}"), "9", False),
     ("503", Reply(status=503, body="down"), "503", False),
     ("cut", Reply(chunks=chunk_text(PARTIAL), fault="cut", cut_after=6), "cut", True),
-    ("stall", Reply(chunks=chunk_text(PARTIAL), fault="stall", cut_after=6), "", True),
-    ("malformed", Reply(chunks=chunk_text(PARTIAL), fault="malformed", cut_after=6), "", True),
+    ("stall", Reply(chunks=chunk_text(PARTIAL), fault="stall", cut_after=6), "went silent", True),
+    (
+        "malformed",
+        Reply(chunks=chunk_text(PARTIAL), fault="malformed", cut_after=6),
+        "not valid JSON",
+        True,
+    ),
 ]
+# Every case names words the person reads: an empty string would be in any text.
+assert all(words for _, _, words, _ in UPSTREAM_FAULTS)
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from server.app import Server
-from tests.conftest import make_settings
 from tests.fuzz.harness import Arena
 from tests.fuzz.session_tools import Bystander, ErrorLog
 from tests.fuzz.upstream import RoutedLLM
+from tests.helpers.server import make_settings
 
 # Derandomized and without a database: every CI run tries the same examples.
 # Shrinking is off unless FUZZ_SHRINK=1: a hang costs seconds per try, so shrinking

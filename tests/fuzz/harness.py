@@ -23,7 +23,6 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.app import Server
-from tests.client import Client
 from tests.fuzz.matcher import (
     Sent,
     check_answers,
@@ -44,6 +43,7 @@ from tests.fuzz.session_tools import (
 )
 from tests.fuzz.upstream import NORMAL_TEXT, RoutedLLM
 from tests.fuzz.wire import Wire, send_wire
+from tests.helpers.client import Client
 
 FIRST_SENTINEL: Final = {"type": "fuzz.sentinel", "event_id": "fuzz-sentinel-1"}
 CLOSING: Final = (

@@ -12,9 +12,9 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.app import Server
-from tests.client import Client
 from tests.fuzz.matcher import response_of
 from tests.fuzz.upstream import BYSTANDER_PROMPT, BYSTANDER_TEXT
+from tests.helpers.client import Client
 
 Predicate = Callable[[list[dict[str, Any]]], bool]
 

@@ -34,10 +34,10 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.app import Server
-from tests.client import Client
-from tests.conftest import make_settings
 from tests.fakes.llm_upstream import DEFAULT_TEXT, FakeLLM
 from tests.fuzz.wire import corpus_text, send_wire, wire_from_corpus
+from tests.helpers.client import Client
+from tests.helpers.server import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,14 +8,14 @@ run once: that makes the races the fuzzer hit deterministic. The fuzz model
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from server import protocol as p
-from tests.client import Client, Received
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client, Received
+from tests.helpers.server import ServerFactory
+from tests.helpers.waiting import stays, wait_for
 
 LONG = "The first sentence is here. The second one follows it. " * 6
 
@@ -59,10 +59,13 @@ async def test_cancel_right_after_create_announces_and_closes_upstream(
     assert got.done["status"] == "cancelled"
     assert got.types()[0] == p.RESPONSE_CREATED, got.types()
     # Cancelled before it ran, the response may never have asked the upstream at all;
-    # if it did, it must have hung up.
-    await asyncio.sleep(0.2)
-    if fake_llm.chat_requests:
-        await fake_llm.wait_disconnect(timeout=0.5)
+    # every request it did make is hung up at once, long before the read timeout (2 s)
+    # would end a leaked stream, and none comes after.
+    def none_open() -> bool:
+        return len(fake_llm.disconnected_at) == len(fake_llm.chat_requests)
+
+    await wait_for(None, none_open, timeout=0.7, what="the upstream request hung up")
+    await stays(None, none_open, for_s=0.5, what="no upstream stream left open")
 
 
 async def test_pause_right_after_create_is_acked_after_response_created(
@@ -153,7 +156,9 @@ async def test_cancel_while_paused_sends_only_response_done(
     await client.read_until(p.TRANSCRIPT_DELTA)
     await client.send({"type": p.RESPONSE_PAUSE})
     await client.expect(p.RESPONSE_PAUSED)
-    await asyncio.sleep(0.1)  # the upstream moves on: the sender now holds the next delta
+    # The upstream moves on: the sender now holds the next delta.
+    sent = len(fake_llm.chunk_sent_at)
+    await wait_for(None, lambda: len(fake_llm.chunk_sent_at) > sent + 1, what="upstream moved on")
     await client.send({"type": p.RESPONSE_CANCEL})
     rest = await client.collect(timeout=5)
     assert rest.types() == [p.RESPONSE_DONE]

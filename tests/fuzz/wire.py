@@ -8,7 +8,7 @@ from typing import Any
 
 from websockets.frames import Frame, Opcode
 
-from tests.client import Client
+from tests.helpers.client import Client
 
 _PREVIEW = 80
 

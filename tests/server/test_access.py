@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
@@ -13,19 +12,9 @@ from websockets.exceptions import InvalidStatus
 
 from server import protocol as p
 from server.errors import InsecureBinding
-from tests.client import Client
-from tests.conftest import SECRET_KEY, make_settings
 from tests.fakes.llm_upstream import FakeLLM, Reply
-
-
-async def http_get(url: str, path: str) -> tuple[int, str]:
-    host, port = url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    status = (await reader.readline()).decode()
-    body = await reader.read(4096)
-    writer.close()
-    return int(status.split()[1]), body.decode(errors="replace")
+from tests.helpers.client import Client
+from tests.helpers.server import SECRET_KEY, http_get, make_settings
 
 
 async def test_healthz(server) -> None:

@@ -8,8 +8,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
-from tests.client import Client
 from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.helpers.client import Client
 
 BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("invalid JSON", "{not json", "invalid_json"),

@@ -8,10 +8,10 @@ import signal
 import sys
 
 from server import protocol as p
-from tests.client import Client
 from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.server.test_access import http_get
-from tests.server_process import ready_line, spawn
+from tests.helpers.client import Client
+from tests.helpers.server import http_get
+from tests.helpers.server_process import ready_line, spawn
 
 
 async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None:

@@ -5,22 +5,13 @@ from __future__ import annotations
 import time
 
 from server import protocol as p
-from tests.client import Client
-from tests.fakes.llm_upstream import FakeLLM, Reply
-
-LONG = (
-    "First, the kettle goes on. Then the cups are warmed with a splash of hot water. "
-    "Next, the leaves go into the pot, one spoon per person. After four minutes, pour. "
-    "Finally, add milk if you like it that way."
-)
-
-
-def chunks(text: str, size: int = 4) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client
+from tests.helpers.texts import LONG
 
 
 async def reference(fake_llm: FakeLLM, client: Client, text: str) -> bytes:
-    fake_llm.enqueue(Reply(chunks=chunks(text)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(text)))
     await client.ask("reference")
     return bytes((await client.collect()).audio)
 
@@ -29,7 +20,7 @@ async def test_pause_holds_everything_and_resume_loses_nothing(
     fake_llm: FakeLLM, client: Client
 ) -> None:
     unpaused = await reference(fake_llm, client, LONG)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
     await client.ask("How do I make tea?")
     got = await client.read_until(p.TRANSCRIPT_DELTA)
     await client.send({"type": p.RESPONSE_PAUSE})
@@ -49,7 +40,7 @@ async def test_pause_holds_everything_and_resume_loses_nothing(
 
 
 async def test_cancel_closes_upstream_and_ends_with_done(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG * 5), delay=0.02))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 5), delay=0.02))
     await client.ask("Talk for a while")
     await client.read_until(p.AUDIO_DELTA)
     cancelled_at = time.perf_counter()
@@ -66,7 +57,7 @@ async def test_cancel_closes_upstream_and_ends_with_done(fake_llm: FakeLLM, clie
 
 
 async def test_cancel_while_paused(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG * 3), delay=0.02))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 3), delay=0.02))
     await client.ask("Go")
     await client.read_until(p.TRANSCRIPT_DELTA)
     await client.send({"type": p.RESPONSE_PAUSE})
@@ -81,7 +72,7 @@ async def test_cancel_while_paused(fake_llm: FakeLLM, client: Client) -> None:
 async def test_cancelled_text_in_history_is_what_was_delivered(
     fake_llm: FakeLLM, client: Client
 ) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG * 3), delay=0.02))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 3), delay=0.02))
     await client.ask("Go")
     got = await client.read_until(p.TRANSCRIPT_DELTA)
     await client.send({"type": p.RESPONSE_CANCEL})
@@ -95,7 +86,7 @@ async def test_cancelled_text_in_history_is_what_was_delivered(
 
 
 async def test_truncate_keeps_only_what_was_heard(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("Go")
     got = await client.collect()
     item_id = got.done["output"][0]["id"]
@@ -115,7 +106,7 @@ async def test_truncate_keeps_only_what_was_heard(fake_llm: FakeLLM, client: Cli
 
 
 async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("Go")
     got = await client.collect()
     item_id = got.done["output"][0]["id"]
@@ -139,7 +130,7 @@ async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Cl
 
 
 async def test_truncate_errors(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks("Short answer.")))
+    fake_llm.enqueue(Reply(chunks=chunk_text("Short answer.")))
     await client.ask("Go")
     got = await client.collect()
     item_id = got.done["output"][0]["id"]
@@ -165,7 +156,7 @@ async def test_controls_without_a_response_are_refused(client: Client) -> None:
 
 
 async def test_second_response_create_is_refused(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
     await client.ask("Go")
     await client.send({"type": p.RESPONSE_CREATE})
     got = await client.collect()
@@ -179,7 +170,7 @@ async def test_dropped_client_cancels_upstream_after_the_grace_period(
 ) -> None:
     server = await start_server(resume_grace=0.3)
     client = await Client.open(server.ws_url)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG * 5), delay=0.02))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 5), delay=0.02))
     await client.ask("Go")
     await client.read_until(p.TRANSCRIPT_DELTA)
     dropped_at = time.perf_counter()

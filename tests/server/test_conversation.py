@@ -6,18 +6,14 @@ import asyncio
 import audioop
 
 from server import protocol as p
-from tests.client import Client
-from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client
 
 ANSWER = "The capital of France is Paris. It sits on the Seine, and it is lovely in spring!"
 
 
-def chunks(text: str, size: int = 5) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
 async def test_text_and_speech_stream_in_order(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER), delay=0.01))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5), delay=0.01))
     await client.ask("What is the capital of France?")
     got = await client.collect()
 
@@ -38,7 +34,7 @@ async def test_text_and_speech_stream_in_order(fake_llm: FakeLLM, client: Client
 
 async def test_segments_name_the_text_they_speak(fake_llm: FakeLLM, client: Client) -> None:
     answer = "Without a doubt, the capital of France is Paris. It sits on the Seine."
-    fake_llm.enqueue(Reply(chunks=chunks(answer, 3)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(answer, 3)))
     await client.ask("Tell me")
     got = await client.collect()
     segments = got.of(p.AUDIO_SEGMENT)
@@ -56,7 +52,7 @@ async def test_segments_name_the_text_they_speak(fake_llm: FakeLLM, client: Clie
 
 
 async def test_timings_report_first_text_and_first_audio(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("Hi")
     timings = (await client.collect()).done["timings"]
     assert 0 < timings["time_to_first_text_ms"] <= timings["time_to_first_audio_ms"]
@@ -66,7 +62,7 @@ async def test_timings_report_first_text_and_first_audio(fake_llm: FakeLLM, clie
 async def test_text_only_session_sends_no_audio(fake_llm: FakeLLM, client: Client) -> None:
     await client.send({"type": p.SESSION_UPDATE, "session": {"output_modalities": ["text"]}})
     await client.expect(p.SESSION_UPDATED)
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("Hi")
     got = await client.collect()
     assert got.text() == ANSWER
@@ -75,7 +71,7 @@ async def test_text_only_session_sends_no_audio(fake_llm: FakeLLM, client: Clien
 
 
 async def test_binary_audio_only_when_asked(fake_llm: FakeLLM, client: Client) -> None:
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)), Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)), Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("one")
     base64_run = await client.collect()
     assert base64_run.binary_frames == 0 and base64_run.audio
@@ -94,7 +90,7 @@ async def test_g711_output_format(fake_llm: FakeLLM, client: Client) -> None:
     fmt = {"type": "audio/pcmu"}
     await client.send({"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"format": fmt}}}})
     await client.expect(p.SESSION_UPDATED)
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("Hi")
     got = await client.collect()
     pcm = audioop.ulaw2lin(bytes(got.audio), 2)
@@ -123,8 +119,8 @@ async def test_two_sessions_stay_apart(fake_llm: FakeLLM, server) -> None:
     one, two = await Client.open(server.ws_url), await Client.open(server.ws_url)
     try:
         fake_llm.enqueue(
-            Reply(chunks=chunks("Apples are red. " * 3), delay=0.01),
-            Reply(chunks=chunks("Bananas are yellow. " * 3), delay=0.01),
+            Reply(chunks=chunk_text("Apples are red. " * 3), delay=0.01),
+            Reply(chunks=chunk_text("Bananas are yellow. " * 3), delay=0.01),
         )
         await one.ask("first")
         await two.ask("second")
@@ -171,7 +167,7 @@ async def test_voice_must_exist_for_espeak(fake_llm: FakeLLM, client: Client) ->
     assert (await client.expect(p.SESSION_UPDATED))["session"]["audio"]["output"][
         "voice"
     ] == "en-gb"
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("Hi")
     got = await client.collect()
     assert not got.of(p.ERROR) and len(got.audio) > p.PCM_RATE

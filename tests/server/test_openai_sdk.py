@@ -6,8 +6,7 @@ import base64
 
 from openai import AsyncOpenAI
 
-from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.server.test_control import chunks
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 
 ANSWER = "Hello from the fake upstream. It speaks in two sentences."
 
@@ -20,8 +19,8 @@ async def test_sdk_text_in_audio_out_cancel_and_second_turn(
         api_key="sdk-token", websocket_base_url=server.ws_url.removesuffix("/realtime")
     )
     fake_llm.enqueue(
-        Reply(chunks=chunks(ANSWER)),
-        Reply(chunks=chunks(ANSWER * 20), delay=0.02),
+        Reply(chunks=chunk_text(ANSWER)),
+        Reply(chunks=chunk_text(ANSWER * 20), delay=0.02),
         Reply(chunks=["Second turn."]),
     )
     async with client.realtime.connect(model="talkterm") as conn:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
-from tests.client import Client, Received
-from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.server.test_control import LONG, chunks
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client, Received
+from tests.helpers.server import sessions
+from tests.helpers.texts import LONG
+from tests.helpers.waiting import wait_for
 
 
 def resume_url(server, client_or_id: Client | str, last_seq: int) -> str:
@@ -26,7 +26,7 @@ def last_seq(got: Received) -> int:
 
 async def test_every_event_is_numbered_in_order(fake_llm: FakeLLM, client: Client) -> None:
     assert client.session["seq"] == 1
-    fake_llm.enqueue(Reply(chunks=chunks("One. Two. Three.")))
+    fake_llm.enqueue(Reply(chunks=chunk_text("One. Two. Three.")))
     await client.ask("count")
     got = await client.collect()
     seqs = [e["seq"] for e in got.events]
@@ -44,15 +44,17 @@ async def test_cut_mid_answer_resumes_with_nothing_lost_or_repeated(
             {"type": p.SESSION_UPDATE, "session": {"talkterm": {"binary_audio": True}}}
         )
         await client.expect(p.SESSION_UPDATED)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("reference")
     reference = await client.collect()
 
-    fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
     await client.ask("again")
     got = await client.read_until(p.AUDIO_DELTA)
     client.ws.transport.abort()  # the Wi-Fi drops
-    await asyncio.sleep(0.5)  # the server keeps generating meanwhile
+    # The server keeps generating meanwhile: wait until the upstream has sent a good part more.
+    sent = len(fake_llm.chunk_sent_at)
+    await wait_for(None, lambda: len(fake_llm.chunk_sent_at) >= sent + 20, what="upstream moved on")
 
     again = await Client.open(resume_url(server, client, last_seq(got)), expect=p.SESSION_RESUMED)
     assert again.session["session"]["id"] == client.session["session"]["id"]
@@ -75,7 +77,7 @@ async def test_resume_after_the_grace_period_is_refused_with_a_reason(
     server = await start_server(resume_grace=0.1)
     client = await Client.open(server.ws_url)
     client.ws.transport.abort()
-    await asyncio.sleep(0.4)
+    await wait_for(None, lambda: not sessions(server), timeout=5, what="the grace period ended")
     fresh = await Client.open(resume_url(server, client, 1))
     assert fresh.session["session"]["id"] != client.session["session"]["id"]
     error = await fresh.expect(p.ERROR)
@@ -96,7 +98,7 @@ async def test_unknown_session_is_refused(server) -> None:
 async def test_resume_too_far_back_is_refused(fake_llm: FakeLLM, start_server) -> None:
     server = await start_server(replay_buffer_bytes=1 << 16)
     client = await Client.open(server.ws_url)
-    fake_llm.enqueue(Reply(chunks=chunks(LONG)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
     await client.ask("long")
     await client.collect()  # ~10 s of audio: far more than 64 KiB
     client.ws.transport.abort()

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from server import protocol as p
-from tests.client import Client
-from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.fakes.speech_upstream import SpeechUpstream
-from tests.server.test_control import chunks
+from tests.helpers.client import Client
 
 ANSWER = "Speech comes from the endpoint. Each sentence is one request."
 
@@ -23,7 +22,7 @@ async def test_openai_speech_endpoint(fake_llm: FakeLLM, start_server, fmt: str)
         server = await start_server(tts="openai", tts_base_url=speech.base_url, tts_format=fmt)
         client = await Client.open(server.ws_url)
         assert client.session["session"]["talkterm"]["tts"] == "openai"
-        fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+        fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
         await client.ask("Hi")
         got = await client.collect()
         await client.close()
@@ -41,7 +40,7 @@ async def test_speech_endpoint_failure_keeps_the_text(fake_llm: FakeLLM, start_s
         speech.fail(500)
         server = await start_server(tts="openai", tts_base_url=speech.base_url)
         client = await Client.open(server.ws_url)
-        fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+        fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
         await client.ask("Hi")
         got = await client.collect()
         await client.close()
@@ -60,7 +59,7 @@ async def test_espeak_crashing_midway_keeps_the_text(
     crashing.chmod(crashing.stat().st_mode | stat.S_IEXEC)
     server = await start_server(espeak_executable=str(crashing))
     client = await Client.open(server.ws_url)
-    fake_llm.enqueue(Reply(chunks=chunks(ANSWER)))
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
     await client.ask("Hi")
     got = await client.collect()
     await client.close()

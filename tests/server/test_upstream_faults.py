@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server import protocol as p
-from tests.client import Client
-from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.server.test_control import chunks
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client
 
 PARTIAL = "One. Two. Three. Four. Five. Six. Seven. Eight."
 
@@ -39,14 +38,19 @@ FAULTS = [
     ("503", Reply(chunks=[], status=503, body="busy"), "upstream_server_error", False),
     (
         "cut midway",
-        Reply(chunks=chunks(PARTIAL), fault="cut", cut_after=6),
+        Reply(chunks=chunk_text(PARTIAL), fault="cut", cut_after=6),
         "upstream_protocol_error",
         True,
     ),
-    ("stall", Reply(chunks=chunks(PARTIAL), fault="stall", cut_after=6), "upstream_timeout", True),
+    (
+        "stall",
+        Reply(chunks=chunk_text(PARTIAL), fault="stall", cut_after=6),
+        "upstream_timeout",
+        True,
+    ),
     (
         "malformed SSE",
-        Reply(chunks=chunks(PARTIAL), fault="malformed", cut_after=6),
+        Reply(chunks=chunk_text(PARTIAL), fault="malformed", cut_after=6),
         "upstream_protocol_error",
         True,
     ),

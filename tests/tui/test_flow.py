@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.app import Server
-from tests.conftest import ServerFactory
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.tui.conftest import FakePlayer, Recorder, ask, server_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory, sessions
+from tests.helpers.texts import LONG
+from tests.helpers.tui_app import Recorder, ask, server_app
+from tests.helpers.waiting import stays, wait_for
 from tui.connection import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import UserTurn
-
-LONG = (
-    "First, the kettle goes on. Then the cups are warmed with a splash of hot water. "
-    "Next, the leaves go into the pot, one spoon per person. After four minutes, pour. "
-    "Finally, add milk if you like it that way."
-)
-
-
-def sessions(server: Server) -> list[Any]:
-    """The server's live sessions (a dict by id, or a set in older servers)."""
-    live = server.services.sessions if server.services else []
-    return list(live.values() if isinstance(live, dict) else live)
 
 
 def assistant_messages(fake_llm: FakeLLM) -> list[str]:
@@ -94,9 +83,12 @@ async def test_late_audio_of_a_stopped_answer_is_never_played(
         await wait_for(pilot, lambda: "feed" in player.names(), what="audio")
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: app.state == "idle")
-        await pilot.pause(0.3)
-        after_stop = player.names()[player.names().index("stop") :]
-        assert "feed" not in after_stop
+
+        def fed_after_stop() -> bool:
+            return "feed" in player.names()[player.names().index("stop") :]
+
+        # Late audio is still on its way from the server: it must be dropped, not played.
+        await stays(pilot, lambda: not fed_after_stop(), for_s=0.5, what="no audio after stop")
 
 
 async def test_stop_while_paused(fake_llm: FakeLLM, speaking_server: Server) -> None:
@@ -264,7 +256,14 @@ async def test_refused_token_is_final(start_server: ServerFactory) -> None:
     recorder = Recorder()
     async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
         await wait_for(pilot, lambda: app.link_state == "refused", what="refused")
-        await pilot.pause(1.0)  # longer than the capped backoff: no second attempt
+        # Watched for longer than the capped backoff (0.5 s): no second attempt.
+        await stays(
+            pilot,
+            lambda: len(recorder.of(Connection.AuthRefused)) == 1
+            and not recorder.of(Connection.Lost),
+            for_s=1.0,
+            what="one refusal and no reconnecting",
+        )
         assert len(recorder.of(Connection.AuthRefused)) == 1
         assert not recorder.of(Connection.Lost)
         status = app.query_one(StatusLine)

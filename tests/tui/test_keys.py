@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from textual import events
+from textual.command import CommandList
 
-from tests.tui.conftest import FakePlayer, ScriptedLink, scripted_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.tui_app import Notices, ScriptedLink, scripted_app
+from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.commands import applicable_commands
 from tui.connection import Connection
@@ -27,6 +30,16 @@ def footer_state(app: Talkterm) -> dict[str, bool]:
         for active in app.screen.active_bindings.values()
         if active.binding.id in KEYS
     }
+
+
+def highlighted_command(app: Talkterm) -> str | None:
+    """The title of the command the open palette has highlighted, if any."""
+    lists = app.screen.query(CommandList)
+    if not lists or lists.first().highlighted is None:
+        return None
+    found = lists.first()
+    assert found.highlighted is not None
+    return str(found.get_option_at_index(found.highlighted).prompt).split("\n")[0]
 
 
 async def start_answer(app: Talkterm, pilot: Any, text: str = "hello") -> ScriptedLink:
@@ -133,19 +146,18 @@ async def test_the_palette_offers_what_applies_and_runs_it() -> None:
         assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]
         await pilot.press("ctrl+p")
         await pilot.press(*"pause")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: highlighted_command(app) == "Pause", what="Pause found")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.state == "paused", what="paused from the palette")
 
 
 async def test_an_empty_prompt_is_not_sent() -> None:
     app = scripted_app()
-    async with app.run_test(size=(120, 24), notifications=True) as pilot:
+    notices = Notices()
+    async with app.run_test(size=(120, 24), notifications=True, message_hook=notices) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected")
         await pilot.press("ctrl+j")
-        await wait_for(
-            pilot, lambda: any("Type a question" in n.message for n in app._notifications)
-        )
+        await wait_for(pilot, lambda: notices.saying("Type a question"), what="the hint")
         assert isinstance(app.link, ScriptedLink)
         assert "response.create" not in app.link.types()
         assert app.query_one(PromptBox).text == ""
@@ -167,7 +179,7 @@ async def test_quit_key_exits() -> None:
     app = scripted_app()
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.press("ctrl+q")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.return_code is not None, what="the app exited")
     assert app.return_code == 0
     assert ("close", None) in app.player.calls  # type: ignore[union-attr]
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.tui.conftest import FakePlayer, scripted_app, wait_for
+from tests.helpers.player import FakePlayer
+from tests.helpers.tui_app import scripted_app
+from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.connection import Connection
 from tui.widgets.prompt_box import PromptBox
@@ -67,7 +69,7 @@ def test_paused_screen(snap_compare: Any) -> None:
     async def paused(pilot: Any) -> None:
         await streaming(app, player, pilot)
         await pilot.press("ctrl+o")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.state == "paused", what="paused")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=paused)
 

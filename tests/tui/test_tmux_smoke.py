@@ -75,18 +75,37 @@ class Tmux:
         raise AssertionError("talkterm never logged its companion server's pid")
 
 
-def running(pid: int) -> bool:
-    """Alive and not a zombie (a container's init may never reap the dead)."""
+def _stat(pid: int) -> tuple[str, str] | None:
+    """The process's state letter and start time (/proc/PID/stat), or None once it is gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+        # Reading the file of a process that is exiting fails with ESRCH
+        # (ProcessLookupError) rather than ENOENT: any OSError means gone.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces or parentheses itself.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], fields[19]
+
+
+def running(pid: int, started: str | None = None) -> bool:
+    """Alive and not a zombie (a container's init may never reap the dead).
+
+    With ``started`` (its start time when first seen), a new process that was
+    given the same pid does not count.
+    """
+    stat = _stat(pid)
+    if stat is None or stat[0] in "ZX":
         return False
-    return not re.search(r"^State:\s+Z", status, re.MULTILINE)
+    return started is None or stat[1] == started
 
 
 async def gone(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until ``pid`` is no longer running; False if it still is after ``timeout``."""
+    stat = _stat(pid)
+    started = stat[1] if stat else None
     deadline = time.monotonic() + timeout
-    while running(pid):
+    while running(pid, started):
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.05)

@@ -1,0 +1,43 @@
+"""The companion server the app starts by itself: up, healthy, stopped, restarted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.player import FakePlayer
+from tests.helpers.waiting import wait_for
+from tui.app import make_app
+from tui.companion import Companion, CompanionError, http_status
+from tui.config import Settings
+
+
+async def test_companion_starts_answers_healthz_and_stops() -> None:
+    companion = await Companion.start(extra_env={"tts": "none", "probe_local": "false"})
+    try:
+        assert companion.url.startswith("ws://127.0.0.1:")
+        health = companion.url.replace("ws://", "http://").replace("/v1/realtime", "/healthz")
+        assert await http_status(health) == 200
+    finally:
+        await companion.stop()
+    assert not companion.alive
+    assert await http_status(health) is None
+
+
+async def test_companion_failure_is_reported_in_plain_words() -> None:
+    with pytest.raises(CompanionError, match=r"exited \(code 2\)"):
+        await Companion.start(extra_env={"tts": "no-such-engine", "probe_local": "false"})
+
+
+async def test_a_companion_that_dies_is_started_again() -> None:
+    settings = Settings(companion={"tts": "none", "probe_local": "false"}, reconnect_max_delay=0.5)
+    app = make_app(settings, player=FakePlayer())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected", timeout=20)
+        endpoint = app.link._endpoint  # type: ignore[attr-defined]
+        first = endpoint.companion
+        first.process.kill()
+        await wait_for(pilot, lambda: app.link_state == "reconnecting")
+        await wait_for(pilot, lambda: app.link_state == "connected", timeout=20)
+        second = endpoint.companion
+        assert second is not first and second.alive
+    assert not second.alive  # quitting stopped it
