@@ -34,12 +34,9 @@ class FixedEndpoint:
 
 def backoff_delay(attempt: int, cap: float, rng: random.Random | None = None) -> float:
     """Seconds to wait before reconnection attempt ``attempt`` (0-based)."""
-    base = min(cap, 0.5 * 2 ** min(attempt, 16))
-    return min(cap, base * (rng or random).uniform(0.5, 1.5))
-
-
-class NotConnected(Exception):
-    """An event was sent while there is no open connection."""
+    base = min(cap, 0.5 * 2.0 ** min(attempt, 16))
+    jitter = rng.uniform(0.5, 1.5) if rng is not None else random.uniform(0.5, 1.5)
+    return min(cap, base * jitter)
 
 
 class Link(Protocol):
@@ -48,6 +45,11 @@ class Link(Protocol):
     @property
     def connected(self) -> bool:
         """Whether events can be sent now."""
+        ...
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a dropped link will resume its session (an answer waits for it)."""
         ...
 
     def send(self, event: dict[str, Any]) -> None:
