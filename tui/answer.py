@@ -5,10 +5,30 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from server import protocol as p
 from tui.widgets.assistant_turn import AssistantTurn
+
+
+class ResponseState(StrEnum):
+    """Where the app is with an answer."""
+
+    IDLE = "idle"
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    """Stopped on screen; waiting for the server to confirm the cancel."""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How an answer ends on screen: its mark, the note under it, whether to cut the sound."""
+
+    mark: str | None
+    note: str = ""
+    silence: bool = False
 
 
 def modality(voice: bool) -> str:
@@ -78,6 +98,15 @@ class Answer:
         if not self.done:
             return False
         return not self.audio_seen or (self.audio_fed and buffered_ms <= 0)
+
+    def ending(self, status: str) -> Ending | None:
+        """How ``response.done`` with ``status`` ends this answer (None: once it is played)."""
+        if status == "failed":
+            return Ending("failed", f"✗ failed: {self.error}" if self.error else "✗ failed", True)
+        if status in ("cancelled", "incomplete"):
+            mark = "stopped" if status == "cancelled" else "incomplete"
+            return Ending(mark, f"■ {status} by the server", silence=True)
+        return Ending(None) if self.finished_playing(0.0) else None
 
     def pause_events(self) -> list[dict[str, Any]]:
         """Ask the server to hold the response (nothing to hold once it is done)."""

@@ -1,9 +1,31 @@
-"""The link's parts that need no WebSocket: where to connect, backoff, plain-words failures."""
+"""The link's parts that need no WebSocket: its states, where to connect, backoff, plain words."""
 
 from __future__ import annotations
 
 import random
+from enum import StrEnum
 from typing import Any, Protocol
+
+
+class LinkState(StrEnum):
+    """How the link to the server stands, as the app and its status line name it."""
+
+    STARTING = "starting"
+    """Starting the companion server."""
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    """Down; the next attempt is scheduled."""
+    REFUSED = "refused"
+    """The server refused the token: final, there are no more attempts."""
+
+
+# Server error codes that only mean a control event raced the end of its response.
+RACES = frozenset(
+    {"response_cancel_not_active", "response_pause_not_active", "response_resume_not_active"}
+)
+BUSY = "conversation_already_has_active_response"
+"""The server is still closing the previous response (e.g. one just cancelled)."""
 
 
 class Endpoint(Protocol):
