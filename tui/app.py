@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -22,20 +22,15 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from server import protocol as p
-from tui.answer import (
-    Answer,
-    Ending,
-    ResponseState,
-    conversation_item,
-    response_create,
-    session_update,
-)
-from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector, open_player
+from tui import answer as endings
+from tui import link as wire
+from tui.answer import Answer, AnswerEvent, Ending, ResponseState
+from tui.audio_feed import AudioFeed, PlayerLike, open_player
 from tui.commands import TalktermCommands
 from tui.config import Settings
 from tui.connection import Connection
-from tui.errors import NotConnected
-from tui.link import BUSY, RACES, Link, LinkState
+from tui.link import Link, LinkState
+from tui.playback import Playback
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
@@ -85,14 +80,11 @@ class Talkterm(App[None], inherit_bindings=False):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.player = player
-        self.feed = AudioFeed(self.post_message)
-        self.collector = QuietCollector()
+        self.sound = Playback(self.post_message, player)
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
         self.history: list[tuple[str, str]] = []
         """(role, text) of every finished turn, to re-seed a session the server lost."""
-        self.generation = 0
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
         self.set_reactive(Talkterm.voice, not settings.text_only)
@@ -112,19 +104,20 @@ class Talkterm(App[None], inherit_bindings=False):
         # A blinking cursor would make screenshots depend on the moment they are taken.
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
-        self.feed.start(lambda: self.player if self.audio_ok else None)
-        self.collector.start()
+        self.sound.start(lambda: self.sound.player if self.audio_ok else None)
         self._open_audio()
         self._run_link()
         self.set_interval(0.05, self._tick)
 
     async def on_unmount(self) -> None:
         """Silence the speaker and stop the companion server."""
-        self.feed.close()
-        self.collector.stop()
-        if self.player is not None:
-            self.player.close()
+        self.sound.close()
         await self.link.close()
+
+    @property
+    def player(self) -> PlayerLike | None:
+        """The player in use (or to open)."""
+        return self.sound.player
 
     @property
     def status(self) -> StatusLine:
@@ -178,10 +171,9 @@ class Talkterm(App[None], inherit_bindings=False):
         self.status.llm = f"{message.llm} (demo)" if message.demo else message.llm
         self.status.tts = message.tts
         if message.replaced:
-            note = "↯ interrupted: the server no longer had this conversation"
-            await self._end_answer(Ending("interrupted", note, silence=True))
+            await self._end_answer(endings.FORGOTTEN)
             # The new session starts empty: give it the conversation as the person saw it.
-            self._send(*(conversation_item(role, text) for role, text in self.history))
+            self._send(*(wire.conversation_item(role, text) for role, text in self.history))
 
     def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
         """Back in the same session: the answer carries on where it was cut."""
@@ -191,55 +183,35 @@ class Talkterm(App[None], inherit_bindings=False):
     async def on_connection_lost(self, message: Connection.Lost) -> None:
         """Say when the next attempt is; an answer waits for the session to resume."""
         self.link_state = LinkState.RECONNECTING
-        self.status.show_retry(
-            message.retry_in, message.reason[:1].upper() + message.reason[1:] + "."
-        )
+        self.status.show_retry(message.retry_in, message.reason)
         if self.link.resumable:
             # Audio already here keeps playing; the rest follows when the session resumes.
             if self.answer is not None:
                 self.answer.turn.set_mark("interrupted", "↯ connection lost — resuming…")
             return
         self._pending = None
-        await self._end_answer(
-            Ending("interrupted", "↯ interrupted: the connection was lost", silence=True)
-        )
+        await self._end_answer(endings.LOST)
 
     async def on_connection_auth_refused(self, message: Connection.AuthRefused) -> None:
         """Final: there is no retry loop for a refused token."""
         self.link_state = LinkState.REFUSED
         self.status.show_link(LinkState.REFUSED, error=message.reason)
         self.notify(message.reason, title="Auth refused", severity="error", timeout=10)
-        await self._end_answer(
-            Ending("interrupted", "↯ interrupted: the server refused the token", silence=True)
-        )
+        await self._end_answer(endings.REFUSED)
 
     def on_connection_response_started(self, message: Connection.ResponseStarted) -> None:
         """Adopt the id: every later event of the answer carries it."""
         self._answer_for(message.response_id)
 
-    def on_connection_item_started(self, message: Connection.ItemStarted) -> None:
-        """Remember the item to truncate if the person stops the answer."""
+    @on(Connection.ItemStarted)
+    @on(Connection.TextArrived)
+    @on(Connection.SegmentAnnounced)
+    @on(Connection.AudioArrived)
+    def _fill_answer(self, message: AnswerEvent) -> None:
+        """Text, audio and their offsets go to the answer they belong to."""
         if answer := self._answer_for(message.response_id):
-            answer.item_id = message.item_id
-
-    async def on_connection_text_arrived(self, message: Connection.TextArrived) -> None:
-        """Stream text into the answer."""
-        if answer := self._answer_for(message.response_id):
-            self.status.note_first_text(answer.sent_at)
-            answer.turn.write(message.delta)
-
-    def on_connection_segment_announced(self, message: Connection.SegmentAnnounced) -> None:
-        """A sentence's audio follows: note where it starts, for the highlight."""
-        if (answer := self._answer_for(message.response_id)) and answer.voice:
-            answer.add_segment(message.audio_start_ms, message.char_start, message.char_end)
-            self.feed.segment(answer.generation, message.format)
-
-    def on_connection_audio_arrived(self, message: Connection.AudioArrived) -> None:
-        """Hand audio to the decoding thread; it is never decoded here."""
-        if (answer := self._answer_for(message.response_id)) and answer.voice:
-            self.status.note_first_audio(answer.sent_at)
-            answer.audio_seen = True
-            self.feed.audio(answer.generation, message.audio)
+            answer.take(message, self.sound.feed)
+            self.status.show_timings(answer.first_text_ms, answer.first_audio_ms)
 
     async def on_connection_response_finished(self, message: Connection.ResponseFinished) -> None:
         """The server is done with a response; its audio may still be playing."""
@@ -247,21 +219,20 @@ class Talkterm(App[None], inherit_bindings=False):
             await self._settle()
         elif answer := self._answer_for(message.response_id):
             answer.done = True
-            self.feed.end(answer.generation)
+            self.sound.feed.end(answer.generation)
             if ending := answer.ending(message.status):
                 await self._end_answer(ending)
 
     async def on_connection_server_error(self, message: Connection.ServerError) -> None:
         """Say what went wrong, in the server's plain words."""
-        if message.code in RACES:
+        if message.code in wire.RACES:
             log.info("ignored a race: %s", message.message)
             return
         answer = self.answer
-        if message.code == BUSY and answer is not None and answer.response_id is None:
+        if message.code == wire.BUSY and answer is not None and answer.response_id is None:
             # The server may still be closing the answer we cancelled: ask again, briefly.
-            if answer.retries < 3:
-                answer.retries += 1
-                self.set_timer(0.1 * answer.retries, lambda: self._ask_again(answer))
+            if (delay := answer.retry_delay()) is not None:
+                self.set_timer(delay, lambda: self._ask_again(answer))
                 return
             await self._end_answer(Ending("failed", f"✗ {message.message}"))
         elif answer is not None and not answer.done:
@@ -280,7 +251,7 @@ class Talkterm(App[None], inherit_bindings=False):
 
     def on_audio_feed_opened(self, message: AudioFeed.Opened) -> None:
         """Sound works: voice mode is possible."""
-        self.player = message.player
+        self.sound.player = message.player
         self.audio_ok = True
         self.status.audio_note = ""
         self._update_session()
@@ -317,8 +288,7 @@ class Talkterm(App[None], inherit_bindings=False):
         """Silence within one audio block and hold the text; the server holds too."""
         if (answer := self.answer) is None:
             return
-        if self.player is not None:
-            self.player.pause()
+        self.sound.pause()
         self._send(*answer.pause_events())
         answer.turn.hold()
         answer.turn.set_mark("paused", f"‖ paused — {self.key_for('resume')} resumes")
@@ -328,8 +298,7 @@ class Talkterm(App[None], inherit_bindings=False):
         """Carry on from the exact sample and word."""
         if (answer := self.answer) is None:
             return
-        if self.player is not None:
-            self.player.resume()
+        self.sound.resume()
         self._send(*answer.resume_events())
         answer.turn.set_mark(None)
         self.state = ResponseState.STREAMING
@@ -355,12 +324,9 @@ class Talkterm(App[None], inherit_bindings=False):
         transcript = self.query_one(TranscriptView)
         await transcript.add_user(text)
         turn = await transcript.add_assistant()
-        self.generation += 1
-        self.feed.generation = self.generation
-        if self.player is not None and voice:
-            self.player.begin(self.generation)
+        generation = self.sound.begin(voice)
         # The answer exists before the request leaves, so no event of it can be missed.
-        self.answer = Answer(turn, self.generation, voice, sent_at, create=response_create(voice))
+        self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
         self.state = ResponseState.STREAMING
         self.history.append(("user", text))
         self._send(p.user_text_item(text), self.answer.create)
@@ -369,15 +335,9 @@ class Talkterm(App[None], inherit_bindings=False):
     async def _stop_answer(self) -> None:
         if (answer := self.answer) is None:
             return
-        heard = self.player.stop() if self.player is not None and answer.audio_seen else 0.0
-        # A new generation: whatever of this answer is still queued is never played.
-        self.generation += 1
-        self.feed.generation = self.generation
+        heard = self.sound.stop(answer.audio_seen)  # what is still queued is never played
         self._send(*answer.stop_events(heard))
-        note = (
-            f"■ stopped after {heard / 1000:.1f} s of speech" if answer.audio_seen else "■ stopped"
-        )
-        await self._end_answer(Ending("stopped", note), settle=answer.done)
+        await self._end_answer(answer.stopped(heard), settle=answer.done)
         if not answer.done:
             # Wait for the cancelled response's response.done before the next prompt.
             self.state = ResponseState.STOPPING
@@ -394,8 +354,8 @@ class Talkterm(App[None], inherit_bindings=False):
             return
         if answer.turn.text:
             self.history.append(("assistant", answer.turn.text))
-        if self.player is not None and ending.silence and answer.audio_seen:
-            self.player.stop()
+        if ending.silence and answer.audio_seen:
+            self.sound.silence()
         answer.turn.clear_highlight()
         answer.turn.set_mark(ending.mark, ending.note)
         await answer.turn.finish()
@@ -408,7 +368,7 @@ class Talkterm(App[None], inherit_bindings=False):
         if self._stop_timer is not None:
             self._stop_timer.stop()
             self._stop_timer = None
-        self.collector.between_answers()
+        self.sound.collector.between_answers()
         pending, self._pending = self._pending, None
         if pending and not await self._send_prompt(pending):
             self.query_one(PromptBox).text = pending
@@ -423,29 +383,24 @@ class Talkterm(App[None], inherit_bindings=False):
 
     async def _tick(self) -> None:
         """Move the highlight with playback; notice when playback has finished."""
-        answer = self.answer
-        if answer is None or self.player is None or not answer.audio_seen:
+        answer, position = self.answer, self.sound.position()
+        if answer is None or position is None or not answer.audio_seen:
             return
-        if span := answer.span_at(self.player.played_ms):
+        played_ms, buffered_ms = position
+        if span := answer.span_at(played_ms):
             answer.turn.highlight(*span)
-        if self.state == ResponseState.STREAMING and answer.finished_playing(
-            self.player.buffered_ms
-        ):
-            await self._end_answer(Ending(None))
+        if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
+            await self._end_answer(endings.PLAYED)
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _send(self, *events: dict[str, Any]) -> None:
-        for event in events:
-            try:
-                self.link.send(event)
-            except NotConnected:
-                log.info("not connected; dropped %s", event["type"])
+        wire.send_all(self.link, events)
 
     def _update_session(self) -> None:
         self.status.mode = "voice" if self.voice and self.audio_ok else "text"
         if self.link.connected:
-            self._send(session_update(self.voice and self.audio_ok))
+            self._send(wire.session_update(self.voice and self.audio_ok))
 
 
 def _default_link(app: Talkterm) -> Link:

@@ -1,10 +1,17 @@
-"""The link's parts that need no WebSocket: its states, where to connect, backoff, plain words."""
+"""The link's network-free parts: its states, the events the app sends, backoff, plain words."""
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Protocol
+
+from server import protocol as p
+from tui.errors import NotConnected
+
+log = logging.getLogger("talkterm.link")
 
 
 class LinkState(StrEnum):
@@ -85,6 +92,44 @@ class Link(Protocol):
     async def close(self) -> None:
         """Stop whatever the link started (a companion server)."""
         ...
+
+
+def send_all(link: Link, events: Iterable[dict[str, Any]]) -> None:
+    """Send events in order; while the link is down they are dropped (and logged)."""
+    for event in events:
+        try:
+            link.send(event)
+        except NotConnected:
+            log.info("not connected; dropped %s", event["type"])
+
+
+# -- what the app asks of the server ------------------------------------------------------
+
+
+def modality(voice: bool) -> str:
+    """The Realtime output modality for spoken or text-only answers."""
+    return "audio" if voice else "text"
+
+
+def session_update(voice: bool) -> dict[str, Any]:
+    """Ask for the output mode and for audio as binary frames."""
+    session = {"type": "realtime", "output_modalities": [modality(voice)]}
+    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
+
+
+def conversation_item(role: str, text: str) -> dict[str, Any]:
+    """A conversation.item.create for one earlier turn (user or assistant)."""
+    kind = "output_text" if role == "assistant" else "input_text"
+    item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+    return {"type": p.ITEM_CREATE, "item": item}
+
+
+def response_create(voice: bool) -> dict[str, Any]:
+    """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
+    return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
+
+
+# -- failures in plain words --------------------------------------------------------------
 
 
 def refused(status: int) -> str:

@@ -63,8 +63,9 @@ class StatusLine(Widget):
             self.error = error
 
     def show_retry(self, retry_in: float, reason: str) -> None:
-        """The link is down: say why, and count down to the next attempt."""
-        self.show_link(LinkState.RECONNECTING, f"in {retry_in:.0f} s", reason)
+        """The link is down: say why (as a sentence), and count down to the next attempt."""
+        sentence = reason[:1].upper() + reason[1:] + "."
+        self.show_link(LinkState.RECONNECTING, f"in {retry_in:.0f} s", sentence)
         self._retry_at = time.monotonic() + retry_in
 
     def begin_answer(self) -> None:
@@ -72,15 +73,10 @@ class StatusLine(Widget):
         self.error = ""
         self.first_text_ms = self.first_audio_ms = None
 
-    def note_first_text(self, sent_at: float) -> None:
-        """Text arrived; the first time, show how long after ``sent_at`` (perf_counter)."""
-        if self.timed and self.first_text_ms is None:
-            self.first_text_ms = (time.perf_counter() - sent_at) * 1000
-
-    def note_first_audio(self, sent_at: float) -> None:
-        """Audio arrived; the first time, show how long after ``sent_at`` (perf_counter)."""
-        if self.timed and self.first_audio_ms is None:
-            self.first_audio_ms = (time.perf_counter() - sent_at) * 1000
+    def show_timings(self, first_text_ms: float | None, first_audio_ms: float | None) -> None:
+        """Show how long the answer took to first text and first audio (when timed)."""
+        if self.timed:
+            self.first_text_ms, self.first_audio_ms = first_text_ms, first_audio_ms
 
     def render(self) -> Content:
         """Build the line from its parts."""
