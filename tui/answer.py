@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from tui.audio_feed import AudioFeed
 
 AnswerEvent = (
-    Connection.ItemStarted
+    Connection.ResponseStarted
+    | Connection.ItemStarted
     | Connection.TextArrived
     | Connection.SegmentAnnounced
     | Connection.AudioArrived
@@ -82,7 +83,7 @@ class Answer:
 
     def take(self, event: AnswerEvent, feed: AudioFeed) -> None:
         """Apply one event of this answer; audio goes to the decoding thread (spoken answers)."""
-        match event:
+        match event:  # ResponseStarted needs nothing more: owns() adopted its id
             case Connection.ItemStarted():
                 self.item_id = event.item_id  # to truncate if the person stops the answer
             case Connection.TextArrived():

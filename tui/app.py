@@ -1,10 +1,9 @@
 """talkterm: type a question, read the answer as it is written and hear it spoken.
 
-The app is the only place that changes widgets. The link worker posts what the
-server said (``Connection.*`` messages); the audio thread decodes and feeds the
-player (``AudioFeed``); a 50 ms tick moves the highlight with the playback
-position. Every answer gets a new *generation*: audio of an older one is
-dropped before it reaches the speaker.
+The link worker posts what the server said (``Connection.*`` messages); the audio
+thread decodes and feeds the player (``Playback``, which also keeps the *generation*
+that silences a stopped answer at once); a 50 ms tick moves the highlight with the
+playback position. Handlers here decide; the answer and the widgets do.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from tui import answer as endings
 from tui import link as wire
 from tui.answer import Answer, AnswerEvent, Ending, ResponseState
 from tui.audio_feed import AudioFeed, PlayerLike, open_player
-from tui.commands import TalktermCommands
+from tui.commands import TalktermCommands, key, shown_keys
 from tui.config import Settings
 from tui.connection import Connection
 from tui.link import Link, LinkState
@@ -40,11 +39,6 @@ log = logging.getLogger("talkterm.app")
 _STOP_GRACE_S = 3.0
 
 
-def _key(key: str, action: str, description: str, tooltip: str) -> Binding:
-    """A priority binding whose id is its action, so the config keymap can move it."""
-    return Binding(key, action, description, id=action, priority=True, tooltip=tooltip)
-
-
 class Talkterm(App[None], inherit_bindings=False):
     """The talkterm terminal app."""
 
@@ -52,12 +46,12 @@ class Talkterm(App[None], inherit_bindings=False):
     TITLE = "talkterm"
     COMMANDS = App.COMMANDS | {TalktermCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        _key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
-        _key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
-        _key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
-        _key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
-        _key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
-        _key("ctrl+q", "quit", "Quit", "Quit talkterm"),
+        key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
+        key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
+        key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
+        key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
+        key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
+        key("ctrl+q", "quit", "Quit", "Quit talkterm"),
         # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
@@ -137,10 +131,7 @@ class Talkterm(App[None], inherit_bindings=False):
 
     def key_for(self, action: str) -> str:
         """How the key bound to ``action`` is shown (after any keymap change)."""
-        for active in self.screen_stack[0].active_bindings.values():
-            if active.binding.action == action:
-                return self.get_key_display(active.binding)
-        return action
+        return shown_keys(self).get(action, action)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -199,16 +190,13 @@ class Talkterm(App[None], inherit_bindings=False):
         self.notify(message.reason, title="Auth refused", severity="error", timeout=10)
         await self._end_answer(endings.REFUSED)
 
-    def on_connection_response_started(self, message: Connection.ResponseStarted) -> None:
-        """Adopt the id: every later event of the answer carries it."""
-        self._answer_for(message.response_id)
-
+    @on(Connection.ResponseStarted)
     @on(Connection.ItemStarted)
     @on(Connection.TextArrived)
     @on(Connection.SegmentAnnounced)
     @on(Connection.AudioArrived)
     def _fill_answer(self, message: AnswerEvent) -> None:
-        """Text, audio and their offsets go to the answer they belong to."""
+        """Ids, text, audio and its offsets go to the answer they belong to (it adopts the id)."""
         if answer := self._answer_for(message.response_id):
             answer.take(message, self.sound.feed)
             self.status.show_timings(answer.first_text_ms, answer.first_audio_ms)
@@ -249,17 +237,14 @@ class Talkterm(App[None], inherit_bindings=False):
         """A segment could not be decoded; the text carries on."""
         self.notify(message.reason, title="Audio", severity="warning")
 
-    def on_audio_feed_opened(self, message: AudioFeed.Opened) -> None:
-        """Sound works: voice mode is possible."""
-        self.sound.player = message.player
-        self.audio_ok = True
-        self.status.audio_note = ""
-        self._update_session()
-
-    def on_audio_feed_missing(self, message: AudioFeed.Missing) -> None:
-        """No sound: say so, and ask the server for text only."""
-        self.audio_ok = False
-        self.status.audio_note = "no audio device — text only"
+    @on(AudioFeed.Opened)
+    @on(AudioFeed.Missing)
+    def _audio_checked(self, message: AudioFeed.Opened | AudioFeed.Missing) -> None:
+        """Sound works (voice is possible), or it does not: say so, ask for text only."""
+        if isinstance(message, AudioFeed.Opened):
+            self.sound.player = message.player
+        self.audio_ok = isinstance(message, AudioFeed.Opened)
+        self.status.audio_note = "" if self.audio_ok else "no audio device — text only"
         self._update_session()
 
     # -- actions --------------------------------------------------------------------------
@@ -356,9 +341,7 @@ class Talkterm(App[None], inherit_bindings=False):
             self.history.append(("assistant", answer.turn.text))
         if ending.silence and answer.audio_seen:
             self.sound.silence()
-        answer.turn.clear_highlight()
-        answer.turn.set_mark(ending.mark, ending.note)
-        await answer.turn.finish()
+        await answer.turn.end(ending.mark, ending.note)
         if settle:
             await self._settle()
 
@@ -391,8 +374,6 @@ class Talkterm(App[None], inherit_bindings=False):
             answer.turn.highlight(*span)
         if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
             await self._end_answer(endings.PLAYED)
-
-    # -- helpers ----------------------------------------------------------------------------
 
     def _send(self, *events: dict[str, Any]) -> None:
         wire.send_all(self.link, events)
