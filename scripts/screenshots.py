@@ -51,14 +51,14 @@ async def shoot(name: str, scene: Scene, out: Path) -> Path:
     return path
 
 
-async def main(out: Path) -> None:
+def main(out: Path) -> None:
     """Write every scene's screenshot to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for name, scene in SCENES.items():
-        print(await shoot(name, scene, out))
+        print(asyncio.run(shoot(name, scene, out)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="default: assets/")
-    asyncio.run(main(parser.parse_args().out))
+    main(parser.parse_args().out)
