@@ -137,6 +137,8 @@ class ClockPlayer:
 class BenchLink:
     """A link that is up at once and swallows what the app sends."""
 
+    resumable = False
+
     def __init__(self, app: Talkterm) -> None:
         self.app = app
         self.connected = False

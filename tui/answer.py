@@ -1,37 +1,58 @@
-"""One answer in progress: its ids, its sentences' audio offsets, the events that control it."""
+"""One answer in progress: its state, ids, sentences' audio offsets, the events that control it."""
 
 from __future__ import annotations
 
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from server import protocol as p
+from tui.connection import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 
+if TYPE_CHECKING:
+    from tui.audio_feed import AudioFeed
 
-def modality(voice: bool) -> str:
-    """The Realtime output modality for spoken or text-only answers."""
-    return "audio" if voice else "text"
-
-
-def session_update(voice: bool) -> dict[str, Any]:
-    """Ask for the output mode and for audio as binary frames."""
-    session = {"type": "realtime", "output_modalities": [modality(voice)]}
-    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
-
-
-def conversation_item(role: str, text: str) -> dict[str, Any]:
-    """A conversation.item.create for one earlier turn (user or assistant)."""
-    kind = "output_text" if role == "assistant" else "input_text"
-    item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
-    return {"type": p.ITEM_CREATE, "item": item}
+AnswerEvent = (
+    Connection.ResponseStarted
+    | Connection.ItemStarted
+    | Connection.TextArrived
+    | Connection.SegmentAnnounced
+    | Connection.AudioArrived
+)
+"""The server events that fill an answer in."""
 
 
-def response_create(voice: bool) -> dict[str, Any]:
-    """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
-    return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
+class ResponseState(StrEnum):
+    """Where the app is with an answer."""
+
+    IDLE = "idle"
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    """Stopped on screen; waiting for the server to confirm the cancel."""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How an answer ends on screen: its mark, the note under it, whether to cut the sound."""
+
+    mark: str | None
+    note: str = ""
+    silence: bool = False
+
+
+PLAYED = Ending(None)
+"""Done and heard to the end: no mark."""
+LOST = Ending("interrupted", "↯ interrupted: the connection was lost", silence=True)
+REFUSED = Ending("interrupted", "↯ interrupted: the server refused the token", silence=True)
+FORGOTTEN = Ending(
+    "interrupted", "↯ interrupted: the server no longer had this conversation", silence=True
+)
+BUSY_RETRIES = 3
+"""How often to ask again while the server is still closing the previous response."""
 
 
 @dataclass
@@ -56,6 +77,28 @@ class Answer:
     done: bool = False
     """The server sent response.done."""
     error: str = ""
+    first_text_ms: float | None = None
+    """How long after the prompt was sent the first text arrived."""
+    first_audio_ms: float | None = None
+
+    def take(self, event: AnswerEvent, feed: AudioFeed) -> None:
+        """Apply one event of this answer; audio goes to the decoding thread (spoken answers)."""
+        match event:  # ResponseStarted needs nothing more: owns() adopted its id
+            case Connection.ItemStarted():
+                self.item_id = event.item_id  # to truncate if the person stops the answer
+            case Connection.TextArrived():
+                self.first_text_ms = self.first_text_ms or self._since_sent()
+                self.turn.write(event.delta)
+            case Connection.SegmentAnnounced() if self.voice:
+                self.add_segment(event.audio_start_ms, event.char_start, event.char_end)
+                feed.segment(self.generation, event.format)
+            case Connection.AudioArrived() if self.voice:
+                self.first_audio_ms = self.first_audio_ms or self._since_sent()
+                self.audio_seen = True
+                feed.audio(self.generation, event.audio)
+
+    def _since_sent(self) -> float:
+        return (time.perf_counter() - self.sent_at) * 1000
 
     def owns(self, response_id: str) -> bool:
         """Whether an event of ``response_id`` belongs here (the first id seen is adopted)."""
@@ -78,6 +121,28 @@ class Answer:
         if not self.done:
             return False
         return not self.audio_seen or (self.audio_fed and buffered_ms <= 0)
+
+    def ending(self, status: str) -> Ending | None:
+        """How ``response.done`` with ``status`` ends this answer (None: once it is played)."""
+        if status == "failed":
+            return Ending("failed", f"✗ failed: {self.error}" if self.error else "✗ failed", True)
+        if status in ("cancelled", "incomplete"):
+            mark = "stopped" if status == "cancelled" else "incomplete"
+            return Ending(mark, f"■ {status} by the server", silence=True)
+        return PLAYED if self.finished_playing(0.0) else None
+
+    def stopped(self, heard_ms: float) -> Ending:
+        """How a Stop ends this answer: the note says how much was heard."""
+        if not self.audio_seen:
+            return Ending("stopped", "■ stopped")
+        return Ending("stopped", f"■ stopped after {heard_ms / 1000:.1f} s of speech")
+
+    def retry_delay(self) -> float | None:
+        """Seconds before asking again while the server is busy (None: give up)."""
+        if self.retries >= BUSY_RETRIES:
+            return None
+        self.retries += 1
+        return 0.1 * self.retries
 
     def pause_events(self) -> list[dict[str, Any]]:
         """Ask the server to hold the response (nothing to hold once it is done)."""

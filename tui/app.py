@@ -1,10 +1,9 @@
 """talkterm: type a question, read the answer as it is written and hear it spoken.
 
-The app is the only place that changes widgets. The link worker posts what the
-server said (``Connection.*`` messages); the audio thread decodes and feeds the
-player (``AudioFeed``); a 50 ms tick moves the highlight with the playback
-position. Every answer gets a new *generation*: audio of an older one is
-dropped before it reaches the speaker.
+The link worker posts what the server said (``Connection.*`` messages); the audio
+thread decodes and feeds the player (``Playback``, which also keeps the *generation*
+that silences a stopped answer at once); a 50 ms tick moves the highlight with the
+playback position. Handlers here decide; the answer and the widgets do.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -22,26 +21,22 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from server import protocol as p
-from tui.answer import Answer, conversation_item, response_create, session_update
-from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector, open_player
-from tui.commands import TalktermCommands
+from tui import answer as endings
+from tui import link as wire
+from tui.answer import Answer, AnswerEvent, Ending, ResponseState
+from tui.audio_feed import AudioFeed, PlayerLike, open_player
+from tui.commands import TalktermCommands, key, shown_keys
 from tui.config import Settings
-from tui.connection import Connection, Link, NotConnected
+from tui.connection import Connection
+from tui.link import Link, LinkState
+from tui.playback import Playback
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
 
 log = logging.getLogger("talkterm.app")
 
-# Errors that only mean a control event raced the end of its response.
-_RACES = {"response_cancel_not_active", "response_pause_not_active", "response_resume_not_active"}
-_BUSY = "conversation_already_has_active_response"
 _STOP_GRACE_S = 3.0
-
-
-def _key(key: str, action: str, description: str, tooltip: str) -> Binding:
-    """A priority binding whose id is its action, so the config keymap can move it."""
-    return Binding(key, action, description, id=action, priority=True, tooltip=tooltip)
 
 
 class Talkterm(App[None], inherit_bindings=False):
@@ -51,20 +46,20 @@ class Talkterm(App[None], inherit_bindings=False):
     TITLE = "talkterm"
     COMMANDS = App.COMMANDS | {TalktermCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        _key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
-        _key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
-        _key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
-        _key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
-        _key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
-        _key("ctrl+q", "quit", "Quit", "Quit talkterm"),
+        key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
+        key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
+        key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
+        key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
+        key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
+        key("ctrl+q", "quit", "Quit", "Quit talkterm"),
         # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
-    state: reactive[str] = reactive("idle", bindings=True)
-    """idle, streaming, paused or stopping."""
-    link_state: reactive[str] = reactive("connecting", bindings=True)
-    """starting, connecting, connected, reconnecting or refused."""
+    state: reactive[ResponseState] = reactive(ResponseState.IDLE, bindings=True)
+    """Where the app is with an answer (shown in the status line)."""
+    link_state: reactive[LinkState] = reactive(LinkState.CONNECTING, bindings=True)
+    """How the link to the server stands."""
     voice: reactive[bool] = reactive(True, bindings=True)
     """Whether answers are spoken (False: text only)."""
     audio_ok: reactive[bool] = reactive(False, bindings=True)
@@ -79,23 +74,19 @@ class Talkterm(App[None], inherit_bindings=False):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.player = player
-        self.feed = AudioFeed(self.post_message)
-        self.collector = QuietCollector()
+        self.sound = Playback(self.post_message, player)
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
         self.history: list[tuple[str, str]] = []
         """(role, text) of every finished turn, to re-seed a session the server lost."""
-        self.generation = 0
         self._pending: str | None = None
-        self._retry_at: float | None = None
         self._stop_timer: Timer | None = None
         self.set_reactive(Talkterm.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
     def compose(self) -> ComposeResult:
         """Status line, transcript, prompt, footer."""
-        yield StatusLine()
+        yield StatusLine(timed=not self.settings.snapshot_mode).data_bind(Talkterm.state)
         yield TranscriptView(id="transcript")
         yield PromptBox()
         yield Footer()
@@ -107,19 +98,20 @@ class Talkterm(App[None], inherit_bindings=False):
         # A blinking cursor would make screenshots depend on the moment they are taken.
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
-        self.feed.start(lambda: self.player if self.audio_ok else None)
-        self.collector.start()
+        self.sound.start(lambda: self.sound.player if self.audio_ok else None)
         self._open_audio()
         self._run_link()
         self.set_interval(0.05, self._tick)
 
     async def on_unmount(self) -> None:
         """Silence the speaker and stop the companion server."""
-        self.feed.close()
-        self.collector.stop()
-        if self.player is not None:
-            self.player.close()
+        self.sound.close()
         await self.link.close()
+
+    @property
+    def player(self) -> PlayerLike | None:
+        """The player in use (or to open)."""
+        return self.sound.player
 
     @property
     def status(self) -> StatusLine:
@@ -129,20 +121,17 @@ class Talkterm(App[None], inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Enable keys as they apply; the others stay in the footer, dimmed."""
         applies = {
-            "start": self.link_state == "connected",
-            "pause": self.state == "streaming",
-            "resume": self.state == "paused",
-            "stop": self.state in ("streaming", "paused"),
+            "start": self.link_state == LinkState.CONNECTED,
+            "pause": self.state == ResponseState.STREAMING,
+            "resume": self.state == ResponseState.PAUSED,
+            "stop": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
             "toggle_mode": self.audio_ok,
         }.get(action, True)
         return True if applies else None
 
     def key_for(self, action: str) -> str:
         """How the key bound to ``action`` is shown (after any keymap change)."""
-        for active in self.screen_stack[0].active_bindings.values():
-            if active.binding.action == action:
-                return self.get_key_display(active.binding)
-        return action
+        return shown_keys(self).get(action, action)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -158,15 +147,14 @@ class Talkterm(App[None], inherit_bindings=False):
 
     def on_connection_connecting(self, message: Connection.Connecting) -> None:
         """An attempt begins: first the companion server, then the handshake."""
-        self._retry_at = None
         starting = message.url is None and not self.settings.server
-        self.link_state = "starting" if starting else "connecting"
+        self.link_state = LinkState.STARTING if starting else LinkState.CONNECTING
         self.status.show_link(self.link_state)
 
     def on_connection_connected(self, message: Connection.Connected) -> None:
         """Handshake done: ask for binary audio and the current output mode."""
-        self.link_state = "connected"
-        self.status.show_link("connected", error="")
+        self.link_state = LinkState.CONNECTED
+        self.status.show_link(LinkState.CONNECTED, error="")
         self._update_session()
 
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
@@ -174,99 +162,67 @@ class Talkterm(App[None], inherit_bindings=False):
         self.status.llm = f"{message.llm} (demo)" if message.demo else message.llm
         self.status.tts = message.tts
         if message.replaced:
-            note = "↯ interrupted: the server no longer had this conversation"
-            await self._end_answer("interrupted", note)
+            await self._end_answer(endings.FORGOTTEN)
             # The new session starts empty: give it the conversation as the person saw it.
-            self._send(*(conversation_item(role, text) for role, text in self.history))
+            self._send(*(wire.conversation_item(role, text) for role, text in self.history))
 
     def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
         """Back in the same session: the answer carries on where it was cut."""
         if self.answer is not None:
-            self.answer.turn.set_mark("paused" if self.state == "paused" else None)
+            self.answer.turn.set_mark("paused" if self.state == ResponseState.PAUSED else None)
 
     async def on_connection_lost(self, message: Connection.Lost) -> None:
         """Say when the next attempt is; an answer waits for the session to resume."""
-        self.link_state = "reconnecting"
-        self._retry_at = time.monotonic() + message.retry_in
-        reason = message.reason[:1].upper() + message.reason[1:] + "."
-        self.status.show_link("reconnecting", f"in {message.retry_in:.0f} s", reason)
-        if getattr(self.link, "resumable", False):
+        self.link_state = LinkState.RECONNECTING
+        self.status.show_retry(message.retry_in, message.reason)
+        if self.link.resumable:
             # Audio already here keeps playing; the rest follows when the session resumes.
             if self.answer is not None:
                 self.answer.turn.set_mark("interrupted", "↯ connection lost — resuming…")
             return
         self._pending = None
-        await self._end_answer("interrupted", "↯ interrupted: the connection was lost")
+        await self._end_answer(endings.LOST)
 
     async def on_connection_auth_refused(self, message: Connection.AuthRefused) -> None:
         """Final: there is no retry loop for a refused token."""
-        self.link_state = "refused"
-        self.status.show_link("auth refused", error=message.reason)
+        self.link_state = LinkState.REFUSED
+        self.status.show_link(LinkState.REFUSED, error=message.reason)
         self.notify(message.reason, title="Auth refused", severity="error", timeout=10)
-        await self._end_answer("interrupted", "↯ interrupted: the server refused the token")
+        await self._end_answer(endings.REFUSED)
 
-    def on_connection_response_started(self, message: Connection.ResponseStarted) -> None:
-        """Adopt the id: every later event of the answer carries it."""
-        self._answer_for(message.response_id)
-
-    def on_connection_item_started(self, message: Connection.ItemStarted) -> None:
-        """Remember the item to truncate if the person stops the answer."""
+    @on(Connection.ResponseStarted)
+    @on(Connection.ItemStarted)
+    @on(Connection.TextArrived)
+    @on(Connection.SegmentAnnounced)
+    @on(Connection.AudioArrived)
+    def _fill_answer(self, message: AnswerEvent) -> None:
+        """Ids, text, audio and its offsets go to the answer they belong to (it adopts the id)."""
         if answer := self._answer_for(message.response_id):
-            answer.item_id = message.item_id
-
-    async def on_connection_text_arrived(self, message: Connection.TextArrived) -> None:
-        """Stream text into the answer."""
-        if answer := self._answer_for(message.response_id):
-            if not answer.turn.text and not self.settings.snapshot_mode:
-                self.status.first_text_ms = (time.perf_counter() - answer.sent_at) * 1000
-            answer.turn.write(message.delta)
-
-    def on_connection_segment_announced(self, message: Connection.SegmentAnnounced) -> None:
-        """A sentence's audio follows: note where it starts, for the highlight."""
-        if (answer := self._answer_for(message.response_id)) and answer.voice:
-            answer.add_segment(message.audio_start_ms, message.char_start, message.char_end)
-            self.feed.segment(answer.generation, message.format)
-
-    def on_connection_audio_arrived(self, message: Connection.AudioArrived) -> None:
-        """Hand audio to the decoding thread; it is never decoded here."""
-        if (answer := self._answer_for(message.response_id)) and answer.voice:
-            if not answer.audio_seen and not self.settings.snapshot_mode:
-                self.status.first_audio_ms = (time.perf_counter() - answer.sent_at) * 1000
-            answer.audio_seen = True
-            self.feed.audio(answer.generation, message.audio)
+            answer.take(message, self.sound.feed)
+            self.status.show_timings(answer.first_text_ms, answer.first_audio_ms)
 
     async def on_connection_response_finished(self, message: Connection.ResponseFinished) -> None:
         """The server is done with a response; its audio may still be playing."""
-        if self.state == "stopping" and self.answer is None:
+        if self.state == ResponseState.STOPPING and self.answer is None:
             await self._settle()
-            return
-        answer = self._answer_for(message.response_id)
-        if answer is None:
-            return
-        answer.done = True
-        self.feed.end(answer.generation)
-        if message.status == "failed":
-            note = f"✗ failed: {answer.error}" if answer.error else "✗ failed"
-            await self._end_answer("failed", note, silence=True)
-        elif message.status in ("cancelled", "incomplete"):
-            mark = "stopped" if message.status == "cancelled" else "incomplete"
-            await self._end_answer(mark, f"■ {message.status} by the server", silence=True)
-        elif answer.finished_playing(0.0):
-            await self._end_answer(None, "")
+        elif answer := self._answer_for(message.response_id):
+            answer.done = True
+            self.sound.feed.end(answer.generation)
+            if ending := answer.ending(message.status):
+                await self._end_answer(ending)
 
     async def on_connection_server_error(self, message: Connection.ServerError) -> None:
         """Say what went wrong, in the server's plain words."""
-        if message.code in _RACES:
+        if message.code in wire.RACES:
             log.info("ignored a race: %s", message.message)
             return
         answer = self.answer
-        if message.code == _BUSY and answer is not None and answer.response_id is None:
+        if message.code == wire.BUSY and answer is not None and answer.response_id is None:
             # The server may still be closing the answer we cancelled: ask again, briefly.
-            if answer.retries < 3:
-                answer.retries += 1
-                self.set_timer(0.1 * answer.retries, lambda: self._ask_again(answer))
+            if (delay := answer.retry_delay()) is not None:
+                self.set_timer(delay, lambda: self._ask_again(answer))
                 return
-            await self._end_answer("failed", f"✗ {message.message}")
+            await self._end_answer(Ending("failed", f"✗ {message.message}"))
         elif answer is not None and not answer.done:
             answer.error = message.message
         self.status.error = message.message
@@ -281,17 +237,14 @@ class Talkterm(App[None], inherit_bindings=False):
         """A segment could not be decoded; the text carries on."""
         self.notify(message.reason, title="Audio", severity="warning")
 
-    def on_audio_feed_opened(self, message: AudioFeed.Opened) -> None:
-        """Sound works: voice mode is possible."""
-        self.player = message.player
-        self.audio_ok = True
-        self.status.audio_note = ""
-        self._update_session()
-
-    def on_audio_feed_missing(self, message: AudioFeed.Missing) -> None:
-        """No sound: say so, and ask the server for text only."""
-        self.audio_ok = False
-        self.status.audio_note = "no audio device — text only"
+    @on(AudioFeed.Opened)
+    @on(AudioFeed.Missing)
+    def _audio_checked(self, message: AudioFeed.Opened | AudioFeed.Missing) -> None:
+        """Sound works (voice is possible), or it does not: say so, ask for text only."""
+        if isinstance(message, AudioFeed.Opened):
+            self.sound.player = message.player
+        self.audio_ok = isinstance(message, AudioFeed.Opened)
+        self.status.audio_note = "" if self.audio_ok else "no audio device — text only"
         self._update_session()
 
     # -- actions --------------------------------------------------------------------------
@@ -309,7 +262,7 @@ class Talkterm(App[None], inherit_bindings=False):
         text = prompt.text.strip()
         if not text:
             self.notify("Type a question first.", severity="warning", timeout=3)
-        elif self.state != "idle":
+        elif self.state != ResponseState.IDLE:
             self._pending = prompt.take()
             self.notify("Stopping the current answer first…", timeout=2)
             await self._stop_answer()
@@ -320,22 +273,20 @@ class Talkterm(App[None], inherit_bindings=False):
         """Silence within one audio block and hold the text; the server holds too."""
         if (answer := self.answer) is None:
             return
-        if self.player is not None:
-            self.player.pause()
+        self.sound.pause()
         self._send(*answer.pause_events())
         answer.turn.hold()
         answer.turn.set_mark("paused", f"‖ paused — {self.key_for('resume')} resumes")
-        self.state = "paused"
+        self.state = ResponseState.PAUSED
 
     async def action_resume(self) -> None:
         """Carry on from the exact sample and word."""
         if (answer := self.answer) is None:
             return
-        if self.player is not None:
-            self.player.resume()
+        self.sound.resume()
         self._send(*answer.resume_events())
         answer.turn.set_mark(None)
-        self.state = "streaming"
+        self.state = ResponseState.STREAMING
         await answer.turn.release()
 
     async def action_stop(self) -> None:
@@ -354,18 +305,14 @@ class Talkterm(App[None], inherit_bindings=False):
             self.notify("Not connected to the server yet.", severity="error", timeout=4)
             return False
         voice, sent_at = self.voice and self.audio_ok, time.perf_counter()
-        self.status.error = ""
-        self.status.first_text_ms = self.status.first_audio_ms = None
+        self.status.begin_answer()
         transcript = self.query_one(TranscriptView)
         await transcript.add_user(text)
         turn = await transcript.add_assistant()
-        self.generation += 1
-        self.feed.generation = self.generation
-        if self.player is not None and voice:
-            self.player.begin(self.generation)
+        generation = self.sound.begin(voice)
         # The answer exists before the request leaves, so no event of it can be missed.
-        self.answer = Answer(turn, self.generation, voice, sent_at, create=response_create(voice))
-        self.state = "streaming"
+        self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
+        self.state = ResponseState.STREAMING
         self.history.append(("user", text))
         self._send(p.user_text_item(text), self.answer.create)
         return True
@@ -373,48 +320,38 @@ class Talkterm(App[None], inherit_bindings=False):
     async def _stop_answer(self) -> None:
         if (answer := self.answer) is None:
             return
-        heard = self.player.stop() if self.player is not None and answer.audio_seen else 0.0
-        # A new generation: whatever of this answer is still queued is never played.
-        self.generation += 1
-        self.feed.generation = self.generation
+        heard = self.sound.stop(answer.audio_seen)  # what is still queued is never played
         self._send(*answer.stop_events(heard))
-        note = (
-            f"■ stopped after {heard / 1000:.1f} s of speech" if answer.audio_seen else "■ stopped"
-        )
-        await self._end_answer("stopped", note, settle=answer.done)
+        await self._end_answer(answer.stopped(heard), settle=answer.done)
         if not answer.done:
             # Wait for the cancelled response's response.done before the next prompt.
-            self.state = "stopping"
+            self.state = ResponseState.STOPPING
             self._stop_timer = self.set_timer(_STOP_GRACE_S, self._stop_timed_out)
 
     async def _stop_timed_out(self) -> None:
-        if self.state == "stopping":
+        if self.state == ResponseState.STOPPING:
             log.warning("no response.done within %.0f s of a cancel", _STOP_GRACE_S)
             await self._settle()
 
-    async def _end_answer(
-        self, mark: str | None, note: str, *, settle: bool = True, silence: bool = False
-    ) -> None:
+    async def _end_answer(self, ending: Ending, *, settle: bool = True) -> None:
         answer, self.answer = self.answer, None
         if answer is None:
             return
         if answer.turn.text:
             self.history.append(("assistant", answer.turn.text))
-        if self.player is not None and (silence or mark == "interrupted") and answer.audio_seen:
-            self.player.stop()
-        answer.turn.clear_highlight()
-        answer.turn.set_mark(mark, note)
-        await answer.turn.finish()
+        if ending.silence and answer.audio_seen:
+            self.sound.silence()
+        await answer.turn.end(ending.mark, ending.note)
         if settle:
             await self._settle()
 
     async def _settle(self) -> None:
         """Back to idle; send a prompt that waited for the previous answer to stop."""
-        self.state = "idle"
+        self.state = ResponseState.IDLE
         if self._stop_timer is not None:
             self._stop_timer.stop()
             self._stop_timer = None
-        self.collector.between_answers()
+        self.sound.collector.between_answers()
         pending, self._pending = self._pending, None
         if pending and not await self._send_prompt(pending):
             self.query_one(PromptBox).text = pending
@@ -429,34 +366,22 @@ class Talkterm(App[None], inherit_bindings=False):
 
     async def _tick(self) -> None:
         """Move the highlight with playback; notice when playback has finished."""
-        if self._retry_at is not None and self.link_state == "reconnecting":
-            self.status.link_detail = f"in {max(0, round(self._retry_at - time.monotonic()))} s"
-        answer = self.answer
-        if answer is None or self.player is None or not answer.audio_seen:
+        answer, position = self.answer, self.sound.position()
+        if answer is None or position is None or not answer.audio_seen:
             return
-        if span := answer.span_at(self.player.played_ms):
+        played_ms, buffered_ms = position
+        if span := answer.span_at(played_ms):
             answer.turn.highlight(*span)
-        if self.state == "streaming" and answer.finished_playing(self.player.buffered_ms):
-            await self._end_answer(None, "")
-
-    # -- helpers ----------------------------------------------------------------------------
+        if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
+            await self._end_answer(endings.PLAYED)
 
     def _send(self, *events: dict[str, Any]) -> None:
-        for event in events:
-            try:
-                self.link.send(event)
-            except NotConnected:
-                log.info("not connected; dropped %s", event["type"])
+        wire.send_all(self.link, events)
 
     def _update_session(self) -> None:
         self.status.mode = "voice" if self.voice and self.audio_ok else "text"
         if self.link.connected:
-            self._send(session_update(self.voice and self.audio_ok))
-
-    def watch_state(self, state: str) -> None:
-        """Show the response state."""
-        if self.is_mounted:
-            self.status.state = state
+            self._send(wire.session_update(self.voice and self.audio_ok))
 
 
 def _default_link(app: Talkterm) -> Link:

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from textual.message import Message
 
-from tui.decoder import DecodeError, SegmentAssembler
+from tui.decoder import SegmentAssembler
+from tui.errors import DecodeError
 
 log = logging.getLogger("talkterm.audio")
 
@@ -26,9 +27,20 @@ log = logging.getLogger("talkterm.audio")
 class PlayerLike(Protocol):
     """The part of ``tui.player.Player`` the app uses (tests pass a recording double)."""
 
-    played_ms: float
-    buffered_ms: float
-    underruns: int
+    @property
+    def underruns(self) -> int:
+        """Times the speaker ran dry mid-answer."""
+        ...
+
+    @property
+    def played_ms(self) -> float:
+        """Audio the speaker has played in this generation, in ms."""
+        ...
+
+    @property
+    def buffered_ms(self) -> float:
+        """Audio fed but not yet played, in ms."""
+        ...
 
     def open(self) -> None: ...
     def begin(self, generation: int) -> None: ...
@@ -154,14 +166,15 @@ def open_player(
     from tui.player import Player
 
     try:
-        if player is None:
-            player = Player(device=int(device) if device and device.isdigit() else device)
-        player.open()
+        opened: PlayerLike = player or Player(
+            device=int(device) if device and device.isdigit() else device
+        )
+        opened.open()
     except Exception as exc:  # AudioUnavailable, and PortAudio's undocumented ways to fail
         log.warning("audio output unavailable", exc_info=True)
         post(AudioFeed.Missing(str(exc)))
     else:
-        post(AudioFeed.Opened(player))
+        post(AudioFeed.Opened(opened))
 
 
 class QuietCollector:

@@ -103,7 +103,7 @@ def setup_logging(settings: Settings) -> Path:
 
 def list_devices() -> int:
     """Print the output devices, one per line."""
-    from tui.player import AudioUnavailable
+    from tui.errors import AudioUnavailable
     from tui.player import list_devices as devices
 
     try:

@@ -1,20 +1,31 @@
-"""Every talkterm action in the command palette (ctrl+p), offered only when it applies."""
+"""Every talkterm action as a key and in the command palette (ctrl+p), offered when it applies."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
-def applicable_commands(app: App[object]) -> list[tuple[str, str, str]]:
-    """(title, help, action) of every shown app binding whose action applies now."""
-    keys = {
+def key(key: str, action: str, description: str, tooltip: str) -> Binding:
+    """A priority binding whose id is its action, so the config keymap can move it."""
+    return Binding(key, action, description, id=action, priority=True, tooltip=tooltip)
+
+
+def shown_keys(app: App[Any]) -> dict[str, str]:
+    """How the key bound to each action is shown (after any keymap change)."""
+    return {
         active.binding.action: app.get_key_display(active.binding)
         for active in app.screen_stack[0].active_bindings.values()
     }
+
+
+def applicable_commands(app: App[object]) -> list[tuple[str, str, str]]:
+    """(title, help, action) of every shown app binding whose action applies now."""
+    keys = shown_keys(app)
     commands = []
     for binding in Binding.make_bindings(app.BINDINGS):
         if binding.show and app.check_action(binding.action, ()) is True:

@@ -25,14 +25,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
+from tui.errors import CompanionError
+
 log = logging.getLogger("talkterm.companion")
 server_log = logging.getLogger("talkterm.companion.server")
 
 _PR_SET_PDEATHSIG = 1
-
-
-class CompanionError(Exception):
-    """The companion server could not be started; the message says why, in plain words."""
 
 
 def _death_signal_setter() -> Callable[[], None] | None:

@@ -26,15 +26,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from server import protocol as p
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
-from tui.link import (
-    Endpoint,
-    FixedEndpoint,
-    Link,
-    NotConnected,
-    backoff_delay,
-    refused,
-    unreachable,
-)
+from tui.errors import NotConnected
+from tui.link import Endpoint, FixedEndpoint, Link, backoff_delay, refused, unreachable
 from tui.resume import ResumePoint
 
 __all__ = ["Connection", "Endpoint", "FixedEndpoint", "Link", "NotConnected", "backoff_delay"]
@@ -295,9 +288,7 @@ class Connection:
         if replaced:
             # Events queued for the lost session must not reach the new one.
             self._outbox = asyncio.Queue()
-        message = _session_started(event)
-        message.replaced = replaced
-        self._post(message)
+        self._post(_session_started(event, replaced=replaced))
 
     async def _pump(self, ws: ClientConnection) -> None:
         """One consumer and one producer; when either ends, the other is cancelled."""
@@ -349,10 +340,10 @@ def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
     return (build(event) if build is not None else None), event.get("seq")
 
 
-def _session_started(event: dict[str, Any]) -> Message:
+def _session_started(event: dict[str, Any], *, replaced: bool = False) -> Message:
     ext = (event.get("session") or {}).get("talkterm") or {}
     return Connection.SessionStarted(
-        str(ext.get("llm", "?")), str(ext.get("tts", "?")), bool(ext.get("demo"))
+        str(ext.get("llm", "?")), str(ext.get("tts", "?")), bool(ext.get("demo")), replaced
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from server.protocol import PCM_CHANNELS, PCM_RATE, PCM_SAMPLE_WIDTH
+from tui.errors import DecodeError, UnsupportedFormat
 
 with warnings.catch_warnings():
     # Deprecated in 3.11-3.12 and provided by audioop-lts from 3.13; it is the only
@@ -38,14 +39,6 @@ _CONTAINERS: dict[str, str] = {
     "audio/opus": "ogg",
     "audio/ogg": "ogg",
 }
-
-
-class DecodeError(Exception):
-    """Audio bytes that cannot be turned into PCM; message in plain words."""
-
-
-class UnsupportedFormat(DecodeError):
-    """An audio format name this app cannot decode."""
 
 
 class _Converter(Protocol):

@@ -1,9 +1,38 @@
-"""The link's parts that need no WebSocket: where to connect, backoff, plain-words failures."""
+"""The link's network-free parts: its states, the events the app sends, backoff, plain words."""
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any, Protocol
+
+from server import protocol as p
+from tui.errors import NotConnected
+
+log = logging.getLogger("talkterm.link")
+
+
+class LinkState(StrEnum):
+    """How the link to the server stands, as the app and its status line name it."""
+
+    STARTING = "starting"
+    """Starting the companion server."""
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    """Down; the next attempt is scheduled."""
+    REFUSED = "refused"
+    """The server refused the token: final, there are no more attempts."""
+
+
+# Server error codes that only mean a control event raced the end of its response.
+RACES = frozenset(
+    {"response_cancel_not_active", "response_pause_not_active", "response_resume_not_active"}
+)
+BUSY = "conversation_already_has_active_response"
+"""The server is still closing the previous response (e.g. one just cancelled)."""
 
 
 class Endpoint(Protocol):
@@ -34,12 +63,9 @@ class FixedEndpoint:
 
 def backoff_delay(attempt: int, cap: float, rng: random.Random | None = None) -> float:
     """Seconds to wait before reconnection attempt ``attempt`` (0-based)."""
-    base = min(cap, 0.5 * 2 ** min(attempt, 16))
-    return min(cap, base * (rng or random).uniform(0.5, 1.5))
-
-
-class NotConnected(Exception):
-    """An event was sent while there is no open connection."""
+    base = min(cap, 0.5 * 2.0 ** min(attempt, 16))
+    jitter = rng.uniform(0.5, 1.5) if rng is not None else random.uniform(0.5, 1.5)
+    return min(cap, base * jitter)
 
 
 class Link(Protocol):
@@ -48,6 +74,11 @@ class Link(Protocol):
     @property
     def connected(self) -> bool:
         """Whether events can be sent now."""
+        ...
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a dropped link will resume its session (an answer waits for it)."""
         ...
 
     def send(self, event: dict[str, Any]) -> None:
@@ -61,6 +92,44 @@ class Link(Protocol):
     async def close(self) -> None:
         """Stop whatever the link started (a companion server)."""
         ...
+
+
+def send_all(link: Link, events: Iterable[dict[str, Any]]) -> None:
+    """Send events in order; while the link is down they are dropped (and logged)."""
+    for event in events:
+        try:
+            link.send(event)
+        except NotConnected:
+            log.info("not connected; dropped %s", event["type"])
+
+
+# -- what the app asks of the server ------------------------------------------------------
+
+
+def modality(voice: bool) -> str:
+    """The Realtime output modality for spoken or text-only answers."""
+    return "audio" if voice else "text"
+
+
+def session_update(voice: bool) -> dict[str, Any]:
+    """Ask for the output mode and for audio as binary frames."""
+    session = {"type": "realtime", "output_modalities": [modality(voice)]}
+    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
+
+
+def conversation_item(role: str, text: str) -> dict[str, Any]:
+    """A conversation.item.create for one earlier turn (user or assistant)."""
+    kind = "output_text" if role == "assistant" else "input_text"
+    item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+    return {"type": p.ITEM_CREATE, "item": item}
+
+
+def response_create(voice: bool) -> dict[str, Any]:
+    """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
+    return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
+
+
+# -- failures in plain words --------------------------------------------------------------
 
 
 def refused(status: int) -> str:

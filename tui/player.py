@@ -33,6 +33,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from server.protocol import PCM_SAMPLE_WIDTH
+from tui.errors import AudioUnavailable
 
 # Bytes per frame: mono, 16-bit.
 _FRAME = PCM_SAMPLE_WIDTH
@@ -44,19 +45,16 @@ _MARKS = 32
 _HISTORY_MS = 500
 
 
-class AudioUnavailable(Exception):
-    """No output device / PortAudio missing; message in plain words."""
-
-
 def _sounddevice() -> ModuleType:
     """Import sounddevice late: importing it raises OSError without libportaudio."""
     try:
-        import sounddevice
+        import sounddevice as module
     except (OSError, ImportError) as exc:
         raise AudioUnavailable(
             f"Audio is unavailable: the PortAudio library could not be loaded ({exc}). "
             "Install it (Debian/Ubuntu: apt-get install libportaudio2)."
         ) from None
+    sounddevice: ModuleType = module
     return sounddevice
 
 

@@ -267,6 +267,8 @@ async def test_refused_token_is_final(start_server: ServerFactory) -> None:
         assert len(recorder.of(Connection.AuthRefused)) == 1
         assert not recorder.of(Connection.Lost)
         status = app.query_one(StatusLine)
-        assert status.link == "auth refused" and "HTTP 401" in status.error
+        # One state, "refused" (app and status line alike), shown to the person as "auth refused".
+        assert status.link == app.link_state == "refused" and "HTTP 401" in status.error
+        assert str(status.render()).startswith("● auth refused")
         assert "wrong-token" not in status.error
         assert app.check_action("start", ()) is None

@@ -104,6 +104,12 @@ class AssistantTurn(Vertical):
             stream, self._stream = self._stream, None
             await stream.stop()
 
+    async def end(self, mark: str | None, note: str) -> None:
+        """The answer is over: no highlight, its mark and note, all its text shown."""
+        self.clear_highlight()
+        self.set_mark(mark, note)
+        await self.finish()
+
     def set_mark(self, mark: str | None, note: str = "") -> None:
         """Mark the turn (one of MARKS) with a note, or clear the mark."""
         self.mark, self.note = mark, note

@@ -1,0 +1,38 @@
+"""Errors the terminal app raises, each with a message a person can act on.
+
+    TalktermAppError          base: the message is in plain words, safe to show
+    ├── NotConnected          an event was sent while the link is down
+    ├── CompanionError        the companion server could not be started
+    ├── AudioUnavailable      no output device, or PortAudio is missing
+    └── DecodeError           audio bytes that cannot be turned into PCM
+        └── UnsupportedFormat an audio format name this app cannot decode
+
+The server's own errors (``server/errors.py``) reach the app as ``error`` events,
+not as exceptions; these are the app's alone.
+"""
+
+from __future__ import annotations
+
+
+class TalktermAppError(Exception):
+    """Base of the app's errors: ``str(error)`` is a plain-words message."""
+
+
+class NotConnected(TalktermAppError):
+    """An event was sent while there is no open connection."""
+
+
+class CompanionError(TalktermAppError):
+    """The companion server could not be started; the message says why, in plain words."""
+
+
+class AudioUnavailable(TalktermAppError):
+    """No output device / PortAudio missing; message in plain words."""
+
+
+class DecodeError(TalktermAppError):
+    """Audio bytes that cannot be turned into PCM; message in plain words."""
+
+
+class UnsupportedFormat(DecodeError):
+    """An audio format name this app cannot decode."""
