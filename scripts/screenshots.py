@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The scenes are the snapshot tests' own, so the README shows what the tests check.
-from tests.tui.test_snapshots import SIZE, FakePlayer, connected, scripted_app, streaming  # noqa: E402
+from tests.helpers.player import FakePlayer  # noqa: E402
+from tests.helpers.scenes import SIZE, connected, paused, streaming  # noqa: E402
+from tests.helpers.tui_app import scripted_app  # noqa: E402
 from tui.app import Talkterm  # noqa: E402
 
 Scene = Callable[[Talkterm, FakePlayer, Any], Awaitable[None]]
@@ -30,13 +32,7 @@ async def _idle(app: Talkterm, player: FakePlayer, pilot: Any) -> None:
     await connected(app, pilot)
 
 
-async def _paused(app: Talkterm, player: FakePlayer, pilot: Any) -> None:
-    await streaming(app, player, pilot)
-    await pilot.press("ctrl+o")
-    await pilot.pause(0.1)
-
-
-SCENES: dict[str, Scene] = {"idle": _idle, "streaming": streaming, "paused": _paused}
+SCENES: dict[str, Scene] = {"idle": _idle, "streaming": streaming, "paused": paused}
 
 
 async def shoot(name: str, scene: Scene, out: Path) -> Path:

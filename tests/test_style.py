@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean; CI runs this with the rest of the suite."""
+"""The code base stays ruff-clean and mypy-clean; CI runs this with the rest of the suite."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_ruff_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "server", "tui", "tests", "bench"],
+        [sys.executable, "-m", "ruff", "check", "server", "tui", "tests", "bench", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean() -> None:
+    """server/ and tui/ type-check at the strict level set in pyproject.toml."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr

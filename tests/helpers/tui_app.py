@@ -21,6 +21,8 @@ from tui.widgets.transcript import UserTurn
 class ScriptedLink:
     """A link with no network: it 'connects' at once and records what the app sends."""
 
+    resumable = False  # nothing to resume: every run is a new scripted session
+
     def __init__(self, app: Talkterm, *, llm: str = "fake-model", tts: str = "espeak") -> None:
         self.app = app
         self.sent: list[dict[str, Any]] = []
