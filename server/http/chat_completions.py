@@ -13,7 +13,8 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 from server.http.audio_out import encode_file
@@ -68,7 +69,11 @@ class ChatCompletions:
 
 
 async def _stream(run: ChatRun, send: Send) -> None:
-    pieces = run.pieces()
+    async with aclosing(run.pieces()) as pieces:
+        await _stream_pieces(run, pieces, send)
+
+
+async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send: Send) -> None:
     first = await anext(pieces, None)
     if first is None and run.error is not None and not run.cancelled:
         await send_error(send, UpstreamFailed(run.error))
@@ -96,11 +101,12 @@ async def _stream(run: ChatRun, send: Send) -> None:
 async def _whole(run: ChatRun, send: Send) -> None:
     texts: list[str] = []
     audio = bytearray()
-    async for piece in run.pieces():
-        if isinstance(piece, bytes):
-            audio += piece
-        else:
-            texts.append(piece)
+    async with aclosing(run.pieces()) as pieces:
+        async for piece in pieces:
+            if isinstance(piece, bytes):
+                audio += piece
+            else:
+                texts.append(piece)
     if run.cancelled:
         return
     if run.error is not None:

@@ -88,7 +88,8 @@ async def test_errors_are_openai_shaped(fake_llm: FakeLLM, start_server) -> None
         limited = await http.post(url, json={"model": "x", "messages": HISTORY}, headers=auth)
     assert no_token.status_code == 401
     assert no_token.json()["error"]["code"] == "invalid_api_key"
-    assert bad_json.status_code == 400 and bad_json.json()["error"]["type"] == "invalid_request_error"
+    assert bad_json.status_code == 400
+    assert bad_json.json()["error"]["type"] == "invalid_request_error"
     assert no_model.status_code == 400 and no_model.json()["error"]["param"] == "model"
     assert mp3_stream.status_code == 400 and mp3_stream.json()["error"]["param"] == "audio.format"
     assert unknown.status_code == 404 and "error" in unknown.json()
