@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from server import protocol as p
@@ -73,7 +73,7 @@ class ChatRun:
         """Wait until the run's tasks have finished."""
         await self._run.wait()
 
-    async def pieces(self) -> AsyncIterator[str | bytes]:
+    async def pieces(self) -> AsyncGenerator[str | bytes, None]:
         """The answer in order, text as str and audio as bytes, ending at response.done.
 
         An upstream failure ends the iteration with ``self.error`` set. Streamed WAV
