@@ -37,9 +37,25 @@ from tui.link import (
 )
 from tui.resume import ResumePoint
 
-__all__ = ["Connection", "Endpoint", "FixedEndpoint", "Link", "NotConnected", "backoff_delay"]
+__all__ = [
+    "Connection",
+    "Endpoint",
+    "FixedEndpoint",
+    "Link",
+    "NotConnected",
+    "UpgradeRefused",
+    "backoff_delay",
+]
 
 log = logging.getLogger("talkterm.connection")
+
+
+class UpgradeRefused(Exception):
+    """The server (or a proxy) answered the WebSocket handshake with a non-101 status."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(f"WebSocket upgrade refused with HTTP {status}")
+        self.url, self.status = url, status
 
 Post = Callable[[Message], Any]
 
@@ -58,9 +74,10 @@ class Connection:
 
     @dataclass
     class Connected(Message):
-        """The WebSocket handshake succeeded."""
+        """The WebSocket handshake succeeded (or HTTP streaming answers, for a fallback)."""
 
         url: str
+        transport: str = "WebSocket"
 
     @dataclass
     class Lost(Message):
@@ -179,6 +196,8 @@ class Connection:
         self._open_timeout = open_timeout
         self._ping = (ping_interval, ping_timeout)
         self._max_delay = max_delay
+        # Raise UpgradeRefused instead of retrying a refused handshake (FallbackLink).
+        self.fallback = False
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self.resume = ResumePoint()
@@ -243,6 +262,8 @@ class Connection:
                 if status in (401, 403):
                     self._post(Connection.AuthRefused(refused(status)))
                     return
+                if self.fallback and url is not None:
+                    raise UpgradeRefused(url, status) from exc
                 reason = f"the server answered HTTP {status}"
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 reason = unreachable(url, exc)
