@@ -27,6 +27,7 @@ from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector, open_player
 from tui.commands import TalktermCommands
 from tui.config import Settings
 from tui.connection import Connection, Link, NotConnected
+from tui.http_link import make_link
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
@@ -166,7 +167,8 @@ class Talkterm(App[None], inherit_bindings=False):
     def on_connection_connected(self, message: Connection.Connected) -> None:
         """Handshake done: ask for binary audio and the current output mode."""
         self.link_state = "connected"
-        self.status.show_link("connected", error="")
+        detail = "" if message.transport == "WebSocket" else message.transport
+        self.status.show_link("connected", detail, error="")
         self._update_session()
 
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
@@ -460,7 +462,7 @@ class Talkterm(App[None], inherit_bindings=False):
 
 
 def _default_link(app: Talkterm) -> Link:
-    return Connection.from_settings(app.settings, app.post_message)
+    return make_link(app.settings, app.post_message)
 
 
 def make_app(
