@@ -122,7 +122,7 @@ async def ws_stop(fake: FakeLLM, url: str, runs: int) -> list[float]:
         count = len(fake.disconnected_at) + 1
         sent = time.perf_counter()
         await client.send({"type": p.RESPONSE_CANCEL})
-        out.append((await fake.wait_disconnect(timeout=5, count=count) - sent) * 1000)
+        out.append(await _closed_after(fake, count, sent))
         await client.collect()
     await client.close()
     return out
@@ -176,8 +176,17 @@ async def http_stop(fake: FakeLLM, base: str, runs: int) -> list[float]:
                     if '"data"' in line:
                         break
                 sent = time.perf_counter()
-            out.append((await fake.wait_disconnect(timeout=5, count=count) - sent) * 1000)
+            out.append(await _closed_after(fake, count, sent))
     return out
+
+
+async def _closed_after(fake: FakeLLM, count: int, sent: float) -> float:
+    """ms from ``sent`` to the upstream's ``count``-th hang-up; inf if none within 15 s
+    (on a saturated machine a few did not come within 5 s; they count in the p99)."""
+    try:
+        return (await fake.wait_disconnect(timeout=15, count=count) - sent) * 1000
+    except TimeoutError:
+        return float("inf")
 
 
 # -- the run -------------------------------------------------------------------------
@@ -216,6 +225,7 @@ async def compare(runs: int) -> list[str]:
                     ("HTTP SSE, kept-alive connection",
                      lambda u=http: http_turns(fake, u, runs, False)),
                 ):
+                    print(f"… {where}: {name}", file=sys.stderr, flush=True)
                     before = cpu_s(pid)
                     got = await turns()
                     cpu = (cpu_s(pid) - before) / runs * 1000
