@@ -19,6 +19,7 @@ TEST_APT_PACKAGES=(
   pulseaudio pulseaudio-utils libasound2-plugins   # a virtual sound card the tests record
   tmux                                             # the terminal smoke test
   sox                                              # handy for audio checks
+  nginx-light                                      # a real reverse proxy (tests/http)
 )
 
 need_apt() {

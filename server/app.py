@@ -1,21 +1,23 @@
-"""The companion server: a WebSocket endpoint at /v1/realtime and GET /healthz."""
+"""The companion server: WebSocket at /v1/realtime and HTTP (/v1/chat/completions,
+/v1/models, /healthz) on one port (server/http/front.py)."""
 
 from __future__ import annotations
 
-import hmac
 import http
 import logging
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server as WSServer
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from server import protocol as p
 from server.config import Settings, check_binding
 from server.errors import ResumeRefused
+from server.http.auth import bearer_ok
+from server.http.front import Front, WSOptions
+from server.http.routes import build_app
 from server.llm.setup import choose_llm
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
@@ -33,13 +35,13 @@ class Server:
         check_binding(settings)
         self.settings = settings
         self.services: Services | None = None
-        self._ws: WSServer | None = None
+        self._front: Front | None = None
 
     @property
     def port(self) -> int:
         """The bound TCP port (useful with port 0)."""
-        assert self._ws is not None
-        return int(self._ws.sockets[0].getsockname()[1])
+        assert self._front is not None
+        return int(self._front.sockets[0].getsockname()[1])
 
     @property
     def ws_url(self) -> str:
@@ -57,29 +59,34 @@ class Server:
         """Resolve the upstreams and start listening."""
         self.services = await build_services(self.settings)
         s = self.settings
-        self._ws = await serve(
-            self._handle,
-            s.host,
-            s.port,
+        services = self.services
+        self._front = Front(
+            app=build_app(
+                services=lambda: services,
+                token=self._token(),
+                model=getattr(services.llm, "model", None) or "talkterm",
+                realtime_path=ENDPOINT,
+            ),
+            handler=self._handle,
             process_request=self._process_request,
-            max_size=s.max_frame_bytes,
-            ping_interval=s.ping_interval,
-            ping_timeout=s.ping_timeout,
-            close_timeout=s.close_timeout,
-            server_header="talkterm",
-            # No permessage-deflate: PCM barely compresses (28 %) and deflate took a quarter
-            # of the server's CPU under load (docs/reliability.md).
-            compression=None,
-            create_connection=TextKeepingConnection,
+            options=WSOptions(
+                max_size=s.max_frame_bytes,
+                ping_interval=s.ping_interval,
+                ping_timeout=s.ping_timeout,
+                close_timeout=s.close_timeout,
+                # No permessage-deflate (Front offers none): PCM barely compresses (28 %)
+                # and deflate took a quarter of the server's CPU (docs/reliability.md).
+                connection_class=TextKeepingConnection,
+            ),
         )
+        await self._front.start(s.host, s.port)
 
     async def close(self) -> None:
         """Stop listening, cancel in-flight responses, close upstream clients."""
         if self.services is not None:
             self.services.closing = True  # no grace period: nobody will resume
-        if self._ws is not None:
-            self._ws.close()
-            await self._ws.wait_closed()
+        if self._front is not None:
+            await self._front.close()
         if self.services is not None:
             for session in list(self.services.sessions.values()):
                 await session.expire()
@@ -116,14 +123,10 @@ class Server:
         return None
 
     def _authorised(self, header: str) -> bool:
-        token = self.settings.token.get_secret_value() if self.settings.token else ""
-        if not token:
-            return True
-        scheme, _, given = header.partition(" ")
-        # compare_digest: the time taken must not reveal how much of the token matched.
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        )
+        return bearer_ok(header, self._token())
+
+    def _token(self) -> str:
+        return self.settings.token.get_secret_value() if self.settings.token else ""
 
     async def _handle(self, ws: ServerConnection) -> None:
         session = await self._session_for(ws)

@@ -28,6 +28,7 @@ from tui.audio_feed import AudioFeed, PlayerLike, open_player
 from tui.commands import TalktermCommands, key, shown_keys
 from tui.config import Settings
 from tui.connection import Connection
+from tui.http_link import make_link
 from tui.link import Link, LinkState
 from tui.playback import Playback
 from tui.widgets.prompt_box import PromptBox
@@ -154,7 +155,7 @@ class Talkterm(App[None], inherit_bindings=False):
     def on_connection_connected(self, message: Connection.Connected) -> None:
         """Handshake done: ask for binary audio and the current output mode."""
         self.link_state = LinkState.CONNECTED
-        self.status.show_link(LinkState.CONNECTED, error="")
+        self.status.show_link(LinkState.CONNECTED, message.transport, error="")
         self._update_session()
 
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
@@ -385,7 +386,7 @@ class Talkterm(App[None], inherit_bindings=False):
 
 
 def _default_link(app: Talkterm) -> Link:
-    return Connection.from_settings(app.settings, app.post_message)
+    return make_link(app.settings, app.post_message)
 
 
 def make_app(

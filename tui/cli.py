@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--server",
         metavar="URL",
-        help="connect to a running server, e.g. ws://127.0.0.1:8765/v1/realtime, instead of "
-        "starting one [TALKTERM_SERVER]",
+        help="connect to a running server instead of starting one: ws://, wss://, http://, "
+        "https:// or host:port, e.g. ws://127.0.0.1:8765/v1/realtime; falls back to HTTP "
+        "streaming when a proxy refuses the WebSocket [TALKTERM_SERVER]",
     )
     add(
         "--token",

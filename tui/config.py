@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TALKTERM_", extra="ignore", validate_default=True)
 
     server: str | None = None
-    """WebSocket URL of a running server; unset starts a companion server."""
+    """A running server: ws://, wss://, http://, https:// or host:port; unset starts a companion.
+    Held as the WebSocket URL; the app falls back to HTTP streaming when that is refused."""
     token: SecretStr | None = None
     """Bearer token for --server (environment or config file; a flag shows in ps)."""
     audio_device: str | None = None
@@ -93,9 +94,7 @@ class Settings(BaseSettings):
     @field_validator("server")
     @classmethod
     def _websocket_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("ws://", "wss://")):
-            raise ValueError("must be a ws:// or wss:// URL, e.g. ws://127.0.0.1:8765/v1/realtime")
-        return value or None
+        return websocket_url(value) if value else None
 
     @property
     def log_path(self) -> Path:
@@ -138,3 +137,18 @@ def load_settings(flags: dict[str, Any] | None = None, config_file: Path | None 
     given = {key: value for key, value in (flags or {}).items() if value is not None}
     with _using_config(config_file):
         return Settings(**given)
+
+
+def websocket_url(value: str) -> str:
+    """The WebSocket URL for what a person typed: ws(s)://, http(s):// or a bare host:port."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "ws", value
+    schemes = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
+    if scheme not in schemes or not rest.strip("/"):
+        raise ValueError(
+            "must be a ws://, wss://, http:// or https:// URL or host:port, "
+            "e.g. ws://127.0.0.1:8765/v1/realtime"
+        )
+    host, slash, path = rest.partition("/")
+    return f"{schemes[scheme]}://{host}/{path if slash and path else 'v1/realtime'}"

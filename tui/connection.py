@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from server import protocol as p
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
-from tui.errors import NotConnected
+from tui.errors import NotConnected, UpgradeRefused
 from tui.link import Endpoint, FixedEndpoint, Link, backoff_delay, refused, unreachable
 from tui.resume import ResumePoint
 
@@ -51,9 +51,11 @@ class Connection:
 
     @dataclass
     class Connected(Message):
-        """The WebSocket handshake succeeded."""
+        """The WebSocket handshake succeeded (or HTTP streaming answers, for a fallback)."""
 
         url: str
+        transport: str = ""
+        """A transport other than the WebSocket, named in the status line ("HTTP streaming")."""
 
     @dataclass
     class Lost(Message):
@@ -172,6 +174,8 @@ class Connection:
         self._open_timeout = open_timeout
         self._ping = (ping_interval, ping_timeout)
         self._max_delay = max_delay
+        # Raise UpgradeRefused instead of retrying a refused handshake (FallbackLink).
+        self.fallback = False
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self.resume = ResumePoint()
@@ -236,6 +240,8 @@ class Connection:
                 if status in (401, 403):
                     self._post(Connection.AuthRefused(refused(status)))
                     return
+                if self.fallback and url is not None:
+                    raise UpgradeRefused(url, status) from exc
                 reason = f"the server answered HTTP {status}"
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 reason = unreachable(url, exc)

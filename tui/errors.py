@@ -2,6 +2,7 @@
 
     TalktermAppError          base: the message is in plain words, safe to show
     ├── NotConnected          an event was sent while the link is down
+    ├── UpgradeRefused        the WebSocket handshake got a non-101 answer (HTTP fallback)
     ├── CompanionError        the companion server could not be started
     ├── AudioUnavailable      no output device, or PortAudio is missing
     └── DecodeError           audio bytes that cannot be turned into PCM
@@ -20,6 +21,14 @@ class TalktermAppError(Exception):
 
 class NotConnected(TalktermAppError):
     """An event was sent while there is no open connection."""
+
+
+class UpgradeRefused(TalktermAppError):
+    """The server (or a proxy) answered the WebSocket handshake with a non-101 status."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(f"WebSocket upgrade refused with HTTP {status}")
+        self.url, self.status = url, status
 
 
 class CompanionError(TalktermAppError):

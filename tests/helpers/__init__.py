@@ -6,5 +6,6 @@
 - ``waiting``: poll for a condition (``wait_for``), or check that one keeps holding (``stays``).
 - ``player``: ``FakePlayer``, a recording stand-in for the app's audio player.
 - ``tui_app``: the terminal app built for tests, a scripted link, ``ask``, message recorders.
+- ``nginx``: a real nginx (Debian's nginx-light) in front of a test server, plain or with Upgrade.
 - ``recording`` and ``audio_rig``: the PulseAudio null sink and what a recording of it holds.
 """

@@ -21,8 +21,9 @@ def test_cli_explains_every_option_and_rejects_bad_settings(
     text = build_parser().format_help()
     for option in ("--server", "--token", "--audio-device", "--list-devices", "--text-only"):
         assert option in text
-    assert main(["--server", "http://127.0.0.1:1"]) == 2
-    assert "ws:// or wss://" in capsys.readouterr().err
+    # http:// is a server URL too now (HTTP streaming fallback); ftp:// is not.
+    assert main(["--server", "ftp://127.0.0.1:1"]) == 2
+    assert "ws://, wss://" in capsys.readouterr().err
 
 
 async def test_the_token_never_reaches_the_log(start_server: ServerFactory, tmp_path: Path) -> None:

@@ -1,0 +1,160 @@
+"""The WebSocket path's response pipeline, seen as Chat Completions chunks.
+
+A ``ResponseRun`` (sentence splitting, pipelined synthesis, first clause early)
+does the work; this adapter gives it a ``send`` that queues its Realtime events
+and turns them into ``chat.completion.chunk`` objects: text deltas become
+``delta.content`` (or ``delta.audio.transcript`` when speaking), audio deltas
+``delta.audio.data`` in base64, ``response.done`` the finish chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from server import protocol as p
+from server.errors import TalktermError
+from server.http.audio_out import wav_header
+from server.http.chat_request import ChatRequest
+from server.session.conversation import Item
+from server.session.response import ResponseRun, Voice
+from server.session.session import Services
+from server.speech import unknown_voice
+from server.speech.audio_format import make_encoder
+
+PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": p.PCM_RATE}
+# Audio ids stay valid for an hour at OpenAI; ours are never stored, but SDKs expect the field.
+_EXPIRES_S = 3600
+
+
+class ChatRun:
+    """One Chat Completions answer: start it, read its chunks, stop it."""
+
+    def __init__(self, services: Services, request: ChatRequest, model: str) -> None:
+        self.request = request
+        self.id = p.new_id("chatcmpl")
+        self.audio_id = p.new_id("audio")
+        self.created = int(time.time())
+        self.model = model
+        self.usage: dict[str, int] | None = None
+        self.error: TalktermError | None = None
+        self.cancelled = False
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        item = Item(id=p.new_id("item"), role="assistant", status="in_progress",
+                    modality="audio" if request.audio else "text")
+        self._run = ResponseRun(
+            send=self._queue,
+            send_lock=asyncio.Lock(),
+            llm=services.llm,
+            messages=_with_instructions(request, services.instructions),
+            item=item,
+            voice=Voice(
+                tts=services.tts if request.audio else None,
+                name=_voice(services, request.voice),
+                encoder=lambda: make_encoder("audio/pcm"),
+                format=PCM_FORMAT,
+            ),
+            lookahead=services.lookahead,
+            on_done=lambda _: None,
+        )
+
+    def start(self) -> None:
+        """Begin generating."""
+        self._run.start()
+
+    def stop(self) -> None:
+        """Close the upstream request and kill synthesis now (the client went away)."""
+        self.cancelled = True
+        self._run.cancel()
+
+    async def wait(self) -> None:
+        """Wait until the run's tasks have finished."""
+        await self._run.wait()
+
+    async def pieces(self) -> AsyncGenerator[str | bytes, None]:
+        """The answer in order, text as str and audio as bytes, ending at response.done.
+
+        An upstream failure ends the iteration with ``self.error`` set. Streamed WAV
+        gets its header in front of the first audio.
+        """
+        header = self.request.audio_format == "wav" and self.request.stream
+        while True:
+            event = await self._events.get()
+            kind = event["type"]
+            if kind in (p.TEXT_DELTA, p.TRANSCRIPT_DELTA):
+                yield str(event["delta"])
+            elif kind == p.AUDIO_DELTA:
+                yield (wav_header() if header else b"") + event["delta"]
+                header = False
+            elif kind == p.RESPONSE_DONE:
+                self._finish(event["response"])
+                return
+
+    def delta(self, piece: str | bytes) -> dict[str, Any]:
+        """The chunk ``delta`` for one piece of the answer."""
+        if isinstance(piece, bytes):
+            return {"audio": {"id": self.audio_id, "data": base64.b64encode(piece).decode()}}
+        if self.request.audio:
+            return {"audio": {"id": self.audio_id, "transcript": piece}}
+        return {"content": piece}
+
+    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
+        """A ``chat.completion.chunk`` carrying ``delta`` (no choices when None)."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if self.request.include_usage:
+            body["usage"] = None
+        return body
+
+    def first_delta(self) -> dict[str, Any]:
+        """The opening delta OpenAI sends: the role, content empty (null when speaking)."""
+        return {"role": "assistant", "content": None if self.request.audio else ""}
+
+    def last_delta(self) -> dict[str, Any]:
+        """The finishing delta; a spoken answer names its audio's expiry."""
+        if not self.request.audio:
+            return {}
+        return {"audio": {"id": self.audio_id, "expires_at": self.created + _EXPIRES_S}}
+
+    def usage_chunk(self) -> dict[str, Any]:
+        """The extra last chunk of ``stream_options.include_usage``."""
+        return self.chunk(None) | {"usage": self.usage}
+
+    async def _queue(self, event: dict[str, Any]) -> None:
+        self._events.put_nowait(event)
+
+    def _finish(self, response: dict[str, Any]) -> None:
+        self.error = self._run.error
+        usage = response.get("usage")
+        if usage is not None:
+            self.usage = {
+                "prompt_tokens": usage["input_tokens"],
+                "completion_tokens": usage["output_tokens"],
+                "total_tokens": usage["total_tokens"],
+            }
+
+
+def _with_instructions(request: ChatRequest, instructions: str) -> list[dict[str, str]]:
+    """The client's history; the server's system prompt first unless the client sent one."""
+    if request.has_system or not instructions:
+        return list(request.messages)
+    return [{"role": "system", "content": instructions}, *request.messages]
+
+
+def _voice(services: Services, wanted: str | None) -> str | None:
+    """The wanted voice if the engine has it, else the server's (OpenAI clients say alloy)."""
+    tts = services.tts
+    if wanted is None or tts is None or unknown_voice(tts, wanted) is not None:
+        return services.voice
+    return wanted

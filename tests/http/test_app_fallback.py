@@ -1,0 +1,77 @@
+"""The app behind a proxy that strips Upgrade: it falls back to HTTP streaming by itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.app import Server
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.nginx import nginx_binary, nginx_proxy
+from tests.helpers.player import FakePlayer
+from tests.helpers.server import ServerFactory
+from tests.helpers.tui_app import Recorder, ask
+from tests.helpers.waiting import wait_for
+from tui.app import make_app
+from tui.config import Settings, websocket_url
+from tui.connection import Connection
+from tui.widgets.assistant_turn import AssistantTurn
+
+pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="needs nginx-light")
+
+LONG = "The kettle goes on. The cups are warmed. The leaves go in. After four minutes, pour. " * 6
+
+
+@pytest.fixture
+async def speaking_server(start_server: ServerFactory) -> Server:
+    return await start_server(tts="espeak", espeak_rate=400)
+
+
+def test_server_accepts_every_url_form() -> None:
+    assert websocket_url("ws://h:1/v1/realtime") == "ws://h:1/v1/realtime"
+    assert websocket_url("http://h:1") == "ws://h:1/v1/realtime"
+    assert websocket_url("https://h") == "wss://h/v1/realtime"
+    assert websocket_url("h:8765") == "ws://h:8765/v1/realtime"
+    with pytest.raises(ValueError):
+        websocket_url("ftp://h")
+
+
+async def test_app_answers_and_speaks_through_plain_nginx(
+    fake_llm: FakeLLM, speaking_server: Server
+) -> None:
+    fake_llm.enqueue(
+        Reply(chunks=chunk_text("Tea is ready. Enjoy it."), delay=0.01),
+        # Still streaming (about 10 s) when Stop comes, however slow the machine.
+        Reply(chunks=chunk_text(LONG * 4), delay=0.02),
+        Reply(chunks=["Fine."]),
+    )
+    player = FakePlayer(speed=1.0)
+    recorder = Recorder()
+    async with nginx_proxy(speaking_server.port, "plain") as url:
+        app = make_app(Settings(server=url, reconnect_max_delay=0.5), player=player)
+        async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+            await wait_for(pilot, lambda: app.link_state == "connected", what="connected")
+            assert app.status.link_detail == "HTTP streaming"
+            await ask(pilot, app, "tea?")
+            await wait_for(pilot, lambda: app.state == "idle" and player.played_ms > 300,
+                           what="a spoken answer")
+            assert app.query(AssistantTurn).last().text == "Tea is ready. Enjoy it."
+
+            # Pause is local; Stop closes the request and keeps only what was heard.
+            await ask(pilot, app, "more?")
+            await wait_for(pilot, lambda: player.played_ms > 1500, what="second answer speaking")
+            await pilot.press("ctrl+o")
+            assert app.state == "paused" and player.paused
+            await wait_for(pilot, lambda: recorder.of(Connection.ResponsePaused), what="paused")
+            await pilot.press("ctrl+r")
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: app.state == "idle", what="idle after stop")
+            await fake_llm.wait_disconnect(timeout=5)
+
+            await ask(pilot, app, "and?")
+            await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 3, what="third request")
+    history = fake_llm.chat_requests[-1].json["messages"]
+    said = [m["content"] for m in history if m["role"] == "assistant"]
+    assert said[0] == "Tea is ready. Enjoy it."
+    # Only what was heard of the stopped answer is remembered.
+    assert 0 < len(said[1]) < len(LONG.strip())
+    assert LONG.startswith(said[1])

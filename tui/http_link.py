@@ -1,0 +1,245 @@
+"""The app's link over HTTP streaming, and the link that falls back to it.
+
+``HttpLink`` plays the server's part of the Realtime conversation on the client:
+it keeps the history the events describe and answers ``response.create`` with
+one ``POST /v1/chat/completions`` (stream, text and audio), posting the same
+``Connection.*`` messages the WebSocket link posts. Pause and resume are local
+(the app holds text and playback; the stream keeps arriving into its buffers);
+Stop closes the request; a dropped stream ends the HTTP mode as a lost link.
+
+``FallbackLink`` tries the WebSocket first and switches to HTTP streaming when
+the upgrade is refused (any non-101 answer but 401/403), and tries the
+WebSocket again on the next reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from server import protocol as p
+from tui.config import Settings
+from tui.connection import Connection, Post
+from tui.errors import UpgradeRefused
+from tui.http_stream import HTTPStatusError, request, sse_data
+from tui.link import Link, refused, unreachable
+
+log = logging.getLogger("talkterm.connection")
+# The server's own voice: "alloy" is what OpenAI clients send, and it maps to the default.
+_PCM = {"voice": "alloy", "format": "pcm16"}
+
+
+def http_base(ws_url: str) -> str:
+    """The HTTP base URL of the server behind a WebSocket URL."""
+    scheme, rest = ws_url.split("://", 1)
+    host = rest.split("/", 1)[0]
+    return f"{'https' if scheme == 'wss' else 'http'}://{host}"
+
+
+@dataclass
+class _Reply:
+    """One streamed answer as it arrives, and where its listener stopped it."""
+
+    item: str
+    text: str = ""
+    audio: int = 0  # PCM bytes received
+    heard_ms: int | None = None  # set by a truncate: only this much was played
+    index: int | None = None  # its place in the history once remembered
+
+    def kept(self) -> str:
+        """What to remember: all of it, or the share of the text its heard audio covers."""
+        if self.heard_ms is None:
+            return self.text
+        share = min(1.0, self.heard_ms / p.pcm_ms(self.audio)) if self.audio else 0.0
+        cut = int(len(self.text) * share)
+        heard = self.text[:cut].rsplit(" ", 1)[0] if 0 < cut < len(self.text) else self.text[:cut]
+        return heard.rstrip()
+
+
+class HttpLink:
+    """Chat Completions streaming behind the app's Realtime-shaped events."""
+
+    def __init__(self, url: str, token: str | None, post: Post) -> None:
+        self.url, self._token, self._post = url, token, post
+        self.history: list[dict[str, str]] = []
+        self._voice = True
+        self._answer: asyncio.Task[None] | None = None
+        self._count = 0
+        self._last: _Reply | None = None  # the answer a truncate may cut
+        self._dropped = asyncio.Event()
+        self.connected = False
+
+    async def run(self) -> None:
+        """Check the server answers over HTTP, then serve until a stream drops."""
+        raw = b"".join([c async for c in request(f"{self.url}/v1/models", self._token)])
+        models = json.loads(raw)
+        model = str(models["data"][0]["id"]) if models.get("data") else "?"
+        self.connected = True
+        self._post(Connection.Connected(self.url, transport="HTTP streaming"))
+        # A new, empty conversation on this side: the app re-sends its history.
+        self._post(Connection.SessionStarted(model, "server", False, replaced=True))
+        try:
+            await self._dropped.wait()
+        finally:
+            self.connected = False
+            if self._answer is not None:
+                self._answer.cancel()
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Act on one client event as the server would."""
+        kind = event["type"]
+        if kind == p.SESSION_UPDATE:
+            self._voice = event["session"].get("output_modalities") == ["audio"]
+        elif kind == p.ITEM_CREATE:
+            item = event["item"]
+            self.history.append({"role": item["role"], "content": item["content"][0]["text"]})
+        elif kind == p.RESPONSE_CREATE:
+            wanted = (event.get("response") or {}).get("output_modalities")
+            self._start(self._voice if wanted is None else wanted == ["audio"])
+        elif kind == p.RESPONSE_CANCEL and self._answer is not None:
+            self._answer.cancel()
+        elif kind in (p.RESPONSE_PAUSE, p.RESPONSE_RESUME):
+            rid = str(event.get("response_id", ""))
+            paused = kind == p.RESPONSE_PAUSE
+            ack = Connection.ResponsePaused if paused else Connection.ResponseResumed
+            self._post(ack(rid))
+        elif kind == p.ITEM_TRUNCATE:
+            self._truncate(str(event["item_id"]), int(event["audio_end_ms"]))
+
+    def _start(self, voice: bool) -> None:
+        self._count += 1
+        rid, item = f"resp_http_{self._count}", f"item_http_{self._count}"
+        self._answer = asyncio.create_task(self._stream(rid, item, voice))
+
+    async def _stream(self, rid: str, item: str, voice: bool) -> None:
+        self._post(Connection.ResponseStarted(rid))
+        self._post(Connection.ItemStarted(rid, item))
+        # Stop sends cancel and truncate together: the truncate lands while this task is
+        # still unwinding, so it marks the reply rather than the history.
+        reply = self._last = _Reply(item)
+        status = "completed"
+        body: dict[str, Any] = {"model": "talkterm", "messages": list(self.history), "stream": True}
+        if voice:
+            body |= {"modalities": ["text", "audio"], "audio": _PCM}
+        try:
+            chunks = request(f"{self.url}/v1/chat/completions", self._token, body)
+            async for data in sse_data(chunks):
+                if data == "[DONE]":
+                    break
+                delta, error = _delta(data)
+                if error is not None:
+                    code = str(error.get("code") or "error")
+                    self._post(Connection.ServerError(code, str(error.get("message"))))
+                    status = "failed"
+                    break
+                if piece := delta.get("content") or delta.get("audio", {}).get("transcript"):
+                    reply.text += piece
+                    self._post(Connection.TextArrived(rid, piece))
+                if pcm := delta.get("audio", {}).get("data"):
+                    raw = base64.b64decode(pcm)
+                    reply.audio += len(raw)
+                    self._post(Connection.AudioArrived(rid, raw))
+        except asyncio.CancelledError:
+            status = "cancelled"  # Stop: leaving the request closed the connection
+        except HTTPStatusError as exc:
+            self._post(Connection.ServerError(f"http_{exc.status}", exc.message))
+            status = "failed"
+        except OSError as exc:
+            self._drop(reply, unreachable(self.url, exc))
+            return
+        self._finish(rid, reply, status)
+
+    def _finish(self, rid: str, reply: _Reply, status: str) -> None:
+        if status != "failed":
+            self._remember(reply)
+        self._post(Connection.ResponseFinished(rid, status))
+
+    def _drop(self, reply: _Reply, reason: str) -> None:
+        """A dropped stream: keep what arrived, report the link lost (the app marks it)."""
+        self._remember(reply)
+        self._post(Connection.Lost(reason, 0.0))
+        self._dropped.set()
+
+    def _remember(self, reply: _Reply) -> None:
+        if reply.text:
+            reply.index = len(self.history)
+            self.history.append({"role": "assistant", "content": reply.kept()})
+
+    def _truncate(self, item: str, audio_end_ms: int) -> None:
+        """Keep only what was heard, whether the answer is still unwinding or remembered."""
+        reply = self._last
+        if reply is None or reply.item != item:
+            return
+        reply.heard_ms = audio_end_ms
+        if reply.index is not None:
+            self.history[reply.index]["content"] = reply.kept()
+
+
+def _delta(data: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    chunk = json.loads(data)
+    if "error" in chunk:
+        return {}, chunk["error"] or {}
+    choices = chunk.get("choices") or []
+    return (choices[0].get("delta") or {} if choices else {}), None
+
+
+class FallbackLink:
+    """WebSocket first; HTTP streaming when the upgrade is refused."""
+
+    def __init__(self, ws: Connection, token: str | None, post: Post) -> None:
+        self.ws, self._token, self._post = ws, token, post
+        self.http: HttpLink | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether events can be sent now."""
+        return self.http.connected if self.http is not None else self.ws.connected
+
+    @property
+    def resumable(self) -> bool:
+        """Only a WebSocket session can be resumed."""
+        return self.http is None and self.ws.resumable
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Send through whichever transport is active."""
+        (self.http if self.http is not None else self.ws).send(event)
+
+    async def run(self) -> None:
+        """Alternate: WebSocket until refused, HTTP until a stream drops, WebSocket again."""
+        while True:
+            try:
+                await self.ws.run()
+                return  # the token was refused: final
+            except UpgradeRefused as exc:
+                log.info("WebSocket refused (HTTP %s); trying HTTP streaming", exc.status)
+                where = exc.url
+            self.http = HttpLink(http_base(where), self._token, self._post)
+            try:
+                await self.http.run()
+            except HTTPStatusError as exc:
+                if exc.status in (401, 403):
+                    self._post(Connection.AuthRefused(refused(exc.status)))
+                    return
+                self._post(Connection.Lost(exc.message, 1.0))
+            except OSError as exc:
+                self._post(Connection.Lost(unreachable(self.http.url, exc), 1.0))
+            finally:
+                self.http = None
+            await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        """Stop what the WebSocket link started."""
+        await self.ws.close()
+
+
+def make_link(settings: Settings, post: Post) -> Link:
+    """The app's link: with --server, WebSocket falling back to HTTP; else the companion's."""
+    ws = Connection.from_settings(settings, post)
+    if not settings.server:
+        return ws  # our own companion always speaks WebSocket
+    ws.fallback = True
+    return FallbackLink(ws, settings.token_value, post)
