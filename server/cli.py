@@ -112,12 +112,16 @@ async def _serve(settings: Settings) -> None:
     async with Server(settings) as server:
         ready = {
             "listening": server.ws_url,
+            # The same port's HTTP API: an OpenAI base URL (/chat/completions, /models).
+            "http": server.http_url + "/v1",
             "healthz": server.http_url + "/healthz",
             "pid": os.getpid(),
         }
         tune_gc()
         # One JSON line on stdout: what scripts and the terminal app wait for.
         print(json.dumps(ready), flush=True)
-        logging.getLogger("talkterm.server").info("listening on %s", server.ws_url)
+        logging.getLogger("talkterm.server").info(
+            "listening on %s and %s", server.ws_url, ready["http"]
+        )
         await stop.wait()
         logging.getLogger("talkterm.server").info("shutting down")

@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 
+import httpx
+
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client
@@ -31,6 +33,11 @@ async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None
     ready = await ready_line(proc)
     assert ready["listening"].startswith("ws://127.0.0.1:") and ready["pid"] == proc.pid
     assert (await http_get(ready["listening"], "/healthz"))[0] == 200
+    # The ready line names the HTTP API on the same port, an OpenAI base URL.
+    assert ready["http"] == ready["listening"].replace("ws://", "http://").removesuffix("/realtime")
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer tok"}) as api:
+        models = (await api.get(ready["http"] + "/models")).json()
+    assert [m["id"] for m in models["data"]] == ["m"]
 
     client = await Client.open(ready["listening"], token="tok")
     fake_llm.enqueue(Reply(chunks=["word "] * 500, delay=0.02))
