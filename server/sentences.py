@@ -110,10 +110,10 @@ class SentenceSplitter:
             if end is None:
                 break
             assert self._start < end <= len(self._buf)
-            size = end - self._start
-            segments.append(Segment(self._buf[self._start : end], self._offset, self._offset + size))
+            text = self._buf[self._start : end]
+            segments.append(Segment(text, self._offset, self._offset + len(text)))
             self._start = end
-            self._offset += size
+            self._offset += len(text)
             self._resume = end
             self._emitted = True
         return segments
