@@ -44,9 +44,7 @@ async def raw_handshake(port: int, *headers: str) -> tuple[int, bytes]:
     return (int(status.split()[1]) if status else 0), rest
 
 
-async def test_a_refused_resume_leaves_the_owner_untouched(
-    fake_llm: FakeLLM, server
-) -> None:
+async def test_a_refused_resume_leaves_the_owner_untouched(fake_llm: FakeLLM, server) -> None:
     owner = await Client.open(server.ws_url)
     fake_llm.enqueue(Reply(chunks=chunks(LONG), delay=0.01))
     await owner.ask("a long answer")
