@@ -5,7 +5,7 @@ migrations; ``records.py`` the typed rows; ``markdown.py`` the export.
 """
 
 from tui.store.db import ConversationNotFound, Store, StoreError, title_from
-from tui.store.markdown import to_markdown
+from tui.store.markdown import export_file, export_markdown, to_markdown
 from tui.store.records import Conversation, NewTurn, Transcript, Turn, TurnStatus
 
 __all__ = [
@@ -17,6 +17,8 @@ __all__ = [
     "Transcript",
     "Turn",
     "TurnStatus",
+    "export_file",
+    "export_markdown",
     "title_from",
     "to_markdown",
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 
+from tui.store.db import ConversationNotFound, Store
 from tui.store.records import Transcript, Turn
 
 _MARKS = {
@@ -35,3 +38,23 @@ def _turn(turn: Turn) -> list[str]:
     if mark := _MARKS.get(turn.status):
         lines += ["", mark]
     return lines
+
+
+def export_markdown(store: Store, conversation_id: int | None = None) -> str:
+    """A stored conversation as Markdown; the most recent one when no id is given."""
+    if conversation_id is None:
+        transcript = store.last()
+        if transcript is None:
+            raise ConversationNotFound("there are no conversations yet")
+    else:
+        transcript = store.load(conversation_id)
+    return to_markdown(transcript)
+
+
+def export_file(store: Store, conversation_id: int, directory: Path) -> Path:
+    """Write a conversation to ``talkterm-<id>-<title>.md`` in ``directory``; its path."""
+    title = store.conversation(conversation_id).title
+    slug = "-".join(re.findall(r"\w+", title.lower()))[:40].strip("-") or "untitled"
+    path = directory / f"talkterm-{conversation_id}-{slug}.md"
+    path.write_text(export_markdown(store, conversation_id), encoding="utf-8")
+    return path
