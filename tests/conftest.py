@@ -24,6 +24,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conversations a test stores go to a tmp dir, never to the machine's own store."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings for a test server: loopback, port 0, no probing of real local LLMs."""
     base: dict[str, Any] = {

@@ -62,6 +62,10 @@ class Link(Protocol):
         """Stop whatever the link started (a companion server)."""
         ...
 
+    async def new_session(self) -> None:
+        """Leave the current session for a fresh, empty one."""
+        ...
+
 
 def refused(status: int) -> str:
     """Why a refused token ends the retries, in plain words."""
