@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.store import NewTurn, Store, StoreError, Transcript, TurnStatus
+from tui.store import NewTurn, Store, StoreError, Transcript, TurnStatus, export_file
 from tui.widgets.transcript import TurnRecord
 
 log = logging.getLogger("talkterm.chat_log")
@@ -127,6 +127,15 @@ class ChatLog:
             self.conversation_id = transcript.conversation.id
             self.unseeded = bool(transcript.turns)
         return transcript
+
+    def export(self, directory: Path) -> Path:
+        """Save the conversation on screen as Markdown in ``directory``; raises StoreError."""
+        if self.store is None or self.conversation_id is None:
+            raise StoreError("there is nothing to export yet")
+        try:
+            return export_file(self.store, self.conversation_id, directory)
+        except OSError as exc:
+            raise StoreError(f"cannot write the export: {exc}") from exc
 
     def _failed(self, exc: StoreError) -> None:
         log.warning("chat store: %s", exc)
