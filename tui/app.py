@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -24,12 +25,15 @@ from textual.widgets import Footer
 from server import protocol as p
 from tui.answer import Answer, conversation_item, response_create, session_update
 from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector, open_player
+from tui.chat_log import ChatLog, heard_part, model_name, records_of
 from tui.commands import TalktermCommands
 from tui.config import Settings
 from tui.connection import Connection, Link, NotConnected
+from tui.screens.conversations import ConversationsScreen
+from tui.store import StoreError
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
-from tui.widgets.transcript import TranscriptView
+from tui.widgets.transcript import TranscriptView, TurnRecord
 
 log = logging.getLogger("talkterm.app")
 
@@ -39,9 +43,9 @@ _BUSY = "conversation_already_has_active_response"
 _STOP_GRACE_S = 3.0
 
 
-def _key(key: str, action: str, description: str, tooltip: str) -> Binding:
+def _key(key: str, action: str, description: str, tooltip: str, *, show: bool = True) -> Binding:
     """A priority binding whose id is its action, so the config keymap can move it."""
-    return Binding(key, action, description, id=action, priority=True, tooltip=tooltip)
+    return Binding(key, action, description, show, id=action, priority=True, tooltip=tooltip)
 
 
 class Talkterm(App[None], inherit_bindings=False):
@@ -56,6 +60,9 @@ class Talkterm(App[None], inherit_bindings=False):
         _key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
         _key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
         _key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
+        # Not in the footer, which is full at 110 columns; the palette lists them with their keys.
+        _key("ctrl+n", "new_chat", "New", "Start a new conversation", show=False),
+        _key("ctrl+l", "conversations", "Chats", "Open, rename or delete chats", show=False),
         _key("ctrl+q", "quit", "Quit", "Quit talkterm"),
         # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
         Binding("ctrl+c", "help_quit", show=False, system=True),
@@ -90,6 +97,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self._pending: str | None = None
         self._retry_at: float | None = None
         self._stop_timer: Timer | None = None
+        self.chats = ChatLog(settings.store_path, self._store_warning)
         self.set_reactive(Talkterm.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
@@ -109,6 +117,9 @@ class Talkterm(App[None], inherit_bindings=False):
         self.status.mode = "voice" if self.voice else "text"
         self.feed.start(lambda: self.player if self.audio_ok else None)
         self.collector.start()
+        self.chats.open()
+        if self.settings.continue_last:
+            self.call_later(self._open_chat, None)
         self._open_audio()
         self._run_link()
         self.set_interval(0.05, self._tick)
@@ -120,6 +131,7 @@ class Talkterm(App[None], inherit_bindings=False):
         if self.player is not None:
             self.player.close()
         await self.link.close()
+        self.chats.close()
 
     @property
     def status(self) -> StatusLine:
@@ -134,6 +146,9 @@ class Talkterm(App[None], inherit_bindings=False):
             "resume": self.state == "paused",
             "stop": self.state in ("streaming", "paused"),
             "toggle_mode": self.audio_ok,
+            "new_chat": self.state == "idle",
+            "conversations": self.state == "idle" and self.chats.store is not None,
+            "export_chat": self.chats.conversation_id is not None,
         }.get(action, True)
         return True if applies else None
 
@@ -176,7 +191,9 @@ class Talkterm(App[None], inherit_bindings=False):
         if message.replaced:
             note = "↯ interrupted: the server no longer had this conversation"
             await self._end_answer("interrupted", note)
+        if message.replaced or self.chats.unseeded:
             # The new session starts empty: give it the conversation as the person saw it.
+            self.chats.unseeded = False
             self._send(*(conversation_item(role, text) for role, text in self.history))
 
     def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
@@ -367,6 +384,8 @@ class Talkterm(App[None], inherit_bindings=False):
         self.answer = Answer(turn, self.generation, voice, sent_at, create=response_create(voice))
         self.state = "streaming"
         self.history.append(("user", text))
+        # Written down before it is sent: a crash from here on still keeps the question.
+        self.chats.asked(text, model=model_name(self.status.llm), voice=self._voice_name(voice))
         self._send(p.user_text_item(text), self.answer.create)
         return True
 
@@ -381,7 +400,10 @@ class Talkterm(App[None], inherit_bindings=False):
         note = (
             f"■ stopped after {heard / 1000:.1f} s of speech" if answer.audio_seen else "■ stopped"
         )
-        await self._end_answer("stopped", note, settle=answer.done)
+        # Text-only, or nothing heard yet: the server keeps the text as shown, and so do we.
+        span = answer.span_at(heard)
+        heard_text = heard_part(answer.turn.text, span) if answer.audio_seen else None
+        await self._end_answer("stopped", note, settle=answer.done, heard=heard_text)
         if not answer.done:
             # Wait for the cancelled response's response.done before the next prompt.
             self.state = "stopping"
@@ -393,13 +415,27 @@ class Talkterm(App[None], inherit_bindings=False):
             await self._settle()
 
     async def _end_answer(
-        self, mark: str | None, note: str, *, settle: bool = True, silence: bool = False
+        self,
+        mark: str | None,
+        note: str,
+        *,
+        settle: bool = True,
+        silence: bool = False,
+        heard: str | None = None,
     ) -> None:
         answer, self.answer = self.answer, None
         if answer is None:
             return
-        if answer.turn.text:
-            self.history.append(("assistant", answer.turn.text))
+        if remembered := (answer.turn.text if heard is None else heard):
+            self.history.append(("assistant", remembered))
+        self.chats.answered(
+            answer.turn.text,
+            mark,
+            heard=heard,
+            model=model_name(self.status.llm),
+            voice=self._voice_name(answer.voice),
+            timings=(self.status.first_text_ms, self.status.first_audio_ms),
+        )
         if self.player is not None and (silence or mark == "interrupted") and answer.audio_seen:
             self.player.stop()
         answer.turn.clear_highlight()
@@ -438,6 +474,51 @@ class Talkterm(App[None], inherit_bindings=False):
             answer.turn.highlight(*span)
         if self.state == "streaming" and answer.finished_playing(self.player.buffered_ms):
             await self._end_answer(None, "")
+
+    # -- conversations ----------------------------------------------------------------------
+
+    async def action_new_chat(self) -> None:
+        """Start a new conversation: an empty transcript and a fresh server session."""
+        self.chats.new()
+        await self._show_chat([], [])
+
+    def action_conversations(self) -> None:
+        """Show the stored conversations; the one picked is opened."""
+        if self.chats.store is None:
+            return
+
+        async def picked(conversation_id: int | None) -> None:
+            if conversation_id is not None:
+                await self._open_chat(conversation_id)
+
+        self.push_screen(ConversationsScreen(self.chats.store, self.chats.conversation_id), picked)
+
+    def action_export_chat(self) -> None:
+        """Write the conversation on screen to a Markdown file in the current directory."""
+        try:
+            self.notify(f"Saved to {self.chats.export(Path.cwd())}", title="Export", timeout=6)
+        except StoreError as exc:
+            self.notify(str(exc), title="Export", severity="error")
+
+    async def _open_chat(self, conversation_id: int | None) -> None:
+        """Continue a stored conversation (None: the most recent one)."""
+        transcript = self.chats.load(conversation_id)
+        if transcript is None:
+            return
+        # The history reaches the server when its next session starts (chats.unseeded).
+        await self._show_chat(records_of(transcript), transcript.history())
+
+    async def _show_chat(self, records: list[TurnRecord], history: list[tuple[str, str]]) -> None:
+        await self.query_one(TranscriptView).replace(records)
+        self.history = history
+        if self.link.connected or getattr(self.link, "resumable", False):
+            await self.link.new_session()
+
+    def _voice_name(self, spoken: bool) -> str | None:
+        return (self.status.tts or None) if spoken else None
+
+    def _store_warning(self, text: str) -> None:
+        self.notify(text, title="Conversations", severity="warning", timeout=8)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -8,23 +8,33 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+# Actions with no key of their own: (title, help, action).
+PALETTE_ONLY = [
+    (
+        "Export conversation",
+        "Save this conversation as Markdown in the current folder",
+        "export_chat",
+    ),
+]
+
 
 def applicable_commands(app: App[object]) -> list[tuple[str, str, str]]:
-    """(title, help, action) of every shown app binding whose action applies now."""
+    """(title, help, action) of every described app binding whose action applies now."""
     keys = {
         active.binding.action: app.get_key_display(active.binding)
         for active in app.screen_stack[0].active_bindings.values()
     }
     commands = []
     for binding in Binding.make_bindings(app.BINDINGS):
-        if binding.show and app.check_action(binding.action, ()) is True:
+        if binding.description and app.check_action(binding.action, ()) is True:
             key = keys.get(binding.action, binding.key)
             commands.append((binding.description, f"{binding.tooltip} ({key})", binding.action))
+    commands += [c for c in PALETTE_ONLY if app.check_action(c[2], ()) is True]
     return commands
 
 
 class TalktermCommands(Provider):
-    """Offers Send, Pause, Resume, Stop, the voice toggle and Quit, as they apply."""
+    """Offers Send, Pause, Resume, Stop, the voice toggle, conversations and Quit, as they apply."""
 
     async def discover(self) -> Hits:
         """Everything that applies now, before anything is typed."""
