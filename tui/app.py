@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -25,7 +25,9 @@ from tui import answer as endings
 from tui import link as wire
 from tui.answer import Answer, AnswerEvent, Ending, ResponseState
 from tui.audio_feed import AudioFeed, PlayerLike, open_player
-from tui.commands import TalktermCommands, key, shown_keys
+from tui.chat_actions import ChatActions
+from tui.chat_log import ChatLog
+from tui.commands import APP_KEYS, TalktermCommands, shown_keys
 from tui.config import Settings
 from tui.connection import Connection
 from tui.link import Link, LinkState
@@ -39,22 +41,13 @@ log = logging.getLogger("talkterm.app")
 _STOP_GRACE_S = 3.0
 
 
-class Talkterm(App[None], inherit_bindings=False):
+class Talkterm(ChatActions, inherit_bindings=False):
     """The talkterm terminal app."""
 
     CSS_PATH = "app.tcss"
     TITLE = "talkterm"
     COMMANDS = App.COMMANDS | {TalktermCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
-        key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
-        key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
-        key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
-        key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
-        key("ctrl+q", "quit", "Quit", "Quit talkterm"),
-        # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
-        Binding("ctrl+c", "help_quit", show=False, system=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_KEYS)
 
     state: reactive[ResponseState] = reactive(ResponseState.IDLE, bindings=True)
     """Where the app is with an answer (shown in the status line)."""
@@ -77,8 +70,8 @@ class Talkterm(App[None], inherit_bindings=False):
         self.sound = Playback(self.post_message, player)
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
-        self.history: list[tuple[str, str]] = []
-        """(role, text) of every finished turn, to re-seed a session the server lost."""
+        self.history = []
+        self.chats = ChatLog(settings.store_path, self.store_warning)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
         self.set_reactive(Talkterm.voice, not settings.text_only)
@@ -99,6 +92,7 @@ class Talkterm(App[None], inherit_bindings=False):
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
         self.sound.start(lambda: self.sound.player if self.audio_ok else None)
+        self.open_chats(self.settings.continue_last)
         self._open_audio()
         self._run_link()
         self.set_interval(0.05, self._tick)
@@ -107,6 +101,7 @@ class Talkterm(App[None], inherit_bindings=False):
         """Silence the speaker and stop the companion server."""
         self.sound.close()
         await self.link.close()
+        self.chats.close()
 
     @property
     def player(self) -> PlayerLike | None:
@@ -126,6 +121,9 @@ class Talkterm(App[None], inherit_bindings=False):
             "resume": self.state == ResponseState.PAUSED,
             "stop": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
             "toggle_mode": self.audio_ok,
+            "new_chat": self.state == ResponseState.IDLE,
+            "conversations": self.state == ResponseState.IDLE and self.chats.store is not None,
+            "export_chat": self.chats.conversation_id is not None,
         }.get(action, True)
         return True if applies else None
 
@@ -163,6 +161,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self.status.tts = message.tts
         if message.replaced:
             await self._end_answer(endings.FORGOTTEN)
+        if self.take_unseeded() or message.replaced:
             # The new session starts empty: give it the conversation as the person saw it.
             self._send(*(wire.conversation_item(role, text) for role, text in self.history))
 
@@ -314,6 +313,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
         self.state = ResponseState.STREAMING
         self.history.append(("user", text))
+        self.record_question(text, voice)
         self._send(p.user_text_item(text), self.answer.create)
         return True
 
@@ -322,7 +322,8 @@ class Talkterm(App[None], inherit_bindings=False):
             return
         heard = self.sound.stop(answer.audio_seen)  # what is still queued is never played
         self._send(*answer.stop_events(heard))
-        await self._end_answer(answer.stopped(heard), settle=answer.done)
+        ending, heard_text = answer.stopped(heard), self.heard_text(answer, heard)
+        await self._end_answer(ending, settle=answer.done, heard=heard_text)
         if not answer.done:
             # Wait for the cancelled response's response.done before the next prompt.
             self.state = ResponseState.STOPPING
@@ -333,12 +334,13 @@ class Talkterm(App[None], inherit_bindings=False):
             log.warning("no response.done within %.0f s of a cancel", _STOP_GRACE_S)
             await self._settle()
 
-    async def _end_answer(self, ending: Ending, *, settle: bool = True) -> None:
+    async def _end_answer(
+        self, ending: Ending, *, settle: bool = True, heard: str | None = None
+    ) -> None:
         answer, self.answer = self.answer, None
         if answer is None:
             return
-        if answer.turn.text:
-            self.history.append(("assistant", answer.turn.text))
+        self.record_answer(answer, ending, heard)
         if ending.silence and answer.audio_seen:
             self.sound.silence()
         await answer.turn.end(ending.mark, ending.note)

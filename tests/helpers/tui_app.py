@@ -47,6 +47,11 @@ class ScriptedLink:
     async def close(self) -> None:
         self.connected = False
 
+    async def new_session(self) -> None:
+        """A fresh session at once (another conversation was opened)."""
+        self.sent.append({"type": "talkterm.test.new_session"})
+        self.app.post_message(Connection.SessionStarted(*self._session, demo=False))
+
 
 def scripted_app(player: FakePlayer | None = None, **settings: Any) -> Talkterm:
     """An app on a ScriptedLink, in snapshot mode (no timings on screen)."""

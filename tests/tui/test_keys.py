@@ -139,10 +139,11 @@ async def test_the_palette_offers_what_applies_and_runs_it() -> None:
     async with app.run_test(size=(120, 24)) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
         idle = [title for title, _, _ in applicable_commands(app)]
-        assert idle == ["Send", "Voice/Text", "Quit"]
+        assert idle == ["Send", "Voice/Text", "New", "Chats", "Quit"]
         await start_answer(app, pilot)
         titles = [title for title, _, _ in applicable_commands(app)]
-        assert titles == ["Send", "Pause", "Stop", "Voice/Text", "Quit"]
+        # A conversation exists once a question is asked: it can be exported.
+        assert titles == ["Send", "Pause", "Stop", "Voice/Text", "Quit", "Export conversation"]
         assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]
         await pilot.press("ctrl+p")
         await pilot.press(*"pause")

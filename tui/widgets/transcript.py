@@ -102,6 +102,12 @@ class TranscriptView(VerticalScroll, can_focus=False):
         await self.mount_all([record.widget() for record in records[-LIVE_TURNS:]])
         await self._fold()
 
+    async def replace(self, records: list[TurnRecord]) -> None:
+        """Show another conversation instead of this one."""
+        self.older.clear()
+        await self.remove_children(self.turns)
+        await self.load(records)
+
     async def _fold(self) -> None:
         """Turn the oldest widgets back into records, keeping LIVE_TURNS mounted."""
         turns = self.turns
