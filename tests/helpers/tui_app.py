@@ -76,7 +76,7 @@ async def ask(pilot: Pilot[Any], app: Talkterm, text: str) -> None:
     # Until the audio device is checked, a prompt would get a text-only answer.
     await wait_for(pilot, lambda: app.audio_ok or app.status.audio_note, what="audio checked")
     before = len(app.query(UserTurn))
-    await pilot.press(*text, "ctrl+j")
+    await pilot.press(*text, "enter")
     await wait_for(pilot, lambda: len(app.query(UserTurn)) > before, what=f"prompt {text!r} sent")
 
 

@@ -88,12 +88,12 @@ async def test_sigkill_mid_answer_keeps_the_question_and_continue_reopens_it(
     first = await launcher.start()
     await first.wait_screen(r"● connected")
     await first.keys("First question?")
-    await first.keys("C-j")
+    await first.keys("Enter")
     await first.wait_screen(r"Short answer\.")
     # The status line may wrap before "idle" (with a sound device it is longer).
     await first.wait_screen(r"(│ |\n )idle\b")
     await first.keys("Second question?")
-    await first.keys("C-j")
+    await first.keys("Enter")
     await first.wait_screen(r"The kettle hums")
     app_pid = int((await first.run("display-message", "-p", "#{pane_pid}")).strip())
     os.kill(app_pid, signal.SIGKILL)
@@ -110,7 +110,7 @@ async def test_sigkill_mid_answer_keeps_the_question_and_continue_reopens_it(
     await again.wait_screen(r"Second question\?")
     assert "Short answer." in await again.screen()
     await again.keys("Third?")
-    await again.keys("C-j")
+    await again.keys("Enter")
     await again.wait_screen(r"Back again\.")
     sent = [(m["role"], m["content"]) for m in fake_llm.chat_requests[-1].json["messages"]]
     assert [m for m in sent if m[0] != "system"] == [
