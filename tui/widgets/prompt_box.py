@@ -42,7 +42,7 @@ class PromptBox(TextArea):
             tab_behavior="focus",
         )
 
-    def _on_key(self, event: events.Key) -> None:
+    async def _on_key(self, event: events.Key) -> None:
         # Textual calls TextArea's own handler after this one, unless the default is
         # prevented. Enter is not typed while a binding wants it (Send, unless the keymap
         # moved it): it bubbles up to that binding.
