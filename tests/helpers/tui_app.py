@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from textual.command import CommandList
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
@@ -78,6 +79,16 @@ async def ask(pilot: Pilot[Any], app: Talkterm, text: str) -> None:
     before = len(app.query(UserTurn))
     await pilot.press(*text, "enter")
     await wait_for(pilot, lambda: len(app.query(UserTurn)) > before, what=f"prompt {text!r} sent")
+
+
+def highlighted_command(app: Talkterm) -> str | None:
+    """The title of the command the open palette has highlighted, if any."""
+    lists = app.screen.query(CommandList)
+    if not lists or lists.first().highlighted is None:
+        return None
+    found = lists.first()
+    assert found.highlighted is not None
+    return str(found.get_option_at_index(found.highlighted).prompt).split("\n")[0]
 
 
 class Recorder:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from textual import events
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 
 from tests.helpers.player import FakePlayer
-from tests.helpers.tui_app import Notices, ScriptedLink, scripted_app
+from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.commands import applicable_commands
@@ -31,16 +31,6 @@ def footer_state(app: Talkterm) -> dict[str, bool]:
         for active in app.screen.active_bindings.values()
         if active.binding.id in KEYS
     }
-
-
-def highlighted_command(app: Talkterm) -> str | None:
-    """The title of the command the open palette has highlighted, if any."""
-    lists = app.screen.query(CommandList)
-    if not lists or lists.first().highlighted is None:
-        return None
-    found = lists.first()
-    assert found.highlighted is not None
-    return str(found.get_option_at_index(found.highlighted).prompt).split("\n")[0]
 
 
 async def start_answer(app: Talkterm, pilot: Any, text: str = "hello") -> ScriptedLink:
