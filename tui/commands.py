@@ -96,11 +96,12 @@ def action_keys(app: App[Any]) -> dict[str, list[str]]:
 
 
 def shown_keys(app: App[Any]) -> dict[str, str]:
-    """How the key of each binding is shown (after any keymap change), by binding id."""
-    return {
-        active.binding.id or active.binding.action: app.get_key_display(active.binding)
-        for active in app.screen_stack[0].active_bindings.values()
-    }
+    """How the (first) key of each binding is shown (after any keymap change), by binding id."""
+    keys: dict[str, str] = {}
+    for active in app.screen_stack[0].active_bindings.values():
+        binding = active.binding
+        keys.setdefault(binding.id or binding.action, app.get_key_display(binding))
+    return keys
 
 
 def applicable_commands(app: App[object]) -> list[tuple[str, str, str]]:
