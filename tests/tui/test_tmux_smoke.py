@@ -109,3 +109,25 @@ async def test_no_server_is_left_after_sigkill(tmux: Tmux) -> None:
     assert "talkterm" in cmdline
     os.kill(app_pid, signal.SIGKILL)
     assert await gone(server), "the companion server outlived a SIGKILLed talkterm"
+
+
+async def test_a_newcomer_at_80_columns_sees_the_whole_greeting(tmp_path: Path) -> None:
+    """No LLM configured: the demo hint wraps, and every word of it is on screen."""
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TALKTERM_PROBE_LOCAL": "false",
+        "TALKTERM_TTS": "none",
+        "TERM": "xterm-256color",
+    }
+    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM} --text-only"
+    session = Tmux(f"talkterm-greet-{os.getpid()}-{tmp_path.name}", tmp_path / "state")
+    await session.run("new-session", "-d", "-x", "80", "-y", "24", command)
+    try:
+        screen = await session.wait_screen(r"demo responder")
+        screen = await session.wait_screen(r"then restart\.")
+        assert "Type a question and press Enter" in screen
+        assert "^q Quit" in screen
+    finally:
+        await session.run("kill-server", check=False)

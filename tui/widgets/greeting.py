@@ -19,10 +19,11 @@ class Greeting(Widget):
     Greeting { height: auto; padding: 1 2; color: $text-muted; }
     """
 
-    llm: reactive[str] = reactive("")
+    # layout=True: the source line wraps differently once known, so the height must follow.
+    llm: reactive[str] = reactive("", layout=True)
     """The server's LLM label ("" until a session has started)."""
-    tts: reactive[str] = reactive("")
-    demo: reactive[bool] = reactive(False)
+    tts: reactive[str] = reactive("", layout=True)
+    demo: reactive[bool] = reactive(False, layout=True)
 
     def about(self, llm: str, tts: str, demo: bool) -> None:
         """Say where the answers come from (once the server has told)."""
