@@ -114,7 +114,13 @@ class Server:
             return connection.respond(
                 http.HTTPStatus.NOT_FOUND, f"Not found. The WebSocket endpoint is {ENDPOINT}.\n"
             )
-        if not self._authorised(request.headers.get("Authorization", "")):
+        given = request.headers.get_all("Authorization")
+        if len(given) > 1:
+            # headers.get() raised on this, which websockets answered with 500 and a traceback.
+            return connection.respond(
+                http.HTTPStatus.BAD_REQUEST, "Send one Authorization header, not several.\n"
+            )
+        if not self._authorised(given[0] if given else ""):
             response = connection.respond(
                 http.HTTPStatus.UNAUTHORIZED, "Missing or wrong bearer token.\n"
             )
@@ -155,8 +161,9 @@ class Server:
                     await session.resume(ws, last_seen)
                     return session
                 except ResumeRefused as exc:
+                    # The id alone proves nothing: a refused resume leaves the session
+                    # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
-                    await session.expire()
         session = Session(services)
         await session.start(ws)
         if refusal is not None:

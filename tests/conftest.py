@@ -22,6 +22,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conversations a test stores go to a tmp dir, never to the machine's own store."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 async def fake_llm() -> AsyncIterator[FakeLLM]:
     """A real HTTP server speaking the OpenAI SSE format."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -24,12 +24,16 @@ from server import protocol as p
 from tui import answer as endings
 from tui import link as wire
 from tui.answer import Answer, AnswerEvent, Ending, ResponseState
-from tui.audio_feed import AudioFeed, PlayerLike, open_player
-from tui.commands import TalktermCommands, key, shown_keys
+from tui.audio_feed import AudioFeed, PlayerLike
+from tui.chat_actions import ChatActions
+from tui.chat_log import ChatLog
+from tui.clipboard import CopyActions
+from tui.commands import APP_KEYS, TalktermCommands, shown_keys
 from tui.config import Settings
 from tui.connection import Connection
 from tui.http_link import make_link
 from tui.link import Link, LinkState
+from tui.output_mode import OutputMode
 from tui.playback import Playback
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
@@ -40,31 +44,18 @@ log = logging.getLogger("talkterm.app")
 _STOP_GRACE_S = 3.0
 
 
-class Talkterm(App[None], inherit_bindings=False):
+class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
     """The talkterm terminal app."""
 
     CSS_PATH = "app.tcss"
     TITLE = "talkterm"
     COMMANDS = App.COMMANDS | {TalktermCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
-        key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
-        key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
-        key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
-        key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
-        key("ctrl+q", "quit", "Quit", "Quit talkterm"),
-        # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
-        Binding("ctrl+c", "help_quit", show=False, system=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_KEYS)
 
     state: reactive[ResponseState] = reactive(ResponseState.IDLE, bindings=True)
     """Where the app is with an answer (shown in the status line)."""
     link_state: reactive[LinkState] = reactive(LinkState.CONNECTING, bindings=True)
     """How the link to the server stands."""
-    voice: reactive[bool] = reactive(True, bindings=True)
-    """Whether answers are spoken (False: text only)."""
-    audio_ok: reactive[bool] = reactive(False, bindings=True)
-    """Whether an output device is open."""
 
     def __init__(
         self,
@@ -78,11 +69,11 @@ class Talkterm(App[None], inherit_bindings=False):
         self.sound = Playback(self.post_message, player)
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
-        self.history: list[tuple[str, str]] = []
-        """(role, text) of every finished turn, to re-seed a session the server lost."""
+        self.history = []
+        self.chats = ChatLog(settings.store_path, self.store_warning)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
-        self.set_reactive(Talkterm.voice, not settings.text_only)
+        self.set_reactive(OutputMode.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
     def compose(self) -> ComposeResult:
@@ -100,7 +91,8 @@ class Talkterm(App[None], inherit_bindings=False):
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
         self.sound.start(lambda: self.sound.player if self.audio_ok else None)
-        self._open_audio()
+        self.open_chats(self.settings.continue_last)
+        self.open_audio()
         self._run_link()
         self.set_interval(0.05, self._tick)
 
@@ -108,6 +100,7 @@ class Talkterm(App[None], inherit_bindings=False):
         """Silence the speaker and stop the companion server."""
         self.sound.close()
         await self.link.close()
+        self.chats.close()
 
     @property
     def player(self) -> PlayerLike | None:
@@ -126,19 +119,19 @@ class Talkterm(App[None], inherit_bindings=False):
             "pause": self.state == ResponseState.STREAMING,
             "resume": self.state == ResponseState.PAUSED,
             "stop": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
+            "pause_resume": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
             "toggle_mode": self.audio_ok,
+            "new_chat": self.state == ResponseState.IDLE,
+            "conversations": self.state == ResponseState.IDLE and self.chats.store is not None,
+            "export_chat": self.chats.conversation_id is not None,
         }.get(action, True)
         return True if applies else None
 
     def key_for(self, action: str) -> str:
-        """How the key bound to ``action`` is shown (after any keymap change)."""
+        """How the key of binding ``action`` (its id) is shown (after any keymap change)."""
         return shown_keys(self).get(action, action)
 
     # -- workers ------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="audio-open", exit_on_error=False)
-    def _open_audio(self) -> None:
-        open_player(self.player, self.settings.audio_device, self.post_message)
 
     @work(exclusive=True, group="link", exit_on_error=False)
     async def _run_link(self) -> None:
@@ -156,14 +149,15 @@ class Talkterm(App[None], inherit_bindings=False):
         """Handshake done: ask for binary audio and the current output mode."""
         self.link_state = LinkState.CONNECTED
         self.status.show_link(LinkState.CONNECTED, message.transport, error="")
-        self._update_session()
+        self.update_session()
 
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
-        self.status.llm = f"{message.llm} (demo)" if message.demo else message.llm
-        self.status.tts = message.tts
+        self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
+        self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
         if message.replaced:
             await self._end_answer(endings.FORGOTTEN)
+        if self.take_unseeded() or message.replaced:
             # The new session starts empty: give it the conversation as the person saw it.
             self._send(*(wire.conversation_item(role, text) for role, text in self.history))
 
@@ -234,20 +228,6 @@ class Talkterm(App[None], inherit_bindings=False):
         if self.answer is not None and self.answer.generation == message.generation:
             self.answer.audio_fed = True
 
-    def on_audio_feed_failed(self, message: AudioFeed.Failed) -> None:
-        """A segment could not be decoded; the text carries on."""
-        self.notify(message.reason, title="Audio", severity="warning")
-
-    @on(AudioFeed.Opened)
-    @on(AudioFeed.Missing)
-    def _audio_checked(self, message: AudioFeed.Opened | AudioFeed.Missing) -> None:
-        """Sound works (voice is possible), or it does not: say so, ask for text only."""
-        if isinstance(message, AudioFeed.Opened):
-            self.sound.player = message.player
-        self.audio_ok = isinstance(message, AudioFeed.Opened)
-        self.status.audio_note = "" if self.audio_ok else "no audio device — text only"
-        self._update_session()
-
     # -- actions --------------------------------------------------------------------------
 
     def action_start(self) -> None:
@@ -277,7 +257,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self.sound.pause()
         self._send(*answer.pause_events())
         answer.turn.hold()
-        answer.turn.set_mark("paused", f"‖ paused — {self.key_for('resume')} resumes")
+        answer.turn.set_mark("paused", f"‖ paused — {self.key_for('pause_resume')} resumes")
         self.state = ResponseState.PAUSED
 
     async def action_resume(self) -> None:
@@ -290,14 +270,20 @@ class Talkterm(App[None], inherit_bindings=False):
         self.state = ResponseState.STREAMING
         await answer.turn.release()
 
+    async def action_pause_resume(self) -> None:
+        """One key for both: pause while it plays, resume while paused."""
+        if self.state == ResponseState.PAUSED:
+            await self.action_resume()
+        else:
+            self.action_pause()
+
+    def action_show_status(self) -> None:
+        """The whole status line, in full (it is cut to one line on screen)."""
+        self.notify(self.status.details(), title="Status", timeout=10)
+
     async def action_stop(self) -> None:
         """Silence at once, cancel, and keep only what was heard."""
         await self._stop_answer()
-
-    def action_toggle_mode(self) -> None:
-        """Switch between voice and text only, from the next answer on."""
-        self.voice = not self.voice
-        self._update_session()
 
     # -- an answer's life -------------------------------------------------------------------
 
@@ -305,7 +291,7 @@ class Talkterm(App[None], inherit_bindings=False):
         if not self.link.connected:
             self.notify("Not connected to the server yet.", severity="error", timeout=4)
             return False
-        voice, sent_at = self.voice and self.audio_ok, time.perf_counter()
+        voice, sent_at = self.spoken, time.perf_counter()
         self.status.begin_answer()
         transcript = self.query_one(TranscriptView)
         await transcript.add_user(text)
@@ -315,6 +301,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
         self.state = ResponseState.STREAMING
         self.history.append(("user", text))
+        self.record_question(text, voice)
         self._send(p.user_text_item(text), self.answer.create)
         return True
 
@@ -323,7 +310,8 @@ class Talkterm(App[None], inherit_bindings=False):
             return
         heard = self.sound.stop(answer.audio_seen)  # what is still queued is never played
         self._send(*answer.stop_events(heard))
-        await self._end_answer(answer.stopped(heard), settle=answer.done)
+        ending, heard_text = answer.stopped(heard), self.heard_text(answer, heard)
+        await self._end_answer(ending, settle=answer.done, heard=heard_text)
         if not answer.done:
             # Wait for the cancelled response's response.done before the next prompt.
             self.state = ResponseState.STOPPING
@@ -334,12 +322,13 @@ class Talkterm(App[None], inherit_bindings=False):
             log.warning("no response.done within %.0f s of a cancel", _STOP_GRACE_S)
             await self._settle()
 
-    async def _end_answer(self, ending: Ending, *, settle: bool = True) -> None:
+    async def _end_answer(
+        self, ending: Ending, *, settle: bool = True, heard: str | None = None
+    ) -> None:
         answer, self.answer = self.answer, None
         if answer is None:
             return
-        if answer.turn.text:
-            self.history.append(("assistant", answer.turn.text))
+        self.record_answer(answer, ending, heard)
         if ending.silence and answer.audio_seen:
             self.sound.silence()
         await answer.turn.end(ending.mark, ending.note)
@@ -378,11 +367,6 @@ class Talkterm(App[None], inherit_bindings=False):
 
     def _send(self, *events: dict[str, Any]) -> None:
         wire.send_all(self.link, events)
-
-    def _update_session(self) -> None:
-        self.status.mode = "voice" if self.voice and self.audio_ok else "text"
-        if self.link.connected:
-            self._send(wire.session_update(self.voice and self.audio_ok))
 
 
 def _default_link(app: Talkterm) -> Link:

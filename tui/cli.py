@@ -72,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="log file (default $XDG_STATE_HOME/talkterm/talkterm.log) [TALKTERM_LOG_FILE]",
     )
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
+    add(
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        default=None,
+        help="reopen the most recent conversation [TALKTERM_CONTINUE_LAST]",
+    )
+    add(
+        "--store",
+        type=Path,
+        metavar="FILE",
+        help="chat store (default $XDG_DATA_HOME/talkterm/talkterm.db) [TALKTERM_STORE_FILE]",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    export = commands.add_parser(
+        "export", help="print a stored conversation as Markdown (default: the most recent)"
+    )
+    export.add_argument("id", nargs="?", type=int, help="conversation number (default: the last)")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", default="-", help="write here instead of stdout ('-')"
+    )
     return parser
 
 
@@ -120,6 +141,27 @@ def list_devices() -> int:
     return 0
 
 
+def export(settings: Settings, conversation_id: int | None, output: str) -> int:
+    """``talkterm export``: a stored conversation as Markdown, to stdout or a file."""
+    from tui.store import Store, StoreError, export_markdown
+
+    try:
+        with Store(settings.store_path) as store:
+            text = export_markdown(store, conversation_id)
+    except StoreError as exc:
+        print(f"talkterm: {exc}", file=sys.stderr)
+        return 1
+    if output == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"talkterm: cannot write {output}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``talkterm`` and ``python -m tui``."""
     args = build_parser().parse_args(argv)
@@ -132,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "text_only": args.text_only,
         "log_file": args.log_file,
         "log_level": args.log_level,
+        "continue_last": args.continue_last,
+        "store_file": args.store,
     }
     try:
         settings = load_settings(flags, args.config)
@@ -142,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a config file that is not valid TOML
         print(f"talkterm: cannot read the config file: {exc}", file=sys.stderr)
         return 2
+    if args.command == "export":
+        return export(settings, args.id, args.output)
     try:
         log_path = setup_logging(settings)
     except (OSError, ValueError) as exc:

@@ -58,6 +58,11 @@ def default_log_path() -> Path:
     return _xdg_dir("XDG_STATE_HOME", ".local/state") / APP_NAME / f"{APP_NAME}.log"
 
 
+def default_store_path() -> Path:
+    """Where conversations are kept unless ``store_file`` says otherwise."""
+    return _xdg_dir("XDG_DATA_HOME", ".local/share") / APP_NAME / f"{APP_NAME}.db"
+
+
 class Settings(BaseSettings):
     """Everything the terminal app can be told."""
 
@@ -88,6 +93,10 @@ class Settings(BaseSettings):
     """Log file; unset means $XDG_STATE_HOME/talkterm/talkterm.log."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING…"""
+    store_file: Path | None = None
+    """The chat store (SQLite); unset means $XDG_DATA_HOME/talkterm/talkterm.db."""
+    continue_last: bool = False
+    """Reopen the most recent conversation at start (--continue)."""
     snapshot_mode: bool = False
     """Hide timings and addresses so screenshots are reproducible (tests)."""
 
@@ -100,6 +109,11 @@ class Settings(BaseSettings):
     def log_path(self) -> Path:
         """The log file actually used."""
         return self.log_file or default_log_path()
+
+    @property
+    def store_path(self) -> Path:
+        """The chat store actually used."""
+        return self.store_file or default_store_path()
 
     @property
     def token_value(self) -> str | None:

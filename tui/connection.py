@@ -179,6 +179,7 @@ class Connection:
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self.resume = ResumePoint()
+        self._renewing = False
 
     @classmethod
     def from_settings(cls, settings: Settings, post: Post) -> Connection:
@@ -223,6 +224,15 @@ class Connection:
             raise NotConnected("Not connected to the server.")
         self._outbox.put_nowait(event)
 
+    async def new_session(self) -> None:
+        """Start over in a fresh, empty session (another conversation is opened)."""
+        self.resume = ResumePoint()
+        self._outbox = asyncio.Queue()
+        if self._ws is not None:
+            # run() reconnects at once, without a Lost: nothing was lost.
+            self._renewing = True
+            await self._ws.close()
+
     async def run(self) -> None:
         """Connect and reconnect until cancelled or the token is refused."""
         attempt = 0
@@ -234,6 +244,9 @@ class Connection:
                 self._post(Connection.Connecting(url, attempt))
                 if await self._session(url, token):
                     attempt = 0
+                if self._renewing:
+                    self._renewing = False
+                    continue
                 reason = "the server closed the connection"
             except InvalidStatus as exc:
                 status = exc.response.status_code

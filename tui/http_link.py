@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class HttpLink:
         self._answer: asyncio.Task[None] | None = None
         self._count = 0
         self._last: _Reply | None = None  # the answer a truncate may cut
+        self._model = "?"
         self._dropped = asyncio.Event()
         self.connected = False
 
@@ -77,17 +79,27 @@ class HttpLink:
         """Check the server answers over HTTP, then serve until a stream drops."""
         raw = b"".join([c async for c in request(f"{self.url}/v1/models", self._token)])
         models = json.loads(raw)
-        model = str(models["data"][0]["id"]) if models.get("data") else "?"
+        self._model = str(models["data"][0]["id"]) if models.get("data") else "?"
         self.connected = True
         self._post(Connection.Connected(self.url, transport="HTTP streaming"))
         # A new, empty conversation on this side: the app re-sends its history.
-        self._post(Connection.SessionStarted(model, "server", False, replaced=True))
+        self._post(Connection.SessionStarted(self._model, "server", False, replaced=True))
         try:
             await self._dropped.wait()
         finally:
             self.connected = False
             if self._answer is not None:
                 self._answer.cancel()
+
+    async def new_session(self) -> None:
+        """Start over with an empty history; the app then sends the conversation it shows."""
+        if self._answer is not None:
+            self._answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._answer  # it remembers what it had; forgotten just below
+        self.history.clear()
+        self._last = None
+        self._post(Connection.SessionStarted(self._model, "server", False))
 
     def send(self, event: dict[str, Any]) -> None:
         """Act on one client event as the server would."""
@@ -230,6 +242,10 @@ class FallbackLink:
             finally:
                 self.http = None
             await asyncio.sleep(1.0)
+
+    async def new_session(self) -> None:
+        """Leave the current conversation for an empty one, on whichever transport is active."""
+        await (self.http if self.http is not None else self.ws).new_session()
 
     async def close(self) -> None:
         """Stop what the WebSocket link started."""

@@ -93,6 +93,10 @@ class Link(Protocol):
         """Stop whatever the link started (a companion server)."""
         ...
 
+    async def new_session(self) -> None:
+        """Leave the current session for a fresh, empty one."""
+        ...
+
 
 def send_all(link: Link, events: Iterable[dict[str, Any]]) -> None:
     """Send events in order; while the link is down they are dropped (and logged)."""

@@ -27,9 +27,11 @@ from server.errors import (
 )
 from server.llm import LLMEvent, TextDelta, Usage
 from server.llm.sse import (
+    LineSplitter,
     SSEDecoder,
     SSEEvent,
     error_from_payload,
+    load_json,
     parse_chat_chunk,
     parse_usage,
     trim,
@@ -41,6 +43,10 @@ _WRITE_TIMEOUT: Final = 10.0
 _DRAIN_TIMEOUT: Final = 0.5
 _ERROR_BODY_LIMIT: Final = 16_384
 _REDACTED: Final = "[redacted]"
+# Largest text delta passed on: one 10 MB upstream chunk became one 10 MB WebSocket frame,
+# ten times what a default websockets client accepts (1 MiB); 64 Ki characters stay
+# under that even when every one is JSON-escaped.
+MAX_DELTA_CHARS: Final = 65_536
 # Transport failures that mean the upstream went away mid-exchange.
 _CUT: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 T = TypeVar("T")
@@ -103,12 +109,13 @@ class ChatCompletionsLLM:
             async with self._client.stream("POST", self._url, json=body) as response:
                 answered = True
                 await self._raise_for_status(response)
-                async with contextlib.aclosing(_generator(response.aiter_lines())) as lines:
-                    async for line in lines:
-                        for event in reader.feed_line(line):
+                self._refuse_encoding(response)
+                async with contextlib.aclosing(_generator(response.aiter_text())) as pieces:
+                    async for piece in pieces:
+                        for event in reader.feed_text(piece):
                             yield event
                         if reader.done:
-                            await _drain(lines)
+                            await _drain(pieces)
                             break
                 for event in reader.end():
                     yield event
@@ -124,11 +131,22 @@ class ChatCompletionsLLM:
         """Close the connection pool."""
         await self._client.aclose()
 
+    def _refuse_encoding(self, response: httpx.Response) -> None:
+        """Refuse a compressed body: we ask for identity, and inflating has no limit."""
+        encoding = _encoding(response)
+        if encoding:
+            raise UpstreamProtocolError(
+                f"The LLM endpoint at {self._shown_url} sent its answer compressed "
+                f"({trim(encoding, 40)}) although the request asked for no compression; "
+                "it was not unpacked."
+            )
+
     async def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
         if 200 <= status <= 299:
             return
-        text = await _read_limited(response)
+        # A compressed error body is not unpacked (a small one may inflate to gigabytes).
+        text = "" if _encoding(response) else await _read_limited(response)
         try:
             payload: object = json.loads(text)
         except ValueError:
@@ -214,12 +232,22 @@ class _ReplyReader:
     def __init__(self, where: str) -> None:
         self._where = where
         self._decoder = SSEDecoder()
+        self._lines = LineSplitter()
         self._json_lines: list[str] | None = None
         self._usage: Usage | None = None
         self._started = False
         self.received = 0
         self.finished = False
         self.done = False
+
+    def feed_text(self, text: str) -> list[LLMEvent]:
+        """Take a piece of the body (lines split anywhere); return the text it carries."""
+        events: list[LLMEvent] = []
+        for line in self._lines.feed(text):
+            events += self.feed_line(line)
+            if self.done:
+                break  # what follows [DONE] is drained unread
+        return events
 
     def feed_line(self, line: str) -> list[LLMEvent]:
         """Take one body line; return the text it carries."""
@@ -237,11 +265,13 @@ class _ReplyReader:
 
     def end(self) -> list[LLMEvent]:
         """The body ended: return the last events, or raise if the reply was cut."""
+        tail = self._lines.close()
+        last = self.feed_line(tail) if tail and not self.done else []
         if self._json_lines is not None:
             return self._from_json_body("\n".join(self._json_lines))
-        events: list[LLMEvent] = []
+        events = last
         if not self.done and (event := self._decoder.close()):
-            events = self._handle(event)
+            events = [*events, *self._handle(event)]
         if not (self.done or self.finished):
             raise UpstreamProtocolError(
                 f"The LLM stream from {self._where} ended without [DONE] or a finish reason; "
@@ -259,12 +289,12 @@ class _ReplyReader:
         if not chunk.text:
             return []
         self.received += len(chunk.text)
-        return [TextDelta(chunk.text)]
+        return [TextDelta(piece) for piece in text_pieces(chunk.text)]
 
     def _from_json_body(self, text: str) -> list[LLMEvent]:
         try:
-            payload = json.loads(text)
-        except ValueError:
+            payload = load_json(text)
+        except (ValueError, RecursionError):
             payload = text
         if isinstance(payload, dict) and "error" in payload:
             raise error_from_payload(
@@ -282,10 +312,31 @@ class _ReplyReader:
         self.finished = True
         self.received = len(content)
         usage = parse_usage(payload.get("usage")) if isinstance(payload, dict) else None
-        events: list[LLMEvent] = [TextDelta(content)] if content else []
+        events: list[LLMEvent] = [TextDelta(piece) for piece in text_pieces(content)]
         if usage:
             events.append(Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens))
         return events
+
+
+def text_pieces(text: str, limit: int = MAX_DELTA_CHARS) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` characters, never inside a surrogate pair."""
+    pieces = []
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        if "\ud800" <= text[end - 1] <= "\udbff" and "\udc00" <= text[end] <= "\udfff":
+            end -= 1  # a lone surrogate pair from JSON escapes stays together
+        pieces.append(text[start:end])
+        start = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def _encoding(response: httpx.Response) -> str:
+    """The body's Content-Encoding when it is anything but identity, else ""."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    return "" if encoding in ("", "identity") else encoding
 
 
 def _message_content(payload: object) -> str | None:

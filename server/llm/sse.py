@@ -30,6 +30,9 @@ from server.errors import (
 
 DONE: Final = "[DONE]"
 MESSAGE_LIMIT: Final = 300
+# Token counts fit in far fewer digits; int() of thousands of digits is slow, and
+# beyond 4300 digits Python refuses (ValueError) instead of parsing.
+_MAX_INT_DIGITS: Final = 64
 
 # OpenAI, Anthropic-style and vLLM/LiteLLM spellings of error types and codes.
 _ERROR_KINDS: Final[dict[str, type[UpstreamError]]] = {
@@ -57,6 +60,46 @@ class SSEEvent:
     retry: int | None = None
 
 
+class LineSplitter:
+    """Cuts text into lines at CR, LF or CRLF only, however it is chunked, in linear time.
+
+    The partial line is kept as a list of pieces: re-joining it for every piece made one
+    long line sent in small pieces quadratic. (httpx's ``aiter_lines`` also splits at
+    U+2028 and other characters JSON strings may hold raw.)
+    """
+
+    def __init__(self) -> None:
+        self._partial: list[str] = []
+        self._cr = False  # the last piece ended in CR: a line ended, unless LF follows
+
+    def feed(self, text: str) -> list[str]:
+        """Take a piece of text; return the lines it completed, without terminators."""
+        if self._cr:
+            self._cr = False
+            text = text.removeprefix("\n")  # the LF of a CRLF split across pieces
+        if not text:
+            return []
+        self._cr = text.endswith("\r")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        if len(lines) == 1:
+            self._partial.append(lines[0])
+            return []
+        if self._partial:
+            lines[0] = "".join([*self._partial, lines[0]])
+        tail = lines.pop()
+        self._partial = [tail] if tail else []
+        return lines
+
+    def close(self) -> str:
+        """End of text: the unterminated last line ("" if none)."""
+        tail = "".join(self._partial)
+        self._partial = []
+        self._cr = False
+        return tail
+
+
 class SSEDecoder:
     """Incremental SSE decoder: feed lines or text, collect finished events."""
 
@@ -65,7 +108,7 @@ class SSEDecoder:
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
-        self._partial = ""
+        self._lines = LineSplitter()
         self._started = False
 
     def feed_line(self, line: str) -> SSEEvent | None:
@@ -93,18 +136,12 @@ class SSEDecoder:
 
     def feed(self, text: str) -> list[SSEEvent]:
         """Take any piece of raw text (lines may be split anywhere); return finished events."""
-        buffer = self._partial + text
-        # A trailing CR may be the first half of a CRLF that the next piece completes.
-        cut = len(buffer) - 1 if buffer.endswith("\r") else len(buffer)
-        head, held = buffer[:cut], buffer[cut:]
-        lines = head.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self._partial = lines.pop() + held
+        lines = self._lines.feed(text)
         return [event for line in lines if (event := self.feed_line(line)) is not None]
 
     def close(self) -> SSEEvent | None:
         """End of stream: return a last event that had no blank line after it, if any."""
-        tail = self._partial.removesuffix("\r")
-        self._partial = ""
+        tail = self._lines.close()
         if tail:
             self.feed_line(tail)
         # The spec drops an unterminated event; servers that omit the final
@@ -204,10 +241,21 @@ def trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def load_json(data: str) -> Any:
+    """``json.loads`` that refuses absurdly long integers (ValueError, like bad JSON)."""
+    return json.loads(data, parse_int=_bounded_int)
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(digits)} digits")
+    return int(digits)
+
+
 def _load_json(data: str) -> Any:
     try:
-        return json.loads(data)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        return load_json(data)
+    except (ValueError, RecursionError) as exc:
         raise UpstreamProtocolError(
             f"The LLM stream sent a data line that is not valid JSON ({exc}): {trim(data, 80)!r}."
         ) from None

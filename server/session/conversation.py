@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from server.protocol import new_id
@@ -18,17 +18,47 @@ class SpokenSpan:
     audio_ms: float = 0.0
 
 
-@dataclass(slots=True)
 class Item:
-    """A message in the conversation; assistant text is what the client received."""
+    """A message in the conversation; assistant text is what the client received.
 
-    id: str
-    role: str
-    text: str = ""
-    status: str = "completed"
-    modality: str = "text"
-    spans: list[SpokenSpan] = field(default_factory=list)
-    truncated: bool = False
+    An answer's text grows by ``append`` and is joined only when read: ``text +=
+    delta`` copied the whole answer per delta (100,000 deltas took 10.5 s).
+    """
+
+    __slots__ = ("_parts", "id", "modality", "role", "spans", "status", "truncated")
+
+    def __init__(
+        self,
+        id: str,
+        role: str,
+        text: str = "",
+        status: str = "completed",
+        modality: str = "text",
+        spans: list[SpokenSpan] | None = None,
+        truncated: bool = False,
+    ) -> None:
+        self.id = id
+        self.role = role
+        self._parts = [text] if text else []
+        self.status = status
+        self.modality = modality
+        self.spans: list[SpokenSpan] = spans if spans is not None else []
+        self.truncated = truncated
+
+    @property
+    def text(self) -> str:
+        """The whole text so far."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._parts = [value] if value else []
+
+    def append(self, piece: str) -> None:
+        """Add a piece of streamed text at the end."""
+        self._parts.append(piece)
 
     @property
     def audio_ms(self) -> float:

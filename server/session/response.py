@@ -301,7 +301,7 @@ class ResponseRun(ResponseEvents):
             await self._send_audio(entry[1])
             return
         if entry["type"] in (p.TEXT_DELTA, p.TRANSCRIPT_DELTA):
-            self.item.text += entry["delta"]
+            self.item.append(entry["delta"])
             if self.timings.first_text is None:
                 self.timings.first_text = time.perf_counter()
         await self._send(entry)

@@ -74,9 +74,9 @@ class Session:
     async def resume(self, ws: ServerConnection, last_seen: int) -> None:
         """Take over ``ws`` and replay everything after ``last_seen`` (ResumeRefused if gone)."""
         old = self.outlet.ws
-        self._cancel_expiry()
         hello = self._session_event(p.SESSION_RESUMED) | {"last_seq": last_seen}
         await self.outlet.attach(ws, last_seen, hello)
+        self._cancel_expiry()  # only once resumed: a refused resume changes nothing
         if old is not None and old is not ws:
             await old.close(4001, "resumed on another connection")
 

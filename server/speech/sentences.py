@@ -10,12 +10,18 @@ it exactly: leading whitespace belongs to the segment it precedes.
 A boundary is decided only from text already seen, and only once the next
 non-space character has arrived (or at ``flush``). So the segments never depend
 on how the stream was chunked.
+
+Work is linear in the input however it arrives: a cut moves an index instead of
+copying the buffer, and while an undecided piece is large (a long code block, a
+run of spaces) new text is looked at only once it has grown the piece by a
+quarter, so one huge delta or a million tiny ones cost the same per character.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +34,7 @@ _CLOSERS: Final = "\"'”’)]}»*_`"
 _OPENERS: Final = "\"'“‘([{«*_`"
 _CANDIDATE: Final = re.compile(r"[.!?…。！？,;:\n]")
 _NON_SPACE: Final = re.compile(r"\S")
+_RUN: Final = {"`": re.compile("`+"), "~": re.compile("~+")}
 _DOTTED: Final = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # U.S, e.g, i.e, p.m
 # Abbreviations that a period never ends a sentence after (they precede a name or example).
 _NEVER_END: Final = frozenset(
@@ -37,6 +44,11 @@ _NEVER_END: Final = frozenset(
     }
 )  # fmt: skip
 _NUMBER_WORDS: Final = frozenset({"no", "nos", "nr"})  # "No. 5"
+# Where a long run without spaces may be cut: after CJK commas and colons.
+_CJK_SOFT: Final = "，、；：）」』"
+# Below this many undecided characters every delta is looked at at once (prose
+# segments stay near max_chars); above it, only after the piece grew by a quarter.
+_EAGER: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +82,20 @@ class SentenceSplitter:
         self._first_clause_min = first_clause_min
         self._max_chars = max_chars
         self._buf = ""
-        self._offset = 0  # transcript offset of _buf[0]
+        self._start = 0  # _buf[:_start] was handed out already
+        self._pending: list[str] = []  # deltas not yet joined into _buf
+        self._pending_len = 0
+        self._offset = 0  # transcript offset of _buf[_start]
         self._resume = 0  # candidates before this index are already known not to end a segment
         self._emitted = False
 
     def feed(self, delta: str) -> list[Segment]:
         """Add a text delta; return the segments whose end is now certain."""
-        self._buf += delta
+        self._pending.append(delta)
+        self._pending_len += len(delta)
+        undecided = len(self._buf) - self._start
+        if undecided > _EAGER and self._pending_len * 4 < undecided:
+            return []  # joining and rescanning a huge piece per delta would be quadratic
         return self._drain(final=False)
 
     def flush(self) -> list[Segment]:
@@ -84,22 +103,32 @@ class SentenceSplitter:
         return self._drain(final=True)
 
     def _drain(self, *, final: bool) -> list[Segment]:
+        self._compact()
         segments = []
-        while self._buf:
+        while self._start < len(self._buf):
             end = self._next_end(final)
             if end is None:
                 break
-            assert 0 < end <= len(self._buf)
-            segments.append(Segment(self._buf[:end], self._offset, self._offset + end))
-            self._buf = self._buf[end:]
-            self._offset += end
-            self._resume = 0
+            assert self._start < end <= len(self._buf)
+            text = self._buf[self._start : end]
+            segments.append(Segment(text, self._offset, self._offset + len(text)))
+            self._start = end
+            self._offset += len(text)
+            self._resume = end
             self._emitted = True
         return segments
 
+    def _compact(self) -> None:
+        """Drop what was handed out and join the pending deltas: one copy per drain."""
+        self._buf = self._buf[self._start :] + "".join(self._pending)
+        self._resume = max(0, self._resume - self._start)
+        self._start = 0
+        self._pending.clear()
+        self._pending_len = 0
+
     def _next_end(self, final: bool) -> int | None:
         buf = self._buf
-        found = _NON_SPACE.search(buf)
+        found = _NON_SPACE.search(buf, self._start)
         if found is None:
             return len(buf) if final else None
         lead = found.start()
@@ -112,9 +141,9 @@ class SentenceSplitter:
 
     def _line_start(self, buf: str, index: int) -> bool:
         """Whether only spaces or tabs lie between ``index`` and the start of its line."""
-        while index > 0 and buf[index - 1] in " \t":
+        while index > self._start and buf[index - 1] in " \t":
             index -= 1
-        return buf[index - 1] == "\n" if index else self._offset == 0
+        return buf[index - 1] == "\n" if index > self._start else self._offset == 0
 
     # -- fenced code blocks --------------------------------------------------------------
 
@@ -123,9 +152,14 @@ class SentenceSplitter:
         if buf[lead] not in "`~" or not self._line_start(buf, lead):
             return None
         run = _run_length(buf, lead)
-        if run >= 3:
-            return buf[lead] * run
-        return _WAIT if lead + run == len(buf) and not final else None
+        if run < 3:
+            return _WAIT if lead + run == len(buf) and not final else None
+        if buf[lead] == "`":
+            # CommonMark: a backtick fence's info string holds no backtick (```a`b is prose).
+            line_end = buf.find("\n", lead + run)
+            if "`" in buf[lead + run : len(buf) if line_end == -1 else line_end]:
+                return None
+        return buf[lead] * run
 
     def _fence_end(self, buf: str, lead: int, fence: str, final: bool) -> int | None:
         newline = buf.find("\n", lead)
@@ -150,7 +184,8 @@ class SentenceSplitter:
 
     def _sentence_end(self, buf: str, lead: int, final: bool) -> int | None:
         limit = lead + self._max_chars
-        for match in _CANDIDATE.finditer(buf, max(self._resume, lead)):
+        # endpos: without it every cut of a long run rescans the whole rest of the buffer.
+        for match in _CANDIDATE.finditer(buf, max(self._resume, lead), limit + 1):
             if match.start() >= limit:
                 return self._word_cut(buf, lead, final)
             verdict = self._judge(buf, match.start(), lead, final)
@@ -173,7 +208,7 @@ class SentenceSplitter:
         return self._judge_terminal(buf, pos, final)
 
     def _judge_terminal(self, buf: str, pos: int, final: bool) -> _Verdict:
-        if pos and buf[pos - 1] in _TERMINAL:
+        if pos > self._start and buf[pos - 1] in _TERMINAL:
             return _NO  # judged with the start of its run, as in "?!" or "..."
         end = _skip(buf, _skip(buf, pos, _TERMINAL), _CLOSERS)
         if end == len(buf):
@@ -196,7 +231,7 @@ class SentenceSplitter:
     def _period_ends(self, buf: str, pos: int, following: int) -> bool:
         """Whether a single period at ``pos`` can end a sentence, judged by the word before it."""
         start = pos
-        while start and not buf[start - 1].isspace():
+        while start > self._start and not buf[start - 1].isspace():
             start -= 1
         word = buf[start:pos].lstrip(_OPENERS)
         if word.lower() in _NEVER_END or _DOTTED.fullmatch(word):
@@ -231,7 +266,7 @@ class SentenceSplitter:
             return _WAIT
         if marker:
             return end  # the next line is a list item, heading, quote, table row or fence
-        line_start = buf.rfind("\n", 0, pos) + 1
+        line_start = max(buf.rfind("\n", self._start, pos) + 1, self._start)
         line = buf[line_start:end].lstrip()
         if line and self._line_start(buf, line_start) and _block_marker(line, 0, final=True):
             return end  # this line was a list item, heading, quote or table row
@@ -241,12 +276,31 @@ class SentenceSplitter:
         return _NO  # a soft line wrap inside a paragraph
 
     def _word_cut(self, buf: str, lead: int, final: bool) -> int | None:
-        """Cut an overlong run at the last word boundary within ``max_chars``."""
+        """Cut an overlong run at the last word boundary (or CJK comma) within ``max_chars``."""
         limit = lead + self._max_chars
         for cut in range(limit, lead, -1):
             if buf[cut].isspace() and not buf[cut - 1].isspace():
                 return _confirmed(buf, cut, final)
-        return limit  # one enormous word: cut it anyway
+            if buf[cut - 1] in _CJK_SOFT and not buf[cut].isspace():
+                return cut  # Chinese and Japanese put no space between words
+        return _hard_cut(buf, lead, limit)  # one enormous word: cut it anyway
+
+
+def _hard_cut(buf: str, lead: int, limit: int) -> int:
+    """``limit``, moved back so a cut never parts a character from its combining marks."""
+    for cut in range(limit, max(lead, limit - 32), -1):
+        if not _clings(buf[cut - 1], buf[cut]):
+            return cut
+    return limit  # a pathological pile of marks: cut anyway
+
+
+def _clings(before: str, after: str) -> bool:
+    """Whether ``after`` belongs to the character before it (mark, joiner, surrogate half)."""
+    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
+        return True
+    if after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
+        return True
+    return "\udc00" <= after <= "\udfff" and "\ud800" <= before <= "\udbff"
 
 
 def _confirmed(buf: str, end: int, final: bool) -> int | None:
@@ -257,7 +311,8 @@ def _confirmed(buf: str, end: int, final: bool) -> int | None:
 
 
 def _run_length(buf: str, start: int) -> int:
-    return _skip(buf, start, buf[start]) - start
+    run = _RUN[buf[start]].match(buf, start)  # a C loop: the run may be megabytes of backticks
+    return run.end() - start if run else 0
 
 
 def _skip(buf: str, index: int, chars: str) -> int:

@@ -67,15 +67,16 @@ async def test_speech_plays_pauses_and_loses_nothing(
     assert abs(paused.speech_ms() - spoken) <= max(150, 0.05 * spoken), "no speech lost"
 
 
+@pytest.mark.parametrize("key", ["ctrl+g", "escape"])
 async def test_stop_is_silence_within_50_ms(
-    null_sink: dict[str, str], fake_llm: FakeLLM, start_server: ServerFactory
+    null_sink: dict[str, str], fake_llm: FakeLLM, start_server: ServerFactory, key: str
 ) -> None:
     server = await start_server()
 
     async def stop(pilot: Any, app: Talkterm, rec: Recording) -> dict[str, float]:
         await wait_for(pilot, lambda: app.player is not None and app.player.played_ms > 1200)
         pressed = time.monotonic()
-        await pilot.press("ctrl+g")
+        await pilot.press(key)
         return {"pressed": rec.ms_at(pressed)}
 
     rec, marks = await speak(server.ws_url, fake_llm, stop)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import http
 import json
 import re
@@ -34,9 +35,12 @@ FAULTS: Final = frozenset(
         "empty_deltas",  # {} and {"content": null} deltas between chunks
         "no_done",  # finish_reason sent, [DONE] left out
         "no_finish",  # the body ends cleanly with neither finish_reason nor [DONE]
+        "huge_usage",  # usage counts of HUGE_DIGITS digits
+        "gzip",  # the whole body gzip-compressed (content-encoding: gzip), never asked for
     }
 )
 _MAX_HEAD: Final = 65_536
+HUGE_DIGITS: Final = 5_000
 
 
 @dataclass
@@ -304,6 +308,7 @@ class _Stream:
         asked = isinstance(options, dict) and options.get("include_usage") is True
         self._usage = reply.usage and asked
         self._messages = request.get("messages") or []
+        self._held: list[bytes] | None = [] if reply.fault == "gzip" else None
 
     async def run(self) -> bool:
         """Send the reply; True if the connection may serve another request."""
@@ -313,6 +318,8 @@ class _Stream:
             return False
         head = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
         head |= {"transfer-encoding": "chunked"} if reply.chunked else {"connection": "close"}
+        if self._held is not None:
+            head["content-encoding"] = "gzip"
         if not await self._conn.send(_status_line(200, head | reply.headers)):
             return False
         await asyncio.sleep(reply.first_delay)
@@ -344,7 +351,7 @@ class _Stream:
         if fault != "no_finish":
             if not await self._event(self._chunk({}, finish="stop")):
                 return False
-            if self._usage and not await self._event(self._usage_chunk()):
+            if self._usage and not await self._send_usage():
                 return False
             if fault != "no_done" and not await self._write(f"data: [DONE]{self._eol}{self._eol}"):
                 return False
@@ -367,7 +374,19 @@ class _Stream:
             await self._write(f"data: {error}{self._eol}{self._eol}")
         return await self._end()
 
+    async def _send_usage(self) -> bool:
+        if self._reply.fault != "huge_usage":
+            return await self._event(self._usage_chunk())
+        # json.dumps refuses ints beyond 4300 digits, so the number is spliced in as text.
+        text = json.dumps(self._usage_chunk(), separators=(",", ":"))
+        text = re.sub(r'"prompt_tokens":\d+', f'"prompt_tokens":{"9" * HUGE_DIGITS}', text)
+        return await self._write(f"data: {text}{self._eol}{self._eol}")
+
     async def _end(self) -> bool:
+        if self._held is not None:
+            body, self._held = gzip.compress(b"".join(self._held)), None
+            if not await self._write_bytes(body):
+                return False
         if self._reply.chunked:
             return await self._conn.send(b"0\r\n\r\n")
         # A close-delimited body ends when the connection does.
@@ -407,7 +426,12 @@ class _Stream:
         return await self._write(f"{prefix}data: {text}{eol}{eol}")
 
     async def _write(self, text: str) -> bool:
-        data = text.encode()
+        if self._held is not None:
+            self._held.append(text.encode())  # compressed and sent whole at the end
+            return True
+        return await self._write_bytes(text.encode())
+
+    async def _write_bytes(self, data: bytes) -> bool:
         if self._reply.chunked:
             data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
         return await self._conn.send(data)

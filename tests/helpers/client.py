@@ -52,7 +52,7 @@ class Client:
     ) -> Client:
         """Connect and consume the greeting (session.created, or session.resumed)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        ws = await connect(url, additional_headers=headers, max_size=None, **kw)
+        ws = await connect(url, additional_headers=headers, **({"max_size": None} | kw))
         client = cls(ws)
         client.session = await client.expect(expect)
         return client

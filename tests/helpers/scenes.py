@@ -32,7 +32,7 @@ async def streaming(app: Talkterm, player: FakePlayer, pilot: Any) -> None:
     """An answer half spoken: the second sentence is being heard."""
     await connected(app, pilot)
     app.query_one(PromptBox).text = "How do I make tea?"
-    await pilot.press("ctrl+j")
+    await pilot.press("enter")
     await wait_for(pilot, lambda: app.answer is not None)
     app.post_message(Connection.ResponseStarted("resp_1"))
     app.post_message(Connection.ItemStarted("resp_1", "item_1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from textual.command import CommandList
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
@@ -47,6 +48,11 @@ class ScriptedLink:
     async def close(self) -> None:
         self.connected = False
 
+    async def new_session(self) -> None:
+        """A fresh session at once (another conversation was opened)."""
+        self.sent.append({"type": "talkterm.test.new_session"})
+        self.app.post_message(Connection.SessionStarted(*self._session, demo=False))
+
 
 def scripted_app(player: FakePlayer | None = None, **settings: Any) -> Talkterm:
     """An app on a ScriptedLink, in snapshot mode (no timings on screen)."""
@@ -71,8 +77,18 @@ async def ask(pilot: Pilot[Any], app: Talkterm, text: str) -> None:
     # Until the audio device is checked, a prompt would get a text-only answer.
     await wait_for(pilot, lambda: app.audio_ok or app.status.audio_note, what="audio checked")
     before = len(app.query(UserTurn))
-    await pilot.press(*text, "ctrl+j")
+    await pilot.press(*text, "enter")
     await wait_for(pilot, lambda: len(app.query(UserTurn)) > before, what=f"prompt {text!r} sent")
+
+
+def highlighted_command(app: Talkterm) -> str | None:
+    """The title of the command the open palette has highlighted, if any."""
+    lists = app.screen.query(CommandList)
+    if not lists or lists.first().highlighted is None:
+        return None
+    found = lists.first()
+    assert found.highlighted is not None
+    return str(found.get_option_at_index(found.highlighted).prompt).split("\n")[0]
 
 
 class Recorder:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from server.app import Server
@@ -14,7 +16,9 @@ from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings, websocket_url
 from tui.connection import Connection
+from tui.screens.conversations import ConversationsScreen
 from tui.widgets.assistant_turn import AssistantTurn
+from tui.widgets.transcript import UserTurn
 
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="needs nginx-light")
 
@@ -75,3 +79,48 @@ async def test_app_answers_and_speaks_through_plain_nginx(
     # Only what was heard of the stopped answer is remembered.
     assert 0 < len(said[1]) < len(LONG.strip())
     assert LONG.startswith(said[1])
+
+
+async def test_new_and_reopened_conversations_over_http(
+    fake_llm: FakeLLM, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await start_server(tts="none")
+    fake_llm.enqueue(Reply(chunks=["Oolong."]), Reply(chunks=["Rooibos."]), Reply(chunks=["Ok."]))
+    async with nginx_proxy(server.port, "plain") as url:
+        settings = Settings(server=url, store_file=tmp_path / "chats.db", text_only=True)
+        app = make_app(settings, player=FakePlayer(speed=0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.status.link_detail == "HTTP streaming", what="HTTP")
+            await ask(pilot, app, "A dark tea?")
+            await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 1, what="first answer")
+            await wait_for(pilot, lambda: app.state == "idle", what="idle")
+
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: not app.query(UserTurn), what="empty transcript")
+            await ask(pilot, app, "A red tea?")
+            await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 2, what="second answer")
+            await wait_for(pilot, lambda: app.state == "idle", what="idle")
+            # The new conversation carries nothing of the first.
+            assert said(fake_llm) == [("user", "A red tea?")]
+
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
+            await pilot.press("down", "enter")  # the older one
+            await wait_for(
+                pilot,
+                lambda: [t.prompt for t in app.query(UserTurn)] == ["A dark tea?"],
+                what="first conversation shown",
+            )
+            await ask(pilot, app, "Stronger?")
+            await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 3, what="third answer")
+    assert said(fake_llm) == [
+        ("user", "A dark tea?"),
+        ("assistant", "Oolong."),
+        ("user", "Stronger?"),
+    ]
+
+
+def said(fake_llm: FakeLLM) -> list[tuple[str, str]]:
+    """The conversation of the last request the LLM saw, without the system prompt."""
+    messages = fake_llm.chat_requests[-1].json["messages"]
+    return [(m["role"], m["content"]) for m in messages if m["role"] != "system"]

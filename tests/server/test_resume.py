@@ -7,21 +7,11 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.client import Client, Received
+from tests.helpers.client import Client
+from tests.helpers.resume import last_seq, resume_url
 from tests.helpers.server import sessions
 from tests.helpers.texts import LONG
 from tests.helpers.waiting import wait_for
-
-
-def resume_url(server, client_or_id: Client | str, last_seq: int) -> str:
-    session_id = (
-        client_or_id if isinstance(client_or_id, str) else client_or_id.session["session"]["id"]
-    )
-    return f"{server.ws_url}?{p.resume_query(session_id, last_seq)}"
-
-
-def last_seq(got: Received) -> int:
-    return max(e["seq"] for e in got.events)
 
 
 async def test_every_event_is_numbered_in_order(fake_llm: FakeLLM, client: Client) -> None:

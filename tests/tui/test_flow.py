@@ -167,7 +167,7 @@ async def test_new_prompt_during_an_answer_stops_it_first(
         await ask(pilot, app, "first")
         await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="first text")
         app.query_one(PromptBox).text = "second"
-        await pilot.press("ctrl+j")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2, what="second turn")
         first, second = app.query(AssistantTurn)
         assert first.mark == "stopped"

@@ -44,7 +44,7 @@ def test_error_screen(snap_compare: Any) -> None:
     async def failed(pilot: Any) -> None:
         await connected(app, pilot)
         app.query_one(PromptBox).text = "Are you there?"
-        await pilot.press("ctrl+j")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.answer is not None)
         app.post_message(Connection.ResponseStarted("resp_1"))
         message = "The LLM endpoint answered HTTP 500 (server error). Try again in a moment."

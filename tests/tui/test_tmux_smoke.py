@@ -13,13 +13,13 @@ import re
 import shutil
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.tmux import Tmux, gone, running
 
 pytestmark = [
     pytest.mark.tmux,
@@ -31,87 +31,6 @@ TALKTERM = Path(sys.executable).parent / "talkterm"
 ANSWER = "Tea is a drink made from leaves. You steep them in hot water. " * 8
 
 
-class Tmux:
-    """One private tmux server running talkterm in a single pane."""
-
-    def __init__(self, socket: str, state_dir: Path) -> None:
-        self.socket = socket
-        self.log = state_dir / "talkterm" / "talkterm.log"
-
-    async def run(self, *args: str, check: bool = True) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            "tmux", "-L", self.socket, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await proc.communicate()
-        if check and proc.returncode != 0:
-            raise AssertionError(f"tmux {args}: {err.decode()}")
-        return out.decode()
-
-    async def screen(self) -> str:
-        return await self.run("capture-pane", "-p")
-
-    async def wait_screen(self, pattern: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = await self.screen()
-            if re.search(pattern, text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} never appeared on screen:\n{text}")
-            await asyncio.sleep(0.1)
-
-    async def keys(self, *keys: str) -> None:
-        await self.run("send-keys", *keys)
-
-    async def server_pid(self, timeout: float = 20.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log.exists():
-                found = re.findall(r"companion server pid (\d+)", self.log.read_text())
-                if found:
-                    return int(found[-1])
-            await asyncio.sleep(0.1)
-        raise AssertionError("talkterm never logged its companion server's pid")
-
-
-def _stat(pid: int) -> tuple[str, str] | None:
-    """The process's state letter and start time (/proc/PID/stat), or None once it is gone."""
-    try:
-        # Reading the file of a process that is exiting fails with ESRCH
-        # (ProcessLookupError) rather than ENOENT: any OSError means gone.
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may hold spaces or parentheses itself.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], fields[19]
-
-
-def running(pid: int, started: str | None = None) -> bool:
-    """Alive and not a zombie (a container's init may never reap the dead).
-
-    With ``started`` (its start time when first seen), a new process that was
-    given the same pid does not count.
-    """
-    stat = _stat(pid)
-    if stat is None or stat[0] in "ZX":
-        return False
-    return started is None or stat[1] == started
-
-
-async def gone(pid: int, timeout: float = 10.0) -> bool:
-    """Wait until ``pid`` is no longer running; False if it still is after ``timeout``."""
-    stat = _stat(pid)
-    started = stat[1] if stat else None
-    deadline = time.monotonic() + timeout
-    while running(pid, started):
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
 @pytest.fixture
 async def tmux(fake_llm: FakeLLM, tmp_path: Path) -> AsyncIterator[Tmux]:
     """talkterm running in a fresh tmux server; the tmux server is killed at the end."""
@@ -119,6 +38,7 @@ async def tmux(fake_llm: FakeLLM, tmp_path: Path) -> AsyncIterator[Tmux]:
     env = {
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
         "TALKTERM_LLM_BASE_URL": fake_llm.base_url,
         "TALKTERM_LLM_MODEL": "fake-model",
         "TALKTERM_TTS": "espeak" if shutil.which("espeak-ng") else "none",
@@ -137,25 +57,33 @@ async def tmux(fake_llm: FakeLLM, tmp_path: Path) -> AsyncIterator[Tmux]:
 async def test_ask_pause_resume_stop_and_quit(fake_llm: FakeLLM, tmux: Tmux) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER), delay=0.03), Reply(chunks=["Short one."]))
     screen = await tmux.wait_screen(r"● connected")
-    assert "^j Send" in screen and "^g Stop" in screen and "^q Quit" in screen
+    assert "⏎ Send" in screen and "esc Stop" in screen and "^q Quit" in screen
     server = await tmux.server_pid()
     assert running(server)
 
     await tmux.keys("What is tea?")
-    await tmux.keys("C-j")
+    await tmux.keys("Enter")
     await tmux.wait_screen(r"Tea is a drink made from leaves")
     await tmux.wait_screen(r"│ streaming")
     await tmux.keys("C-o")
     await tmux.wait_screen(r"‖ paused")
-    await tmux.keys("C-r")
+    await tmux.keys("F5")  # the toggle resumes
     await tmux.wait_screen(r"│ streaming")
-    await tmux.keys("C-g")
+    await tmux.keys("Escape")
     await tmux.wait_screen(r"■ stopped")
     await tmux.wait_screen(r"│ idle")
 
-    await tmux.keys("And briefly?")
-    await tmux.keys("C-j")
+    # A multi-line paste (bracketed, as tmux pastes for an app that asks for it) is not sent
+    # early: the one request that follows Enter carries both lines.
+    asked = len(fake_llm.chat_requests)
+    await tmux.run("set-buffer", "And briefly?\nIn one line.")
+    await tmux.run("paste-buffer", "-p")
+    await tmux.wait_screen(r"In one line\.")
+    await tmux.keys("Enter")
     await tmux.wait_screen(r"Short one\.")
+    assert len(fake_llm.chat_requests) == asked + 1
+    question = fake_llm.chat_requests[-1].json["messages"][-1]["content"]
+    assert question == "And briefly?\nIn one line."
 
     await tmux.keys("C-q")
     assert await gone(server), "the companion server outlived talkterm's quit"
@@ -181,3 +109,25 @@ async def test_no_server_is_left_after_sigkill(tmux: Tmux) -> None:
     assert "talkterm" in cmdline
     os.kill(app_pid, signal.SIGKILL)
     assert await gone(server), "the companion server outlived a SIGKILLed talkterm"
+
+
+async def test_a_newcomer_at_80_columns_sees_the_whole_greeting(tmp_path: Path) -> None:
+    """No LLM configured: the demo hint wraps, and every word of it is on screen."""
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TALKTERM_PROBE_LOCAL": "false",
+        "TALKTERM_TTS": "none",
+        "TERM": "xterm-256color",
+    }
+    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM} --text-only"
+    session = Tmux(f"talkterm-greet-{os.getpid()}-{tmp_path.name}", tmp_path / "state")
+    await session.run("new-session", "-d", "-x", "80", "-y", "24", command)
+    try:
+        screen = await session.wait_screen(r"demo responder")
+        screen = await session.wait_screen(r"then restart\.")
+        assert "Type a question and press Enter" in screen
+        assert "^q Quit" in screen
+    finally:
+        await session.run("kill-server", check=False)

@@ -115,7 +115,9 @@ class AssistantTurn(Vertical):
         self.mark, self.note = mark, note
         for name in MARKS:
             self.set_class(name == mark, f"-{name}")
-        self.query_one(TurnNote).update(note)
+        # A short answer can end before its turn has composed; on_mount shows the note then.
+        for shown in self.query(TurnNote):
+            shown.update(note)
 
     # -- the spoken sentence ---------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""One line saying how things stand: link, LLM and voice, response state, timings."""
+"""One line saying how things stand: link, response state, mode, LLM and voice, timings.
+
+It stays one line at 80 columns: short labels, cut with an ellipsis when the terminal
+is narrower still; the whole of it (addresses, the full error) is its tooltip and the
+palette's Status command.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +31,16 @@ class StatusLine(Widget):
     """The status line at the top of the screen."""
 
     DEFAULT_CSS = """
-    StatusLine { height: auto; }
+    StatusLine { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     link: reactive[LinkState] = reactive(LinkState.CONNECTING, layout=True)
     link_detail: reactive[str] = reactive("", layout=True)
     """Words after the link state, e.g. "in 4 s" or the reason of a refusal."""
     llm: reactive[str] = reactive("", layout=True)
+    """The server's LLM label (a model and where it runs)."""
+    demo: reactive[bool] = reactive(False, layout=True)
+    """Whether the LLM is the demo responder."""
     tts: reactive[str] = reactive("", layout=True)
     mode: reactive[str] = reactive("voice", layout=True)
     """voice or text."""
@@ -79,35 +87,64 @@ class StatusLine(Widget):
             self.first_text_ms, self.first_audio_ms = first_text_ms, first_audio_ms
 
     def render(self) -> Content:
-        """Build the line from its parts."""
+        """Build the line from its parts, the most telling first."""
         sep = Content.styled(" │ ", "$text-muted")
-        label = _LINK_LABELS.get(self.link, str(self.link))
-        link = f"{label} {self.link_detail}".strip()
-        parts = [Content.styled(f"● {link}", _LINK_STYLES.get(self.link, ""))]
-        if self.llm:
-            parts.append(Content.assemble(("LLM ", "$text-muted"), self.llm))
-        if self.tts:
-            parts.append(Content.assemble(("TTS ", "$text-muted"), self.tts))
-        parts.append(Content(self.mode))
-        if self.audio_note:
-            parts.append(Content.styled(self.audio_note, "$text-warning"))
-        parts.append(Content.styled(str(self.state), "bold"))
-        timings = self._timings()
-        if timings:
-            parts.append(Content.styled(timings, "$text-muted"))
-        line = sep.join(parts)
+        parts = [
+            Content.styled(f"● {self._link_text()}", _LINK_STYLES.get(self.link, "")),
+            Content.styled(str(self.state), "bold"),
+        ]
         if self.error:
-            line = Content.assemble(line, "\n", Content.styled(f"✗ {self.error}", "$text-error"))
-        return line
+            parts.append(Content.styled(f"✗ {self.error}", "$text-error"))
+        mode = f"{self.mode} (no audio)" if self.audio_note else self.mode
+        parts.append(Content.styled(mode, "$text-warning" if self.audio_note else ""))
+        parts += [Content(label) for label in (self.llm_short, self.tts) if label]
+        if timings := self._timings():
+            parts.append(Content.styled(timings, "$text-muted"))
+        self._set_tooltip()
+        return sep.join(parts)
+
+    @property
+    def llm_short(self) -> str:
+        """The model alone: no address, at most 24 characters."""
+        if self.demo:
+            return "demo LLM"
+        model = self.llm.split(" at ", 1)[0].strip()
+        return model if len(model) <= 24 else model[:23] + "…"
+
+    def details(self) -> str:
+        """Everything the line stands for, in full, one item a line."""
+        rows = [
+            ("Link", self._link_text()),
+            ("Answer", str(self.state)),
+            ("Mode", self.mode),
+            ("Audio", self.audio_note),
+            ("LLM", self.llm + (" (demo responder)" if self.demo else "")),
+            ("Speech", self.tts),
+            ("Timings", self._timings(long=True)),
+            ("Error", self.error),
+        ]
+        return "\n".join(f"{name}: {value}" for name, value in rows if value)
+
+    def _link_text(self) -> str:
+        label = _LINK_LABELS.get(self.link, str(self.link))
+        return f"{label} {self.link_detail}".strip()
+
+    def _set_tooltip(self) -> None:
+        details = self.details()
+        if self.tooltip != details:
+            self.tooltip = details
 
     def _count_down(self) -> None:
         if self._retry_at is not None and self.link == LinkState.RECONNECTING:
             self.link_detail = f"in {max(0, round(self._retry_at - time.monotonic()))} s"
 
-    def _timings(self) -> str:
-        shown = []
-        if self.first_text_ms is not None:
-            shown.append(f"1st text {self.first_text_ms:.0f} ms")
-        if self.first_audio_ms is not None:
-            shown.append(f"1st audio {self.first_audio_ms:.0f} ms")
-        return " · ".join(shown)
+    def _timings(self, *, long: bool = False) -> str:
+        text, audio = self.first_text_ms, self.first_audio_ms
+        if long:
+            shown = [f"first text {text:.0f} ms"] if text is not None else []
+            return " · ".join(
+                shown + ([f"first audio {audio:.0f} ms"] if audio is not None else [])
+            )
+        if text is None:
+            return ""
+        return f"1st {text:.0f}" + (f"/{audio:.0f}" if audio is not None else "") + " ms"

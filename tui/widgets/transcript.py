@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.widgets.assistant_turn import AssistantTurn
+from tui.widgets.greeting import Greeting
 
 LIVE_TURNS = 24
 PAGE = 12
@@ -69,7 +70,8 @@ class TranscriptView(VerticalScroll, can_focus=False):
         self._unfolding = False
 
     def compose(self) -> ComposeResult:
-        """The fold line; turns are mounted after it."""
+        """The greeting (while empty) and the fold line; turns are mounted after them."""
+        yield Greeting()
         yield OlderTurns()
 
     def on_mount(self) -> None:
@@ -101,6 +103,12 @@ class TranscriptView(VerticalScroll, can_focus=False):
         self.older.extend(records[:-LIVE_TURNS])
         await self.mount_all([record.widget() for record in records[-LIVE_TURNS:]])
         await self._fold()
+
+    async def replace(self, records: list[TurnRecord]) -> None:
+        """Show another conversation instead of this one."""
+        self.older.clear()
+        await self.remove_children(self.turns)
+        await self.load(records)
 
     async def _fold(self) -> None:
         """Turn the oldest widgets back into records, keeping LIVE_TURNS mounted."""
@@ -139,7 +147,13 @@ class TranscriptView(VerticalScroll, can_focus=False):
         if self.scroll_y <= 0 and self.older:
             self.call_later(self.unfold)
 
+    @property
+    def greeting(self) -> Greeting:
+        """What the transcript says while it is empty."""
+        return self.query_one(Greeting)
+
     def _show_fold(self) -> None:
+        self.greeting.display = not self.older and not self.turns
         fold = self.query_one(OlderTurns)
         fold.display = bool(self.older)
         fold.update(f"↑ {len(self.older)} earlier turns — scroll up to show them")
