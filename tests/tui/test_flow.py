@@ -25,7 +25,9 @@ def assistant_messages(fake_llm: FakeLLM) -> list[str]:
 async def test_idle_streaming_paused_streaming_stopped(
     fake_llm: FakeLLM, speaking_server: Server
 ) -> None:
-    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 3), delay=0.02), Reply(chunks=["Sure."]))
+    # ~13 s of upstream: still streaming when Stop comes, however slow a loaded machine is
+    # (with 4 s the server sometimes finished first and the answer was "completed").
+    fake_llm.enqueue(Reply(chunks=chunk_text(LONG * 10), delay=0.02), Reply(chunks=["Sure."]))
     player = FakePlayer(speed=1.0)
     app = server_app(speaking_server, player)
     recorder = Recorder()
