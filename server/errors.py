@@ -11,7 +11,8 @@
     │   ├── UpstreamRateLimited   429, with retry_after seconds when given
     │   ├── UpstreamServerError   5xx
     │   ├── UpstreamTimeout       no chunk within the read timeout
-    │   └── UpstreamProtocolError a cut stream, malformed SSE, a JSON error body
+    │   ├── UpstreamProtocolError a cut stream, malformed SSE, a JSON error body
+    │   └── ContextOverflow       the conversation does not fit the model's context
     └── TTSError                  speech synthesis failed
         └── TTSUnavailable        the engine is missing (e.g. no espeak-ng)
 
@@ -117,6 +118,16 @@ class UpstreamProtocolError(UpstreamError):
     """The LLM stream was cut, malformed, or an error body came instead."""
 
     code = "upstream_protocol_error"
+
+
+class ContextOverflow(UpstreamError):
+    """The conversation (or its newest message alone) does not fit the model's context."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, message: str, window: int | None = None) -> None:
+        super().__init__(message)
+        self.window = window
 
 
 class TTSError(TalktermError):

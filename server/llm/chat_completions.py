@@ -25,7 +25,8 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import LLMEvent, TextDelta, Usage
+from server.llm import Finished, LLMEvent, TextDelta, Usage
+from server.llm.discovery import context_window, list_models
 from server.llm.sse import (
     SSEDecoder,
     SSEEvent,
@@ -84,19 +85,29 @@ class ChatCompletionsLLM:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._max_connections = max_connections
+        self._cap_field = cap_field(self.base_url)
+        self._windows: dict[str, int | None] = {}
 
     def __repr__(self) -> str:
         return f"ChatCompletionsLLM({self.label!r})"
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[LLMEvent, None]:
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
         """Stream one reply as TextDelta events, then Usage if the upstream reports it."""
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             # A client may send lone surrogates (valid JSON); the upstream takes UTF-8 only.
             "messages": [{k: utf8_safe(v) for k, v in m.items()} for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if max_output_tokens is not None:
+            body[self._cap_field] = max_output_tokens
         reader = _ReplyReader(self._shown_url)
         answered = False
         try:
@@ -119,6 +130,16 @@ class ChatCompletionsLLM:
             if reader.finished and isinstance(exc, _CUT):
                 return  # The text is complete; only the usage chunk was lost.
             raise self._redacted(self._translate(exc, answered, reader.received)) from exc
+
+    async def models(self) -> list[str] | None:
+        """The model ids the endpoint lists at ``/models``."""
+        return await list_models(self._client, self.base_url)
+
+    async def context_window(self, model: str) -> int | None:
+        """The context size the endpoint states for ``model`` (asked once per model)."""
+        if model not in self._windows:
+            self._windows[model] = await context_window(self._client, self.base_url, model)
+        return self._windows[model]
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -256,10 +277,13 @@ class _ReplyReader:
         if chunk.usage:
             u = chunk.usage
             self._usage = Usage(u.prompt_tokens, u.completion_tokens, u.total_tokens)
-        if not chunk.text:
-            return []
-        self.received += len(chunk.text)
-        return [TextDelta(chunk.text)]
+        events: list[LLMEvent] = []
+        if chunk.text:
+            self.received += len(chunk.text)
+            events.append(TextDelta(chunk.text))
+        if chunk.finish_reason not in (None, "stop"):
+            events.append(Finished(str(chunk.finish_reason)))
+        return events
 
     def _from_json_body(self, text: str) -> list[LLMEvent]:
         try:
@@ -353,6 +377,20 @@ def redact(text: str, secret: str | None) -> str:
         # Upstreams echo keys masked or cut short; their first characters give them away.
         text = re.sub(re.escape(secret[:8]) + r"\S*", _REDACTED, text)
     return text
+
+
+def cap_field(base_url: str) -> str:
+    """The request field that caps the answer's tokens at this endpoint.
+
+    OpenAI's own endpoint deprecated ``max_tokens`` and refuses it for its reasoning
+    models, asking for ``max_completion_tokens``; llama.cpp, llama-cpp-python, Ollama
+    and most other compatible servers know only ``max_tokens``.
+    """
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        return "max_tokens"
+    return "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
 
 
 def public_url(url: str) -> str:
