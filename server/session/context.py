@@ -174,7 +174,7 @@ class SessionContext:
         retry = _smaller(messages, fitted, context, cap)
         if retry is None:
             if overflow is not None:
-                raise overflow
+                raise _nothing_to_drop(context.window) from overflow
             yield Notice(FULL, _full_message(said_something=False))
             return
         self._told_trimmed = True
@@ -239,6 +239,15 @@ class _Attempt:
         total = usage.total_tokens or usage.input_tokens + usage.output_tokens
         self._context.learn(total)
         log.info("the answer filled the model's context at %d tokens", total)
+
+
+def _nothing_to_drop(window: int | None) -> ContextOverflow:
+    size = f" ({window} tokens)" if window else ""
+    return ContextOverflow(
+        f"Your message is too long for the model's context{size}, even with every earlier "
+        "turn left out. Shorten it or split it into parts.",
+        window=window,
+    )
 
 
 def _trimmed_message(left_out: int, window: int | None) -> str:
