@@ -115,9 +115,16 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamProtocolError(UpstreamError):
-    """The LLM stream was cut, malformed, or an error body came instead."""
+    """The LLM stream was cut, malformed, or an error body came instead.
+
+    ``cut_after`` is the characters of text received when the stream was cut, else None.
+    """
 
     code = "upstream_protocol_error"
+
+    def __init__(self, message: str, *, cut_after: int | None = None) -> None:
+        super().__init__(message)
+        self.cut_after = cut_after
 
 
 class ContextOverflow(UpstreamError):

@@ -219,7 +219,8 @@ class ChatCompletionsLLM:
         if isinstance(exc, _CUT):
             return UpstreamProtocolError(
                 f"The LLM endpoint at {where} dropped the connection mid-reply; "
-                f"the stream was cut after {received} characters."
+                f"the stream was cut after {received} characters.",
+                cut_after=received,
             )
         return UpstreamProtocolError(f"The request to {where} failed: {exc}.")
 
@@ -266,7 +267,8 @@ class _ReplyReader:
         if not (self.done or self.finished):
             raise UpstreamProtocolError(
                 f"The LLM stream from {self._where} ended without [DONE] or a finish reason; "
-                f"the stream was cut after {self.received} characters."
+                f"the stream was cut after {self.received} characters.",
+                cut_after=self.received,
             )
         return [*events, self._usage] if self._usage else events
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from server.errors import ContextOverflow
+from server.errors import ContextOverflow, UpstreamError, UpstreamProtocolError
 from server.llm import Finished, LLMEvent, LLMProvider, TextDelta, Usage
 from server.llm.context import TokenEstimator
 
@@ -157,33 +157,54 @@ class SessionContext:
             self._told_trimmed = True
             yield Notice(TRIMMED, _trimmed_message(fitted.left_out, context.window))
         attempt = _Attempt(context, fitted.messages, cap)
-        overflow: ContextOverflow | None = None
+        refusal: UpstreamError | None = None
         try:
             async for event in attempt.run(llm, model):
                 yield event
-        except ContextOverflow as exc:
-            if attempt.text_sent:
+        except (ContextOverflow, UpstreamProtocolError) as exc:
+            if attempt.text_sent or not _refused_for_size(exc):
                 raise
-            context.learn(exc.window)
-            overflow = exc
-        if overflow is None and not (attempt.context_filled and not attempt.text_sent):
+            refusal = exc
+            context.learn(exc.window if isinstance(exc, ContextOverflow) else None)
+        if refusal is None and not (attempt.context_filled and not attempt.text_sent):
             if attempt.context_filled:
                 yield Notice(FULL, _full_message(said_something=True))
             return
         # Refused, or nothing said for want of room: ask once more with fewer turns.
         retry = _smaller(messages, fitted, context, cap)
         if retry is None:
-            if overflow is not None:
-                raise _nothing_to_drop(context.window) from overflow
+            if isinstance(refusal, ContextOverflow):
+                raise _nothing_to_drop(context.window) from refusal
+            if refusal is not None:
+                raise refusal
             yield Notice(FULL, _full_message(said_something=False))
             return
         self._told_trimmed = True
-        yield Notice(TRIMMED, _retry_message(retry.left_out))
+        yield Notice(
+            TRIMMED, _retry_message(retry.left_out, cut=isinstance(refusal, UpstreamProtocolError))
+        )
+        failed = context.estimator.messages(fitted.messages)
         attempt = _Attempt(context, retry.messages, cap)
         async for event in attempt.run(llm, model):
             yield event
+        if refusal is not None and not (isinstance(refusal, ContextOverflow) and refusal.window):
+            # The upstream named no size, but a request this big failed where a smaller
+            # one worked: keep the next ones below it (in our own estimate's units).
+            context.learn(failed)
         if attempt.context_filled:
             yield Notice(FULL, _full_message(said_something=attempt.text_sent > 0))
+
+
+def _refused_for_size(exc: UpstreamError) -> bool:
+    """An overflow error, or a stream cut before its first word.
+
+    llama-cpp-python's server answers an oversized streaming request with 200 and then
+    drops the stream (its "exceed context window" error stays in its own log), so a
+    stream cut before any text is taken for a full context when there is history to drop.
+    """
+    if isinstance(exc, UpstreamProtocolError):
+        return exc.cut_after == 0
+    return isinstance(exc, ContextOverflow)
 
 
 def _smaller(
@@ -230,8 +251,9 @@ class _Attempt:
     def _stopped_by_length(self, usage: Usage | None) -> None:
         """A "length" stop short of the cap means the context, not the cap, ran out."""
         if usage is None:
-            # Without figures, an answer that said (almost) nothing hit the context's end.
-            self.context_filled = self.text_sent < _ROOM_MIN
+            # Without figures: with no cap only the context can stop it; with one, an
+            # answer that said (almost) nothing hit the context's end.
+            self.context_filled = self._cap is None or self.text_sent < _ROOM_MIN
             return
         if self._cap is not None and usage.output_tokens >= self._cap:
             return
@@ -258,10 +280,16 @@ def _trimmed_message(left_out: int, window: int | None) -> str:
     )
 
 
-def _retry_message(left_out: int) -> str:
+def _retry_message(left_out: int, *, cut: bool) -> str:
+    why = (
+        "The LLM dropped the request before answering, as it does when a conversation "
+        "outgrows its context"
+        if cut
+        else "The model's context was full"
+    )
     return (
-        "The model's context was full, so the question was asked again without the "
-        f"{left_out} earliest {_messages(left_out)} of this conversation."
+        f"{why}, so the question was asked again without the {left_out} earliest "
+        f"{_messages(left_out)} of this conversation."
     )
 
 

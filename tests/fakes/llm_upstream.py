@@ -258,6 +258,12 @@ class FakeLLM:
             request = payload if isinstance(payload, dict) else {}
             asked = prompt_tokens(request.get("messages"))
             if self.window is not None and asked > self.window:
+                if self.overflow == "stream_cut":
+                    # llama-cpp-python's server: 200, then the stream drops (error in its log).
+                    head = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
+                    await conn.send(_status_line(200, head))
+                    conn.writer.close()
+                    return False
                 status, refusal = overflow_body(self.overflow, self.window, asked)
                 return await self._send_json(conn, status, refusal) and keep
             reply = self._replies.pop(0) if self._replies else Reply(chunk_text(DEFAULT_TEXT))

@@ -133,7 +133,7 @@ async def test_the_user_is_told_once_that_early_turns_are_left_out(
 # -- refused anyway: drop turns and ask again -------------------------------
 
 
-@pytest.mark.parametrize("style", ["openai", "llamacpp", "llama_cpp_python"])
+@pytest.mark.parametrize("style", ["openai", "llamacpp", "llama_cpp_python", "stream_cut"])
 async def test_a_refusal_is_retried_once_without_early_turns(
     fake_llm: FakeLLM, server: Server, style: str
 ) -> None:
@@ -149,7 +149,7 @@ async def test_a_refusal_is_retried_once_without_early_turns(
     assert got.text() == "Fine answer."
     assert [n["code"] for n in notices(got)] == ["context_trimmed"]
     assert "asked again without the" in notices(got)[0]["message"]
-    # The next turn fits at once: the window the refusal named is remembered.
+    # The next turn fits at once: the window the refusal named (or showed) is remembered.
     before = len(fake_llm.chat_requests)
     fake_llm.enqueue(Reply(chunk_text("Next.")))
     assert (await turn(client, "question 5")).text() == "Next."
