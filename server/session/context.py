@@ -176,7 +176,11 @@ class SessionContext:
             if isinstance(refusal, ContextOverflow):
                 raise _nothing_to_drop(context.window) from refusal
             if refusal is not None:
-                raise refusal
+                raise UpstreamProtocolError(
+                    f"{refusal.message} A message too long for the model's context ends "
+                    "like this: try a shorter one.",
+                    cut_after=0,
+                ) from refusal
             yield Notice(FULL, _full_message(said_something=False))
             return
         self._told_trimmed = True
