@@ -111,7 +111,8 @@ class ChatCompletionsLLM:
         reader = _ReplyReader(self._shown_url)
         answered = False
         try:
-            async with self._client.stream("POST", self._url, json=body) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                response = await self._open(stack, body)
                 answered = True
                 await self._raise_for_status(response)
                 async with contextlib.aclosing(_generator(response.aiter_lines())) as lines:
@@ -130,6 +131,19 @@ class ChatCompletionsLLM:
             if reader.finished and isinstance(exc, _CUT):
                 return  # The text is complete; only the usage chunk was lost.
             raise self._redacted(self._translate(exc, answered, reader.received)) from exc
+
+    async def _open(self, stack: contextlib.AsyncExitStack, body: dict[str, Any]) -> httpx.Response:
+        """Send the request; once more on a fresh connection if a pooled one was dead."""
+        try:
+            return await stack.enter_async_context(
+                self._client.stream("POST", self._url, json=body)
+            )
+        except _CUT:
+            # A keep-alive connection the server closed meanwhile (llama-cpp-python closes
+            # it after a failed stream): nothing was answered, so asking again is safe.
+            return await stack.enter_async_context(
+                self._client.stream("POST", self._url, json=body)
+            )
 
     async def models(self) -> list[str] | None:
         """The model ids the endpoint lists at ``/models``."""

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from server import protocol as p
 from server.errors import ContextOverflow, UpstreamError, UpstreamProtocolError
 from server.llm import Finished, LLMEvent, LLMProvider, TextDelta, Usage
 from server.llm.context import TokenEstimator
@@ -26,9 +27,8 @@ from server.llm.context import TokenEstimator
 log = logging.getLogger("talkterm.server")
 
 Messages = list[dict[str, str]]
-# Codes of the informational notices (sent as ``error`` events of type "info").
-TRIMMED: Final = "context_trimmed"
-FULL: Final = "context_full"
+TRIMMED: Final = p.CONTEXT_TRIMMED
+FULL: Final = p.CONTEXT_FULL
 # An answer that stops at the context's end with less than this many tokens left no
 # room to answer: the window is known from then on.
 _ROOM_MIN: Final = 16
