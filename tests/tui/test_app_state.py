@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.tui.conftest import scripted_app, wait_for
+from tests.helpers.tui_app import scripted_app
+from tests.helpers.waiting import wait_for
 from tui.answer import ResponseState
 from tui.link import LinkState
 
