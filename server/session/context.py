@@ -189,8 +189,17 @@ class SessionContext:
         )
         failed = context.estimator.messages(fitted.messages)
         attempt = _Attempt(context, retry.messages, cap)
-        async for event in attempt.run(llm, model):
-            yield event
+        try:
+            async for event in attempt.run(llm, model):
+                yield event
+        except UpstreamProtocolError as exc:
+            if attempt.text_sent or exc.cut_after != 0:
+                raise
+            # llama-cpp-python may drop the connection it failed on only after our retry
+            # went out on it (seen in 1 run of 15): that cut is the transport's, so once more.
+            attempt = _Attempt(context, retry.messages, cap)
+            async for event in attempt.run(llm, model):
+                yield event
         if refusal is not None and not (isinstance(refusal, ContextOverflow) and refusal.window):
             # The upstream named no size, but a request this big failed where a smaller
             # one worked: keep the next ones below it (in our own estimate's units).
