@@ -156,56 +156,73 @@ class SessionContext:
         if fitted.left_out and not self._told_trimmed:
             self._told_trimmed = True
             yield Notice(TRIMMED, _trimmed_message(fitted.left_out, context.window))
-        attempt = _Attempt(context, fitted.messages, cap)
+        first = _Attempt(context, fitted.messages, cap)
         refusal: UpstreamError | None = None
         try:
-            async for event in attempt.run(llm, model):
+            async for event in first.run(llm, model):
                 yield event
         except (ContextOverflow, UpstreamProtocolError) as exc:
-            if attempt.text_sent or not _refused_for_size(exc):
-                raise
-            refusal = exc
-            context.learn(exc.window if isinstance(exc, ContextOverflow) else None)
-        if refusal is None and not (attempt.context_filled and not attempt.text_sent):
-            if attempt.context_filled:
+            refusal = _refusal(exc, first, context)
+        if refusal is None and not first.left_no_room:
+            if first.context_filled:
                 yield Notice(FULL, _full_message(said_something=True))
             return
-        # Refused, or nothing said for want of room: ask once more with fewer turns.
         retry = _smaller(messages, fitted, context, cap)
         if retry is None:
-            if isinstance(refusal, ContextOverflow):
-                raise _nothing_to_drop(context.window) from refusal
             if refusal is not None:
-                raise UpstreamProtocolError(
-                    f"{refusal.message} A message too long for the model's context ends "
-                    "like this: try a shorter one.",
-                    cut_after=0,
-                ) from refusal
+                raise _cannot_shrink(refusal, context)
             yield Notice(FULL, _full_message(said_something=False))
             return
         self._told_trimmed = True
-        yield Notice(
-            TRIMMED, _retry_message(retry.left_out, cut=isinstance(refusal, UpstreamProtocolError))
-        )
-        failed = context.estimator.messages(fitted.messages)
-        attempt = _Attempt(context, retry.messages, cap)
-        try:
-            async for event in attempt.run(llm, model):
-                yield event
-        except UpstreamProtocolError as exc:
-            if attempt.text_sent or exc.cut_after != 0:
-                raise
-            # llama-cpp-python may drop the connection it failed on only after our retry
-            # went out on it (seen in 1 run of 15): that cut is the transport's, so once more.
-            attempt = _Attempt(context, retry.messages, cap)
-            async for event in attempt.run(llm, model):
-                yield event
+        cut = isinstance(refusal, UpstreamProtocolError)
+        yield Notice(TRIMMED, _retry_message(retry.left_out, cut=cut))
+        async for later in _again(llm, model, context, retry, cap):
+            yield later
         if refusal is not None and not (isinstance(refusal, ContextOverflow) and refusal.window):
             # The upstream named no size, but a request this big failed where a smaller
             # one worked: keep the next ones below it (in our own estimate's units).
-            context.learn(failed)
-        if attempt.context_filled:
-            yield Notice(FULL, _full_message(said_something=attempt.text_sent > 0))
+            context.learn(context.estimator.messages(fitted.messages))
+
+
+async def _again(
+    llm: LLMProvider, model: str, context: ModelContext, retry: Fitted, cap: int | None
+) -> AsyncIterator[ContextEvent]:
+    """The retry with fewer turns; a cut before its first word is the transport's: once more.
+
+    llama-cpp-python may drop the connection it failed on only after the retry went out on
+    it (seen in 1 run of 15 against the real server).
+    """
+    attempt = _Attempt(context, retry.messages, cap)
+    try:
+        async for event in attempt.run(llm, model):
+            yield event
+    except UpstreamProtocolError as exc:
+        if attempt.text_sent or exc.cut_after != 0:
+            raise
+        attempt = _Attempt(context, retry.messages, cap)
+        async for event in attempt.run(llm, model):
+            yield event
+    if attempt.context_filled:
+        yield Notice(FULL, _full_message(said_something=attempt.text_sent > 0))
+
+
+def _refusal(exc: UpstreamError, attempt: _Attempt, context: ModelContext) -> UpstreamError:
+    """``exc`` if it refused the request for its size (learning the size it names)."""
+    if attempt.text_sent or not _refused_for_size(exc):
+        raise exc
+    context.learn(exc.window if isinstance(exc, ContextOverflow) else None)
+    return exc
+
+
+def _cannot_shrink(refusal: UpstreamError, context: ModelContext) -> UpstreamError:
+    """What to say when the refused request had no history left to leave out."""
+    if isinstance(refusal, ContextOverflow):
+        return _nothing_to_drop(context.window)
+    return UpstreamProtocolError(
+        f"{refusal.message} A message too long for the model's context ends like this: "
+        "try a shorter one.",
+        cut_after=0,
+    )
 
 
 def _refused_for_size(exc: UpstreamError) -> bool:
@@ -243,6 +260,11 @@ class _Attempt:
         self._cap = cap
         self.text_sent = 0
         self.context_filled = False
+
+    @property
+    def left_no_room(self) -> bool:
+        """The context was full before the answer said anything."""
+        return self.context_filled and not self.text_sent
 
     async def run(self, llm: LLMProvider, model: str) -> AsyncIterator[LLMEvent]:
         """Stream one reply upstream."""
