@@ -20,6 +20,7 @@ TEST_APT_PACKAGES=(
   tmux                                             # the terminal smoke test
   sox                                              # handy for audio checks
   nginx-light                                      # a real reverse proxy (tests/http)
+  cmake g++                                        # build llama-cpp-python (context tests)
 )
 
 need_apt() {
@@ -50,6 +51,23 @@ setup_python() {
   fi
 }
 
+# The real OpenAI-compatible server the context tests run against (tests/server/
+# test_real_llama_server.py). It is a source-only package that compiles llama.cpp: 18 min
+# wall (8.4 min CPU) on 2 busy cores the first time, then pip's wheel cache makes it
+# instant. CPU only, portable (no -march=native), no BLAS, none of llama.cpp's own programs.
+LLAMA_CPP_PYTHON="llama-cpp-python[server]==0.3.36"
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
+
+setup_llama_server() {
+  local stamp=".venv/.talkterm-installed-llama-cpp-python"
+  [[ -f "$stamp" ]] && return
+  echo "talkterm: installing $LLAMA_CPP_PYTHON (compiles llama.cpp once; later installs are cached)" >&2
+  CMAKE_ARGS="${LLAMA_CMAKE_ARGS//$'\n'/ }" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    .venv/bin/python -m pip install -q "$LLAMA_CPP_PYTHON" >&2
+  touch "$stamp"
+}
+
 case "$mode" in
   app)
     need_apt "${APT_PACKAGES[@]}"
@@ -59,6 +77,7 @@ case "$mode" in
   test)
     need_apt "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
     setup_python test
+    setup_llama_server
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

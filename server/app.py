@@ -188,6 +188,8 @@ async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
     tts, problem = await tts_from_settings(settings)
+    # Listed once now for session.created; a client naming another model asks again.
+    models = await llm.models()
     log.info("LLM: %s; TTS: %s", llm.label, tts.name if tts else "none")
     return Services(
         llm=llm,
@@ -198,4 +200,7 @@ async def build_services(settings: Settings) -> Services:
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
         replay_bytes=settings.replay_buffer_bytes,
+        max_output_tokens=settings.max_output_tokens,
+        context_tokens=settings.context_tokens,
+        models=models,
     )

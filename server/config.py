@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     """Seconds to wait for the LLM/TTS endpoint to accept a connection."""
     read_timeout: float = Field(60.0, gt=0)
     """Seconds to wait between two chunks of a stream before giving up."""
+    max_output_tokens: int | None = Field(1024, ge=1, le=4096 * 32)
+    """Default cap on an answer's tokens ("inf" or "none": no cap). 1024 tokens are ~750
+    words, minutes of speech: more than a spoken answer needs, and a model that babbles
+    cannot fill a small context in one answer. A session.update may change it."""
+    context_tokens: int | None = Field(None, ge=256)
+    """The model's context in tokens when the upstream does not say (llama.cpp's /props and
+    Ollama's /api/show do); when both are known the smaller wins."""
 
     ping_interval: float | None = Field(20.0, gt=0)
     """Seconds between WebSocket pings; dead peers are dropped."""
@@ -156,6 +163,14 @@ class Settings(BaseSettings):
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING… for the server's log on stderr."""
+
+    @field_validator("max_output_tokens", mode="before")
+    @classmethod
+    def _unlimited(cls, value: Any) -> Any:
+        """ "inf" (the Realtime API's spelling), "none" or an empty value mean no cap."""
+        if isinstance(value, str) and value.strip().lower() in ("inf", "none", ""):
+            return None
+        return value
 
     @classmethod
     def settings_customise_sources(

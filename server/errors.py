@@ -11,7 +11,8 @@
     │   ├── UpstreamRateLimited   429, with retry_after seconds when given
     │   ├── UpstreamServerError   5xx
     │   ├── UpstreamTimeout       no chunk within the read timeout
-    │   └── UpstreamProtocolError a cut stream, malformed SSE, a JSON error body
+    │   ├── UpstreamProtocolError a cut stream, malformed SSE, a JSON error body
+    │   └── ContextOverflow       the conversation does not fit the model's context
     └── TTSError                  speech synthesis failed
         └── TTSUnavailable        the engine is missing (e.g. no espeak-ng)
 
@@ -114,9 +115,26 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamProtocolError(UpstreamError):
-    """The LLM stream was cut, malformed, or an error body came instead."""
+    """The LLM stream was cut, malformed, or an error body came instead.
+
+    ``cut_after`` is the characters of text received when the stream was cut, else None.
+    """
 
     code = "upstream_protocol_error"
+
+    def __init__(self, message: str, *, cut_after: int | None = None) -> None:
+        super().__init__(message)
+        self.cut_after = cut_after
+
+
+class ContextOverflow(UpstreamError):
+    """The conversation (or its newest message alone) does not fit the model's context."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, message: str, window: int | None = None) -> None:
+        super().__init__(message)
+        self.window = window
 
 
 class TTSError(TalktermError):

@@ -74,6 +74,11 @@ RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
 
+# Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
+CONTEXT_TRIMMED: Final = "context_trimmed"
+CONTEXT_FULL: Final = "context_full"
+NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL})
+
 # Query parameters of the WebSocket URL with which a client resumes a session.
 RESUME_SESSION_PARAM: Final = "talkterm_session"
 RESUME_SEQ_PARAM: Final = "talkterm_last_seq"

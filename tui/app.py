@@ -211,6 +211,10 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
         if message.code in wire.RACES:
             log.info("ignored a race: %s", message.message)
             return
+        if message.code in p.NOTICE_CODES:
+            # Information only (e.g. early turns left out): the answer is not failed.
+            self.notify(message.message, title="Conversation", timeout=10)
+            return
         answer = self.answer
         if message.code == wire.BUSY and answer is not None and answer.response_id is None:
             # The server may still be closing the answer we cancelled: ask again, briefly.

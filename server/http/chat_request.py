@@ -1,8 +1,8 @@
 """A Chat Completions request body, checked the way OpenAI checks it.
 
-Only what the answer depends on is read: the history, streaming, usage and the
-audio output. Sampling options (temperature, max_tokens …) are accepted and
-ignored, as the LLM upstream is configured on the server.
+Only what the answer depends on is read: the history, streaming, usage, the
+answer's length cap and the audio output. Sampling options (temperature …) are
+accepted and ignored, as the LLM upstream is configured on the server.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class ChatRequest:
     audio: bool = False
     voice: str | None = None
     audio_format: AudioFormat = "pcm16"
+    max_tokens: int | None = None
+    """``max_completion_tokens`` (or the older ``max_tokens``); None: the server's default."""
 
     @property
     def has_system(self) -> bool:
@@ -70,7 +72,20 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         audio=audio,
         voice=voice,
         audio_format=fmt,
+        max_tokens=_cap(body),
     )
+
+
+def _cap(body: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BadRequest(f"{name} must be a positive integer.", code="invalid_value",
+                             param=name)
+        return int(value)
+    return None
 
 
 def _no_constant(name: str) -> Any:

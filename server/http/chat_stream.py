@@ -19,8 +19,9 @@ from server import protocol as p
 from server.errors import TalktermError
 from server.http.audio_out import wav_header
 from server.http.chat_request import ChatRequest
+from server.session.context import SessionContext
 from server.session.conversation import Item
-from server.session.response import ResponseRun, Voice
+from server.session.response import Reply, ResponseRun, Voice
 from server.session.session import Services
 from server.speech import unknown_voice
 from server.speech.audio_format import make_encoder
@@ -28,6 +29,15 @@ from server.speech.audio_format import make_encoder
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # Audio ids stay valid for an hour at OpenAI; ours are never stored, but SDKs expect the field.
 _EXPIRES_S = 3600
+
+
+def _reply(services: Services, request: ChatRequest) -> Reply:
+    """The upstream answer, fitted to the model's context like a session's."""
+    messages = _with_instructions(request, services.instructions)
+    cap = request.max_tokens or services.max_output_tokens
+    context = SessionContext(services.book)
+    llm = services.llm
+    return lambda: context.reply(llm, messages, model=llm.model, cap=cap)
 
 
 class ChatRun:
@@ -48,8 +58,7 @@ class ChatRun:
         self._run = ResponseRun(
             send=self._queue,
             send_lock=asyncio.Lock(),
-            llm=services.llm,
-            messages=_with_instructions(request, services.instructions),
+            reply=_reply(services, request),
             item=item,
             voice=Voice(
                 tts=services.tts if request.audio else None,

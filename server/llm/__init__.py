@@ -1,9 +1,11 @@
 """LLM providers: a small interface, one module per engine, a registry.
 
-A provider streams one reply per call as ``TextDelta`` events, then at most
-one ``Usage``. Closing the stream (``aclose()`` on the generator, or
-cancelling the task that awaits it) aborts the reply at once. Consumers that
-may stop iterating early should wrap the stream in ``contextlib.aclosing``.
+A provider streams one reply per call as ``TextDelta`` events, a ``Finished``
+when the upstream stopped for a reason other than a natural end (e.g. the
+token limit: ``"length"``), then at most one ``Usage``. Closing the stream
+(``aclose()`` on the generator, or cancelling the task that awaits it) aborts
+the reply at once. Consumers that may stop iterating early should wrap the
+stream in ``contextlib.aclosing``.
 
 Engines: ``chat_completions`` (any OpenAI-compatible endpoint) and ``demo``
 (the offline stand-in). ``server.llm.setup`` decides which one to build.
@@ -32,7 +34,14 @@ class Usage:
     total_tokens: int
 
 
-LLMEvent = TextDelta | Usage
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The upstream ended the reply for ``reason`` ("length", "content_filter"…), not "stop"."""
+
+    reason: str
+
+
+LLMEvent = TextDelta | Finished | Usage
 
 
 class LLMProvider(Protocol):
@@ -40,9 +49,25 @@ class LLMProvider(Protocol):
 
     label: str
     is_demo: bool
+    model: str
+    """The model answers come from unless a request names another."""
 
-    def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[LLMEvent]:
-        """Stream one reply; closing the iterator aborts it immediately."""
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """Stream one reply (of at most ``max_output_tokens``); closing it aborts it at once."""
+        ...
+
+    async def models(self) -> list[str] | None:
+        """The models the upstream offers, or None when it cannot say."""
+        ...
+
+    async def context_window(self, model: str) -> int | None:
+        """The context size in tokens the upstream states for ``model``, or None."""
         ...
 
     async def aclose(self) -> None:

@@ -25,7 +25,8 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import LLMEvent, TextDelta, Usage
+from server.llm import Finished, LLMEvent, TextDelta, Usage
+from server.llm.discovery import context_window, list_models
 from server.llm.sse import (
     LineSplitter,
     SSEDecoder,
@@ -90,23 +91,34 @@ class ChatCompletionsLLM:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._max_connections = max_connections
+        self._cap_field = cap_field(self.base_url)
+        self._windows: dict[str, int | None] = {}
 
     def __repr__(self) -> str:
         return f"ChatCompletionsLLM({self.label!r})"
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[LLMEvent, None]:
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
         """Stream one reply as TextDelta events, then Usage if the upstream reports it."""
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             # A client may send lone surrogates (valid JSON); the upstream takes UTF-8 only.
             "messages": [{k: utf8_safe(v) for k, v in m.items()} for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if max_output_tokens is not None:
+            body[self._cap_field] = max_output_tokens
         reader = _ReplyReader(self._shown_url)
         answered = False
         try:
-            async with self._client.stream("POST", self._url, json=body) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                response = await self._open(stack, body)
                 answered = True
                 await self._raise_for_status(response)
                 self._refuse_encoding(response)
@@ -126,6 +138,29 @@ class ChatCompletionsLLM:
             if reader.finished and isinstance(exc, _CUT):
                 return  # The text is complete; only the usage chunk was lost.
             raise self._redacted(self._translate(exc, answered, reader.received)) from exc
+
+    async def _open(self, stack: contextlib.AsyncExitStack, body: dict[str, Any]) -> httpx.Response:
+        """Send the request; once more on a fresh connection if a pooled one was dead."""
+        try:
+            return await stack.enter_async_context(
+                self._client.stream("POST", self._url, json=body)
+            )
+        except _CUT:
+            # A keep-alive connection the server closed meanwhile (llama-cpp-python closes
+            # it after a failed stream): nothing was answered, so asking again is safe.
+            return await stack.enter_async_context(
+                self._client.stream("POST", self._url, json=body)
+            )
+
+    async def models(self) -> list[str] | None:
+        """The model ids the endpoint lists at ``/models``."""
+        return await list_models(self._client, self.base_url)
+
+    async def context_window(self, model: str) -> int | None:
+        """The context size the endpoint states for ``model`` (asked once per model)."""
+        if model not in self._windows:
+            self._windows[model] = await context_window(self._client, self.base_url, model)
+        return self._windows[model]
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -216,7 +251,8 @@ class ChatCompletionsLLM:
         if isinstance(exc, _CUT):
             return UpstreamProtocolError(
                 f"The LLM endpoint at {where} dropped the connection mid-reply; "
-                f"the stream was cut after {received} characters."
+                f"the stream was cut after {received} characters.",
+                cut_after=received,
             )
         return UpstreamProtocolError(f"The request to {where} failed: {exc}.")
 
@@ -275,7 +311,8 @@ class _ReplyReader:
         if not (self.done or self.finished):
             raise UpstreamProtocolError(
                 f"The LLM stream from {self._where} ended without [DONE] or a finish reason; "
-                f"the stream was cut after {self.received} characters."
+                f"the stream was cut after {self.received} characters.",
+                cut_after=self.received,
             )
         return [*events, self._usage] if self._usage else events
 
@@ -286,10 +323,13 @@ class _ReplyReader:
         if chunk.usage:
             u = chunk.usage
             self._usage = Usage(u.prompt_tokens, u.completion_tokens, u.total_tokens)
-        if not chunk.text:
-            return []
-        self.received += len(chunk.text)
-        return [TextDelta(piece) for piece in text_pieces(chunk.text)]
+        events: list[LLMEvent] = []
+        if chunk.text:
+            self.received += len(chunk.text)
+            events.extend(TextDelta(piece) for piece in text_pieces(chunk.text))
+        if chunk.finish_reason not in (None, "stop"):
+            events.append(Finished(str(chunk.finish_reason)))
+        return events
 
     def _from_json_body(self, text: str) -> list[LLMEvent]:
         try:
@@ -404,6 +444,20 @@ def redact(text: str, secret: str | None) -> str:
         # Upstreams echo keys masked or cut short; their first characters give them away.
         text = re.sub(re.escape(secret[:8]) + r"\S*", _REDACTED, text)
     return text
+
+
+def cap_field(base_url: str) -> str:
+    """The request field that caps the answer's tokens at this endpoint.
+
+    OpenAI's own endpoint deprecated ``max_tokens`` and refuses it for its reasoning
+    models, asking for ``max_completion_tokens``; llama.cpp, llama-cpp-python, Ollama
+    and most other compatible servers know only ``max_tokens``.
+    """
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        return "max_tokens"
+    return "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
 
 
 def public_url(url: str) -> str:

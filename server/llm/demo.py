@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from server.llm import LLMEvent, TextDelta
+from server.llm import Finished, LLMEvent, TextDelta
 
 DEMO_REPLY: Final = (
     "This is the talkterm demo responder, not a language model: no LLM is configured, "
@@ -24,6 +24,7 @@ DEMO_REPLY: Final = (
 )
 
 _WORD: Final = re.compile(r"\S+\s*")
+DEMO_MODEL: Final = "demo"
 
 
 class DemoLLM:
@@ -31,6 +32,7 @@ class DemoLLM:
 
     label = "demo responder (no LLM configured)"
     is_demo = True
+    model = DEMO_MODEL
 
     def __init__(self, *, delay: float = 0.02, reply: str = DEMO_REPLY) -> None:
         self._delay = delay
@@ -39,12 +41,29 @@ class DemoLLM:
     def __repr__(self) -> str:
         return "DemoLLM()"
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[LLMEvent, None]:
-        """Stream the fixed reply with a short pause per word, like a slow model."""
-        for match in _WORD.finditer(self._reply):
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
+        """Stream the fixed reply with a short pause per word (a word counts as a token)."""
+        for index, match in enumerate(_WORD.finditer(self._reply)):
+            if max_output_tokens is not None and index >= max_output_tokens:
+                yield Finished("length")
+                return
             # The pause is also where a cancelled response stops.
             await asyncio.sleep(self._delay)
             yield TextDelta(match.group())
+
+    async def models(self) -> list[str] | None:
+        """The one demo model."""
+        return [DEMO_MODEL]
+
+    async def context_window(self, model: str) -> int | None:
+        """The demo reads no history, so it has no context limit."""
+        return None
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -10,7 +10,8 @@ Two layers, both pure (no I/O), so they are tested without a network:
   malformed JSON or an ``{"error": ...}`` object sent inside the stream.
 
 ``error_from_payload`` maps an OpenAI-style error object to the matching
-error class; the HTTP client uses it for error bodies too.
+error class (a conversation too long for the model's context is
+``ContextOverflow``); the HTTP client uses it for error bodies too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from server.errors import (
+    ContextOverflow,
     UpstreamAuthError,
     UpstreamError,
     UpstreamNotFound,
@@ -27,6 +29,7 @@ from server.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
+from server.llm.context import is_overflow, overflow_window
 
 DONE: Final = "[DONE]"
 MESSAGE_LIMIT: Final = 300
@@ -213,6 +216,8 @@ def error_from_payload(
         if isinstance(name, str) and name in _ERROR_KINDS and cls is UpstreamProtocolError:
             cls = _ERROR_KINDS[name]
     text = f"{context}: {trim(message).rstrip('.')}." if message else f"{context}."
+    if is_overflow(message, kind, code):
+        return ContextOverflow(text, window=overflow_window(message, payload))
     if hint:
         text = f"{text} {hint}"
     if cls is UpstreamRateLimited:

@@ -25,7 +25,8 @@ from typing import Any
 
 from server import protocol as p
 from server.errors import TalktermError, TTSError, TTSUnavailable
-from server.llm import LLMProvider, TextDelta, Usage
+from server.llm import TextDelta, Usage
+from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item, SpokenSpan
 from server.session.response_events import OPENING, ResponseEvents
 from server.speech import TTSProvider
@@ -36,6 +37,8 @@ from server.speech.speakable import speakable
 log = logging.getLogger("talkterm.server")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Starts the answer's upstream request: text, usage and notices (server.session.context).
+Reply = Callable[[], AsyncIterator[ContextEvent]]
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
 
@@ -48,6 +51,7 @@ class Voice:
     name: str | None
     encoder: Callable[[], Encoder]
     format: dict[str, Any]
+    speed: float = 1.0
 
 
 @dataclass(slots=True)
@@ -87,8 +91,7 @@ class ResponseRun(ResponseEvents):
         *,
         send: Send,
         send_lock: asyncio.Lock,
-        llm: LLMProvider,
-        messages: list[dict[str, str]],
+        reply: Reply,
         item: Item,
         voice: Voice,
         lookahead: int,
@@ -102,8 +105,7 @@ class ResponseRun(ResponseEvents):
         self.error: TalktermError | None = None
         self._send = send
         self._lock = send_lock
-        self._llm = llm
-        self._messages = messages
+        self._reply = reply
         self._voice = voice
         self._lookahead = lookahead
         self._on_done = on_done
@@ -201,9 +203,11 @@ class ResponseRun(ResponseEvents):
         splitter = SentenceSplitter()
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
-            async for event in self._llm.stream(self._messages):
+            async for event in self._reply():
                 if isinstance(event, Usage):
                     self.usage = event
+                elif isinstance(event, Notice):
+                    self._outbox.put_nowait(p.error_event(event.code, event.message, kind="info"))
                 elif isinstance(event, TextDelta) and event.text:
                     self._outbox.put_nowait(self._event(kind, delta=event.text, **self._where()))
                     for segment in splitter.feed(event.text) if self.audio else []:
@@ -251,9 +255,10 @@ class ResponseRun(ResponseEvents):
         ordered.put_nowait(None)
 
     async def _synthesise(self, text: str, chunks: _Chunks) -> None:
-        assert self._voice.tts is not None
+        voice = self._voice
+        assert voice.tts is not None
         try:
-            async for pcm in self._voice.tts.synthesize(text, voice=self._voice.name):
+            async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
                 chunks.put_nowait(pcm)
         except TTSError as exc:
             chunks.put_nowait(exc)

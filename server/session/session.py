@@ -18,10 +18,12 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.llm import LLMProvider
+from server.session.context import ContextBook, SessionContext
 from server.session.conversation import Conversation, heard_text
 from server.session.frames import split_frame
 from server.session.outlet import Outlet
 from server.session.response import ResponseRun, Voice
+from server.session.session_choices import checked_model, response_cap
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 from server.speech.audio_format import make_encoder
@@ -41,8 +43,30 @@ class Services:
     lookahead: int = 2
     resume_grace: float = 60.0
     replay_bytes: int = 8 << 20
+    max_output_tokens: int | None = 1024
+    context_tokens: int | None = None
+    models: list[str] | None = None
+    """What the upstream lists (asked at start, again when a client names another)."""
     closing: bool = False
     sessions: dict[str, Session] = field(default_factory=dict)
+    _book: ContextBook | None = None
+
+    @property
+    def book(self) -> ContextBook:
+        """What is known about each model's context, shared by all sessions."""
+        if self._book is None:
+            self._book = ContextBook(self.llm, self.context_tokens)
+        return self._book
+
+    async def refresh_models(self) -> list[str] | None:
+        """Ask the upstream for its models again (keeping the old list if it cannot say)."""
+        self.models = await self.llm.models() or self.models
+        return self.models
+
+    def voice_names(self) -> list[str] | None:
+        """The speech engine's voices, sorted; None when any name may work (or no engine)."""
+        known = self.tts.voices() if self.tts is not None else None
+        return sorted(known) if known is not None else None
 
 
 class Session:
@@ -51,8 +75,14 @@ class Session:
     def __init__(self, services: Services) -> None:
         self.id = p.new_id("sess")
         self.services = services
-        self.config = SessionConfig(instructions=services.instructions, voice=services.voice)
+        self.config = SessionConfig(
+            instructions=services.instructions,
+            voice=services.voice,
+            model=services.llm.model,
+            max_output_tokens=services.max_output_tokens,
+        )
         self.conversation = Conversation()
+        self.context = SessionContext(services.book)
         self.outlet = Outlet(services.replay_bytes)
         self.response: ResponseRun | None = None
         self._lock = asyncio.Lock()
@@ -146,6 +176,7 @@ class Session:
         """Change instructions, modalities, voice, audio format or transport."""
         config = apply_update(self.config, event)
         self._check_voice(event, config.voice)
+        config = await self._check_model(event, config)
         self.config = config
         self.outlet.binary_audio = self.config.binary_audio
         async with self._lock:
@@ -177,6 +208,7 @@ class Session:
             )
         modality = _response_modality(event, self.config.modality)
         instructions = _response_instructions(event, self.config.instructions)
+        cap = response_cap(event, self.config.max_output_tokens)
         messages = self.conversation.messages(instructions)
         item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
         fmt = self.config.audio_format
@@ -185,12 +217,13 @@ class Session:
             name=self.config.voice,
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
+            speed=self.config.speed,
         )
+        llm, model = self.services.llm, self.config.model
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
-            llm=self.services.llm,
-            messages=messages,
+            reply=lambda: self.context.reply(llm, messages, model=model, cap=cap),
             item=item,
             voice=voice,
             lookahead=self.services.lookahead,
@@ -261,6 +294,12 @@ class Session:
         if problem := unknown_voice(engine, voice):
             raise _bad(event, "invalid_value", problem, "session.audio.output.voice")
 
+    async def _check_model(self, event: dict[str, Any], config: SessionConfig) -> SessionConfig:
+        if config.model == self.config.model:
+            return config
+        services = self.services
+        return await checked_model(event, config, services.llm, services.refresh_models)
+
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
         if wanted is not None and not isinstance(wanted, str):
@@ -286,6 +325,8 @@ class Session:
                     "demo": services.llm.is_demo,
                     "tts": services.tts.name if services.tts is not None else "none",
                     "binary_audio": self.config.binary_audio,
+                    "models": services.models,
+                    "voices": services.voice_names(),
                 }
             },
         }

@@ -1,13 +1,23 @@
-"""What a client may set with ``session.update``, validated field by field."""
+"""What a client may set with ``session.update``, validated field by field.
+
+The model name is checked against the upstream's list by the session, which knows it;
+everything else is checked here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from server import protocol as p
 
 _DEFAULT_FORMAT = {"type": "audio/pcm", "rate": p.PCM_RATE}
+# The Realtime API's own upper bound for max_output_tokens.
+MAX_OUTPUT_TOKENS: Final = 4096 * 32
+UNLIMITED: Final = "inf"
+SPEED_RANGE: Final = (0.25, 1.5)
+# The model name Realtime clients connect with; it stands for the server's default.
+DEFAULT_MODEL_ALIAS: Final = "talkterm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +29,10 @@ class SessionConfig:
     voice: str | None = None
     audio_format: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_FORMAT))
     binary_audio: bool = False
+    model: str = DEFAULT_MODEL_ALIAS
+    max_output_tokens: int | None = None
+    """None: no cap ("inf")."""
+    speed: float = 1.0
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -26,11 +40,37 @@ class SessionConfig:
             "type": "realtime",
             "object": "realtime.session",
             "id": session_id,
-            "model": "talkterm",
+            "model": self.model,
             "instructions": self.instructions,
             "output_modalities": [self.modality],
-            "audio": {"output": {"format": self.audio_format, "voice": self.voice}},
+            "max_output_tokens": wire_cap(self.max_output_tokens),
+            "audio": {
+                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed}
+            },
         }
+
+
+def wire_cap(cap: int | None) -> int | str:
+    """A cap as the Realtime API writes it: a number, or "inf"."""
+    return UNLIMITED if cap is None else cap
+
+
+def parse_cap(value: Any, param: str, bad: Any) -> int | None:
+    """A ``max_output_tokens`` value: a whole number in range, or "inf" (None)."""
+    if value == UNLIMITED:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_OUTPUT_TOKENS:
+        return value
+    raise bad(
+        param,
+        f"max_output_tokens must be a whole number from 1 to {MAX_OUTPUT_TOKENS}, or "
+        f'"{UNLIMITED}"; got {_shown(value)}.',
+    )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
@@ -57,6 +97,15 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
                 "session.output_modalities", 'output_modalities must be ["text"] or ["audio"].'
             )
         changes["modality"] = modalities[0]
+    if "max_output_tokens" in session:
+        changes["max_output_tokens"] = parse_cap(
+            session["max_output_tokens"], "session.max_output_tokens", bad
+        )
+    if "model" in session:
+        model = session["model"]
+        if not isinstance(model, str) or not model.strip():
+            raise bad("session.model", "model must be a non-empty string.")
+        changes["model"] = model.strip()
     changes |= _audio_changes(session.get("audio"), bad)
     changes |= _extension_changes(session.get("talkterm"), bad)
     return replace(config, **changes)
@@ -79,7 +128,20 @@ def _audio_changes(audio: Any, bad: Any) -> dict[str, Any]:
         changes["voice"] = output["voice"]
     if "format" in output:
         changes["audio_format"] = _audio_format(output["format"], bad)
+    if "speed" in output:
+        changes["speed"] = _speed(output["speed"], bad)
     return changes
+
+
+def _speed(speed: Any, bad: Any) -> float:
+    low, high = SPEED_RANGE
+    number = isinstance(speed, int | float) and not isinstance(speed, bool)
+    if not number or not low <= speed <= high:
+        raise bad(
+            "session.audio.output.speed",
+            f"speed must be a number from {low} to {high} (1.0 is normal); got {_shown(speed)}.",
+        )
+    return float(speed)
 
 
 def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:

@@ -41,8 +41,14 @@ class TTSProvider(ABC):
         """Build the engine from its section of ``settings.tts`` (and the shared timeouts)."""
 
     @abstractmethod
-    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
-        """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP)."""
+    def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
+        """Yield PCM16 mono 24 kHz audio chunks for text (first chunk ASAP).
+
+        ``speed`` is the speaking rate relative to normal (0.25-1.5, the Realtime API's
+        range); an engine that cannot change its rate ignores it.
+        """
 
     def problem(self) -> str | None:
         """Why this engine cannot speak on this machine (e.g. not installed), or None."""

@@ -24,6 +24,8 @@ MISSING_MESSAGE = (
 # is refused: espeak-ng would read it as an option.
 _VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-./]{0,63}")
 _READ_SIZE = 4096
+# espeak-ng's -s takes 80-450 words per minute (slower is clamped to 80 by espeak-ng itself).
+RATE_RANGE = (80, 450)
 _STDERR_KEEP = 2000
 # Suggested when a client names a voice espeak-ng does not have (those it has).
 _EXAMPLES = ("en-us", "en-gb", "de", "fr", "es")
@@ -85,12 +87,14 @@ class EspeakTTS(TTSProvider):
         known = self.voices() or frozenset()
         return [voice for voice in _EXAMPLES if voice in known]
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
         """Yield PCM16 mono 24 kHz chunks as espeak-ng produces them."""
         if not text.strip():
             return
         chosen = _checked_voice(voice) if voice else self.voice
-        proc = await self._spawn(chosen)
+        proc = await self._spawn(chosen, self.rate_for(speed))
         feeder = asyncio.create_task(_feed(proc, text))
         stderr = asyncio.create_task(_collect(proc.stderr))
         decoder = WavStreamDecoder()
@@ -110,7 +114,12 @@ class EspeakTTS(TTSProvider):
         finally:
             await _stop(proc, feeder, stderr)
 
-    async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
+    def rate_for(self, speed: float) -> int:
+        """espeak-ng's words per minute for a relative ``speed``, within what it accepts."""
+        low, high = RATE_RANGE
+        return max(low, min(high, round(self.rate * speed)))
+
+    async def _spawn(self, voice: str, rate: int) -> asyncio.subprocess.Process:
         path = shutil.which(self.executable)
         if path is None:
             raise TTSUnavailable(MISSING_MESSAGE)
@@ -125,7 +134,7 @@ class EspeakTTS(TTSProvider):
                 "-v",
                 voice,
                 "-s",
-                str(self.rate),
+                str(rate),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

@@ -103,16 +103,22 @@ class OpenAISpeechTTS(TTSProvider):
             read_timeout=settings.read_timeout,
         )
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
         """Yield PCM16 mono 24 kHz chunks for ``text`` from the speech endpoint."""
         if not text.strip():
             return
-        payload = {
+        payload: dict[str, Any] = {
             "model": self.model,
             "input": text,
             "voice": voice or self.voice,
             "response_format": self.response_format,
         }
+        if speed != 1.0:
+            # OpenAI's /audio/speech (and Kokoro-FastAPI) take 0.25-4.0; 1.0 is left out
+            # for servers that know no speed at all.
+            payload["speed"] = speed
         try:
             async with self._client.stream(
                 "POST", f"{self.base_url}/audio/speech", json=payload

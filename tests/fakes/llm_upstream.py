@@ -5,8 +5,10 @@ to shape: the exact Chat Completions SSE stream (role chunk, content chunks,
 finish chunk, usage chunk, ``[DONE]``), chunked or close-delimited bodies,
 and faults a real upstream produces (cut connections, stalls, broken lines,
 errors inside the stream). It also answers the probes that ``resolve_llm``
-sends (``/v1/models``, ``/api/tags``, ``/health``) and records what clients
-sent and when they hung up.
+sends (``/v1/models``, ``/api/tags``, ``/health``), states a context size where
+llama.cpp (``GET /props``) or Ollama (``POST /api/show``) do, can refuse a prompt
+longer than its ``window`` as OpenAI, llama.cpp or llama-cpp-python word it, and
+records what clients sent and when they hung up. It counts a word as a token.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
+
+from tests.fakes.context_limits import overflow_body, prompt_tokens
 
 DEFAULT_TEXT: Final = "Hello there. This is the fake upstream."
 FAULTS: Final = frozenset(
@@ -57,6 +61,7 @@ class Reply:
     cut_after: int = 0
     usage: bool = True
     chunked: bool = True
+    finish: str = "stop"
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -148,8 +153,20 @@ class _Conn:
 class FakeLLM:
     """A loopback OpenAI-compatible server whose replies tests script with ``enqueue``."""
 
-    def __init__(self, *, models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        models: list[str] | None = None,
+        window: int | None = None,
+        overflow: str = "openai",
+        states: str | None = None,
+    ) -> None:
         self.models = models if models is not None else ["fake-model"]
+        # Prompts of more than ``window`` words are refused in the ``overflow`` style.
+        self.window = window
+        self.overflow = overflow
+        # Where the window is stated: "props" (llama.cpp), "show" (Ollama) or nowhere.
+        self.states = states
         self.missing_paths: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self.chunk_sent_at: list[float] = []
@@ -242,8 +259,18 @@ class FakeLLM:
             and path.endswith("/chat/completions")
             and path not in self.missing_paths
         ):
-            reply = self._replies.pop(0) if self._replies else Reply(chunk_text(DEFAULT_TEXT))
             request = payload if isinstance(payload, dict) else {}
+            asked = prompt_tokens(request.get("messages"))
+            if self.window is not None and asked > self.window:
+                if self.overflow == "stream_cut":
+                    # llama-cpp-python's server: 200, then the stream drops (error in its log).
+                    head = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
+                    await conn.send(_status_line(200, head))
+                    conn.writer.close()
+                    return False
+                status, refusal = overflow_body(self.overflow, self.window, asked)
+                return await self._send_json(conn, status, refusal) and keep
+            reply = self._replies.pop(0) if self._replies else Reply(chunk_text(DEFAULT_TEXT))
             return await self._reply(conn, request, reply) and keep
         found = None if path in self.missing_paths else self._probe_answer(method, path)
         if found is None:
@@ -251,7 +278,14 @@ class FakeLLM:
         return await self._send_json(conn, 200, json.dumps(found)) and keep
 
     def _probe_answer(self, method: str, path: str) -> dict[str, Any] | None:
-        """What the listing and health endpoints that resolve_llm probes say."""
+        """What the listing, health and context endpoints say."""
+        if (method, path, self.states) == ("POST", "/api/show", "show"):
+            return {
+                "parameters": f"num_ctx {self.window}\nstop <|eot_id|>",
+                "model_info": {"llama.context_length": 131072},
+            }
+        if (method, path, self.states) == ("GET", "/props", "props"):
+            return {"default_generation_settings": {"n_ctx": self.window}, "total_slots": 1}
         if method != "GET":
             return None
         if path == "/v1/models":
@@ -349,7 +383,7 @@ class _Stream:
     async def _finish(self) -> bool:
         fault = self._reply.fault
         if fault != "no_finish":
-            if not await self._event(self._chunk({}, finish="stop")):
+            if not await self._event(self._chunk({}, finish=self._reply.finish)):
                 return False
             if self._usage and not await self._send_usage():
                 return False
@@ -408,9 +442,7 @@ class _Stream:
 
     def _usage_chunk(self) -> dict[str, Any]:
         # Words stand in for prompt tokens, chunks for completion tokens.
-        prompt = sum(
-            len(str(m.get("content", "")).split()) for m in self._messages if isinstance(m, dict)
-        )
+        prompt = prompt_tokens(self._messages)
         done = len(self._reply.chunks)
         usage = {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
         return {**self._chunk({}), "choices": [], "usage": usage}

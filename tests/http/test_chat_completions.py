@@ -38,6 +38,22 @@ async def test_streamed_text_in_openai_chunk_shape(fake_llm: FakeLLM, server: Se
     assert sent[0]["role"] == "system" and sent[1:] == HISTORY
 
 
+async def test_the_answer_cap_goes_upstream(fake_llm: FakeLLM, server: Server) -> None:
+    """max_completion_tokens caps the answer; without it the server's default applies."""
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)), Reply(chunks=chunk_text(ANSWER)))
+    capped = {"model": "x", "messages": HISTORY, "max_completion_tokens": 7}
+    assert (await stream_chat(server.http_url, capped)).text == ANSWER
+    assert fake_llm.chat_requests[-1].json["max_tokens"] == 7
+    assert (await stream_chat(server.http_url, {"model": "x", "messages": HISTORY})).text == ANSWER
+    assert fake_llm.chat_requests[-1].json["max_tokens"] == 1024
+    async with httpx.AsyncClient(timeout=10) as http:
+        bad = await http.post(
+            f"{server.http_url}/v1/chat/completions",
+            json={"model": "x", "messages": HISTORY, "max_tokens": 0},
+        )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "max_tokens"
+
+
 async def test_streamed_speech_carries_transcript_and_pcm(
     fake_llm: FakeLLM, server: Server,
 ) -> None:

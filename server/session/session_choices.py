@@ -1,0 +1,60 @@
+"""The choices a client makes that need more than the event itself to check.
+
+The model must be one the upstream offers (its list may have grown since the server
+started, so an unknown name asks again before refusing); a response's own
+``max_output_tokens`` overrides the session's for that answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from server import protocol as p
+from server.llm import LLMProvider
+from server.session.session_config import DEFAULT_MODEL_ALIAS, SessionConfig, parse_cap
+
+_LISTED = 20
+
+
+async def checked_model(
+    event: dict[str, Any],
+    config: SessionConfig,
+    llm: LLMProvider,
+    refresh: Callable[[], Awaitable[list[str] | None]],
+) -> SessionConfig:
+    """``config`` with a model the upstream offers; "talkterm" stands for the default."""
+    if config.model == DEFAULT_MODEL_ALIAS:
+        return replace(config, model=llm.model)
+    known = await refresh()
+    if known is not None and config.model not in known:
+        listed = ", ".join(known[:_LISTED]) + (", …" if len(known) > _LISTED else "")
+        raise _bad(
+            event,
+            "session.model",
+            f"Model {config.model!r} is not offered by {llm.label}; choose one of: {listed}.",
+        )
+    return config
+
+
+def response_cap(event: dict[str, Any], default: int | None) -> int | None:
+    """The cap for one answer: ``response.max_output_tokens``, else the session's."""
+    response = event.get("response")
+    if not isinstance(response, dict) or "max_output_tokens" not in response:
+        return default
+    return parse_cap(
+        response["max_output_tokens"],
+        "response.max_output_tokens",
+        lambda param, message: _bad(event, param, message),
+    )
+
+
+def _bad(event: dict[str, Any], param: str, message: str) -> p.ProtocolError:
+    event_id = event.get("event_id")
+    return p.ProtocolError(
+        "invalid_value",
+        message,
+        param=param,
+        event_id=event_id if isinstance(event_id, str) else None,
+    )

@@ -1,0 +1,24 @@
+"""Informational server notices are shown, and fail nothing."""
+
+from __future__ import annotations
+
+from tests.helpers.tui_app import Notices, scripted_app
+from tests.helpers.waiting import wait_for
+from tui.connection import Connection
+from tui.widgets.prompt_box import PromptBox
+
+
+async def test_a_context_notice_is_shown_without_failing_the_answer() -> None:
+    app = scripted_app()
+    notices = Notices()
+    async with app.run_test(size=(120, 24), notifications=True, message_hook=notices) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected")
+        app.query_one(PromptBox).text = "And then?"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.answer is not None)
+        app.post_message(Connection.ResponseStarted("resp_1"))
+        said = "The 4 earliest messages are left out of what the model reads from now on."
+        app.post_message(Connection.ServerError("context_trimmed", said))
+        await wait_for(pilot, lambda: notices.saying("earliest messages are left out"))
+        assert app.answer is not None and not app.answer.error
+        assert app.status.error != said
