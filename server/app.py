@@ -17,9 +17,11 @@ from server import protocol as p
 from server.config import Settings, check_binding
 from server.errors import ResumeRefused
 from server.llm.setup import choose_llm
+from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
 from server.speech import tts_from_settings
+from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
 
@@ -70,7 +72,9 @@ class Server:
             # No permessage-deflate: PCM barely compresses (28 %) and deflate took a quarter
             # of the server's CPU under load (docs/reliability.md).
             compression=None,
-            create_connection=TextKeepingConnection,
+            create_connection=TextKeepingConnection.factory(
+                s.limits.unfinished_message_timeout
+            ),
         )
 
     async def close(self) -> None:
@@ -113,6 +117,11 @@ class Server:
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="talkterm"'
             return response
+        assert self.services is not None
+        if (full := admission.refusal(self.services, request.path)) is not None:
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, full + "\n")
+            response.headers["Retry-After"] = str(admission.RETRY_AFTER_S)
+            return response
         return None
 
     def _authorised(self, header: str) -> bool:
@@ -126,7 +135,10 @@ class Server:
         )
 
     async def _handle(self, ws: ServerConnection) -> None:
-        session = await self._session_for(ws)
+        try:
+            session = await self._session_for(ws)
+        except admission.SessionLimit:
+            return
         await session.serve(ws)
 
     async def _session_for(self, ws: ServerConnection) -> Session:
@@ -154,6 +166,10 @@ class Server:
                 except ResumeRefused as exc:
                     refusal = exc
                     await session.expire()
+        if admission.over_limit(services):
+            limit = services.limits.max_sessions
+            await ws.close(1013, admission.full_message(limit))  # 1013: try again later
+            raise admission.SessionLimit
         session = Session(services)
         await session.start(ws)
         if refusal is not None:
@@ -188,4 +204,9 @@ async def build_services(settings: Settings) -> Services:
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
         replay_bytes=settings.replay_buffer_bytes,
+        limits=settings.limits,
+        stall_timeout=settings.limits.stalled_write_timeout or settings.ping_timeout,
+        synthesis=SynthesisSlots(settings.limits.synthesis_jobs or tts.synthesis_jobs)
+        if tts is not None
+        else None,
     )

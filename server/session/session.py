@@ -17,14 +17,18 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
+from server.config import LimitsSettings
 from server.llm import LLMProvider
 from server.session.conversation import Conversation, heard_text
 from server.session.frames import split_frame
+from server.session.outbox import Outbox
 from server.session.outlet import Outlet
+from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun, Voice
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 from server.speech.audio_format import make_encoder
+from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
 
@@ -41,8 +45,15 @@ class Services:
     lookahead: int = 2
     resume_grace: float = 60.0
     replay_bytes: int = 8 << 20
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    stall_timeout: float | None = None
+    synthesis: SynthesisSlots | None = None
+    replay_budget: ReplayBudget = field(init=False)
     closing: bool = False
     sessions: dict[str, Session] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.replay_budget = ReplayBudget(self.limits.replay_budget_bytes)
 
 
 class Session:
@@ -52,8 +63,9 @@ class Session:
         self.id = p.new_id("sess")
         self.services = services
         self.config = SessionConfig(instructions=services.instructions, voice=services.voice)
-        self.conversation = Conversation()
-        self.outlet = Outlet(services.replay_bytes)
+        limits = services.limits
+        self.conversation = Conversation(limits.history_chars, limits.history_items)
+        self.outlet = Outlet(services.replay_bytes, services.stall_timeout, services.replay_budget)
         self.response: ResponseRun | None = None
         self._lock = asyncio.Lock()
         # Runs whose tasks may still be winding down after their response.done.
@@ -99,6 +111,7 @@ class Session:
         for run in list(self._runs):
             run.cancel()
             await run.wait()
+        self.outlet.buffer.release()
 
     def _schedule_expiry(self) -> None:
         grace = 0.0 if self.services.closing else self.services.resume_grace
@@ -185,7 +198,10 @@ class Session:
             name=self.config.voice,
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
+            slots=self.services.synthesis,
+            owner=self.id,
         )
+        limits = self.services.limits
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
@@ -195,6 +211,8 @@ class Session:
             voice=voice,
             lookahead=self.services.lookahead,
             on_done=self._response_ended,
+            outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
+            outlet=self.outlet,
         )
         run = self.response
         self._runs.add(run)
