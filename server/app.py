@@ -72,9 +72,7 @@ class Server:
             # No permessage-deflate: PCM barely compresses (28 %) and deflate took a quarter
             # of the server's CPU under load (docs/reliability.md).
             compression=None,
-            create_connection=TextKeepingConnection.factory(
-                s.limits.unfinished_message_timeout
-            ),
+            create_connection=TextKeepingConnection.factory(s.limits.unfinished_message_timeout),
         )
 
     async def close(self) -> None:
