@@ -174,8 +174,7 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
             bystander = f"failed ({type(exc).__name__})"
         growth = rss_mb(str(proc.pid)) - rss0
         task.cancel()
-        for client in [c for c in keep if isinstance(c, Client)]:
-            await closed_by_server(client)
+        await asyncio.gather(*(closed_by_server(c) for c in keep if isinstance(c, Client)))
         dropped = [c for c in keep if isinstance(c, Client) and c.ws.close_code is not None]
         refused = [c for c in keep if isinstance(c, Exception)]
         proc.terminate()
