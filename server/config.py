@@ -90,6 +90,34 @@ class TTSSettings(Section):
     """Settings of the openai engine."""
 
 
+class LimitsSettings(Section):
+    """Bounds on every buffer and on shared work, so one client cannot hurt the others
+    (docs/reliability.md, "Hostile inputs", gives each policy with figures)."""
+
+    max_sessions: int = Field(1000, ge=1)
+    """Most sessions at once (connected or waiting for a resume); more get HTTP 503."""
+    response_buffer_bytes: int = Field(2 << 20, ge=1 << 14)
+    """Bytes of one answer queued for a client that is not reading (or has paused it);
+    then the server stops reading the LLM until the client catches up."""
+    response_buffer_audio_s: float = Field(60.0, gt=0)
+    """Seconds of audio queued for a paused or slow client before synthesis waits."""
+    stalled_write_timeout: float | None = Field(None, gt=0)
+    """Seconds a write to a client may make no progress before the client is dropped
+    (its session then waits for a resume); unset means the ping timeout."""
+    replay_budget_bytes: int = Field(512 << 20, ge=1 << 20)
+    """Replay memory of all sessions together; over it, detached sessions lose their
+    oldest events first."""
+    history_chars: int = Field(1 << 20, ge=1024)
+    """Characters of conversation history kept per session; the oldest items go first."""
+    history_items: int = Field(1000, ge=2)
+    """Items of conversation history kept per session; the oldest go first."""
+    unfinished_message_timeout: float = Field(10.0, gt=0)
+    """Seconds a fragmented client message may stay unfinished before the connection closes."""
+    synthesis_jobs: int | None = Field(None, ge=1)
+    """Speech syntheses running at once across all sessions, shared fairly; unset means
+    the engine's own figure (espeak-ng: 2 per CPU core)."""
+
+
 # The documented flat names (flags, TALKTERM_… variables, keyword arguments) and where
 # each lives in the nested settings. Nested names work too: TALKTERM_TTS__ESPEAK__RATE.
 FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
@@ -108,6 +136,7 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "tts_model": ("tts", "openai", "model"),
     "tts_format": ("tts", "openai", "format"),
     "tts_api_key": ("tts", "openai", "api_key"),
+    **{name: ("limits", name) for name in LimitsSettings.model_fields},
 }
 ENV_PREFIX: Final = "TALKTERM_"
 
@@ -130,6 +159,8 @@ class Settings(BaseSettings):
     """Which LLM answers."""
     tts: TTSSettings = Field(default_factory=TTSSettings)
     """How answers are spoken."""
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    """Bounds on buffers and shared work (one hostile client must not hurt the others)."""
     openai_api_key: SecretStr | None = None
     """OPENAI_API_KEY: the fallback key for the LLM and speech, only ever sent to api.openai.com."""
     instructions: str = (
@@ -234,7 +265,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-_SECTIONS: Final = frozenset({"llm", "tts"})
+_SECTIONS: Final = frozenset({"llm", "tts", "limits"})
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -34,6 +34,8 @@ class TTSProvider(ABC):
     """What a person calls it, for messages (e.g. "espeak-ng")."""
     voice_hint: str = ""
     """Where to find the engine's voices, for the unknown-voice message."""
+    synthesis_jobs: int = 64
+    """How many syntheses may run at once across all sessions, unless settings say."""
 
     @classmethod
     @abstractmethod

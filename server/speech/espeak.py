@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -48,6 +49,8 @@ class EspeakTTS(TTSProvider):
     name = "espeak"
     label = "espeak-ng"
     voice_hint = "`espeak-ng --voices` lists them all"
+    # One process per synthesis, CPU-bound: more than 2 per core only makes everyone wait.
+    synthesis_jobs = 2 * (os.cpu_count() or 1)
 
     def __init__(
         self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
