@@ -33,6 +33,17 @@ def _espeak(**options: Any) -> TTSProvider:
     return EspeakTTS(**options)
 
 
+def _piper(**options: Any) -> TTSProvider:
+    try:
+        from server.tts.piper import PiperTTS
+    except ImportError as exc:
+        from server.errors import TTSUnavailable
+
+        raise TTSUnavailable(f"piper-tts is not installed ({exc.name} is missing)") from None
+
+    return PiperTTS(**options)
+
+
 def _openai(**options: Any) -> TTSProvider:
     from server.tts.openai_speech import OpenAISpeechTTS
 
@@ -43,6 +54,7 @@ def _openai(**options: Any) -> TTSProvider:
 PROVIDERS: dict[str, Callable[..., TTSProvider]] = {
     "espeak": _espeak,
     "openai": _openai,
+    "piper": _piper,
 }
 
 
