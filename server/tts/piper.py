@@ -45,7 +45,7 @@ _PACKAGE_SUFFIX = "-piper-voice"
 MIN_SPEED, MAX_SPEED = 0.25, 1.5
 # Just under full scale: the resampler's ripple must not clip the loudest sample.
 _PEAK = 0.95
-_CALIBRATION = "The quick brown fox jumps over the lazy dog, then runs far into the forest."
+_CALIBRATION = "The quick brown fox jumps over the lazy dog."
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,9 @@ class PiperTTS(TTSProvider):
             if model is None:  # another voice's first use: load it beside the pool
                 model = await asyncio.to_thread(self._voice, choice)
             sid = _speaker_id(choice, model)
-            scale = length_scale(pace, self._ratios.get(choice.files.model, 0.0))
+            scale = 1.0
+            if pace != 1.0:  # the first other speed of a voice measures it (≈ 0.3 s, once)
+                scale = length_scale(pace, await asyncio.to_thread(self._ratio, choice, model))
             # On the loop: well under a millisecond a sentence, and never queued
             # behind another session's sentence in the pool.
             for ids in _phoneme_ids(model, text):
@@ -183,6 +185,12 @@ class PiperTTS(TTSProvider):
     async def aclose(self) -> None:
         """Stop the worker threads (runs in flight finish first)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _ratio(self, choice: Choice, model: PiperVoice) -> float:
+        with self._load_lock:
+            if (ratio := self._ratios.get(choice.files.model)) is None:
+                ratio = self._ratios[choice.files.model] = fixed_ratio(model)
+            return ratio
 
     # -- voices ----------------------------------------------------------------
 
@@ -216,7 +224,6 @@ class PiperTTS(TTSProvider):
         with self._load_lock:
             if (model := self._loaded.get(choice.files.model)) is None:
                 model = _load(choice.files, self._threads)
-                self._ratios[choice.files.model] = fixed_ratio(model)
                 self._loaded[choice.files.model] = model
             return model
 
