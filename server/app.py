@@ -190,9 +190,10 @@ async def build_services(settings: Settings) -> Services:
         ollama_url=settings.ollama_url if settings.probe_local else None,
         llamacpp_url=settings.llamacpp_url if settings.probe_local else None,
     )
-    tts, problem = _build_tts(settings)
-    voices = espeak_voices(settings.espeak_executable) if settings.tts == "espeak" and tts else None
-    log.info("LLM: %s; TTS: %s", llm.label, settings.tts if tts else "none")
+    settings, tts, problem = _speech(settings)
+    voices = _known_voices(settings, tts)
+    engine = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
+    log.info("LLM: %s; TTS: %s", llm.label, engine)
     return Services(
         llm=llm,
         tts=tts,
@@ -205,6 +206,34 @@ async def build_services(settings: Settings) -> Services:
         resume_grace=settings.resume_grace,
         replay_bytes=settings.replay_buffer_bytes,
     )
+
+
+def _speech(settings: Settings) -> tuple[Settings, TTSProvider | None, str | None]:
+    """The engine to use; Piper that cannot load says why and gives way to espeak-ng."""
+    if settings.tts != "piper":
+        return (settings, *_build_tts(settings))
+    try:
+        tts = make_tts(
+            "piper",
+            voice=settings.voice,
+            speed=settings.speed,
+            voices_dirs=[settings.piper_voices_dir],
+        )
+        return settings, tts, None
+    except TalktermError as exc:
+        log.warning("Piper cannot speak (%s); falling back to espeak-ng", exc.message)
+    known = espeak_voices(settings.espeak_executable) or frozenset()
+    voice = settings.voice if settings.voice in known else None
+    fallback = settings.model_copy(update={"tts": "espeak", "voice": voice})
+    return (fallback, *_build_tts(fallback))
+
+
+def _known_voices(settings: Settings, tts: TTSProvider | None) -> frozenset[str] | None:
+    if tts is None:
+        return None
+    if (names := tts.voices()) is not None:
+        return frozenset(names)
+    return espeak_voices(settings.espeak_executable) if settings.tts == "espeak" else None
 
 
 def _build_tts(settings: Settings) -> tuple[TTSProvider | None, str | None]:
@@ -222,7 +251,8 @@ def _build_tts(settings: Settings) -> tuple[TTSProvider | None, str | None]:
             return make_tts(
                 "espeak",
                 voice=settings.voice or "en-us",
-                rate=settings.espeak_rate,
+                # Realtime's speed 1.5 is half as fast again: the rate scales with it.
+                rate=round(settings.espeak_rate * settings.speed),
                 executable=settings.espeak_executable,
             ), None
         return make_tts(

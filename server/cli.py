@@ -38,10 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--llm-model", help="model name [TALKTERM_LLM_MODEL]")
     add(
         "--tts",
-        choices=["espeak", "openai", "none"],
-        help="speech engine (default espeak) [TALKTERM_TTS]",
+        choices=["piper", "espeak", "openai", "none"],
+        help="speech engine (default piper, else espeak) [TALKTERM_TTS]",
     )
-    add("--voice", help="voice name, e.g. en-us for espeak or alloy for openai [TALKTERM_VOICE]")
+    add(
+        "--voice",
+        help="voice, e.g. en_US-joe-medium for piper, en-us for espeak, alloy for openai "
+        "[TALKTERM_VOICE]",
+    )
+    add("--speed", type=float, help="speaking speed 0.25-1.5 (default 1) [TALKTERM_SPEED]")
     add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
     return parser
@@ -96,6 +101,12 @@ def _secrets(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
+def _speaker(server: Any) -> dict[str, str | None]:
+    """The engine and voice that will speak, for the ready line."""
+    tts = server.services.tts if server.services else None
+    return {"tts": tts.name if tts else "none", "voice": tts.voice if tts else None}
+
+
 async def _serve(settings: Settings) -> None:
     from server.app import Server  # heavy imports only once flags are valid
 
@@ -108,6 +119,8 @@ async def _serve(settings: Settings) -> None:
             "listening": server.ws_url,
             "healthz": server.http_url + "/healthz",
             "pid": os.getpid(),
+            # What is speaking, so a user (and a bug report) can tell.
+            **_speaker(server),
         }
         tune_gc()
         # One JSON line on stdout: what scripts and the terminal app wait for.

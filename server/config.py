@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TTSName = Literal["espeak", "openai", "none"]
+TTSName = Literal["piper", "espeak", "openai", "none"]
 
 
 class Settings(BaseSettings):
@@ -55,10 +55,17 @@ class Settings(BaseSettings):
     ollama_url: str = "http://127.0.0.1:11434"
     llamacpp_url: str = "http://127.0.0.1:8080"
 
-    tts: TTSName = "espeak"
-    """Speech engine: espeak (offline), openai (/v1/audio/speech) or none."""
+    tts: TTSName = "piper"
+    """Speech engine: piper (offline, natural; falls back to espeak when it cannot load),
+    espeak (offline, robotic), openai (/v1/audio/speech) or none."""
     voice: str | None = None
-    """Voice name; espeak-ng voice (en-us) or the speech endpoint's (alloy)."""
+    """Voice name: Piper voice (en_US-joe-medium, a .onnx path, name#speaker), espeak-ng
+    voice (en-us) or the speech endpoint's (alloy)."""
+    speed: float = Field(1.0, ge=0.25, le=1.5)
+    """Speaking speed, as the Realtime API's audio.output.speed (1 = normal)."""
+    piper_voices_dir: str = "~/.local/share/piper-voices"
+    """Extra Piper voices: <name>.onnx files with their .onnx.json, e.g. from
+    ``python -m piper.download_voices --download-dir <dir> en_GB-alba-medium``."""
     espeak_rate: int = Field(175, ge=80, le=450)
     """espeak-ng words per minute."""
     espeak_executable: str = "espeak-ng"

@@ -260,14 +260,19 @@ class Session:
         known = self.services.voices
         if voice is None or known is None or voice in known:
             return
-        examples = ", ".join(v for v in ("en-us", "en-gb", "de", "fr", "es") if v in known)
-        raise _bad(
-            event,
-            "invalid_value",
-            f"Voice {voice!r} is not an espeak-ng voice (try {examples}; "
-            "`espeak-ng --voices` lists them all).",
-            "session.audio.output.voice",
-        )
+        if self.services.tts_name == "piper":
+            if voice.partition("#")[0] in known or voice.endswith(".onnx"):
+                return  # a speaker number or a model path is checked when it speaks
+            message = (
+                f"Voice {voice!r} is not a Piper voice; valid voices: {', '.join(sorted(known))}."
+            )
+        else:
+            examples = ", ".join(v for v in ("en-us", "en-gb", "de", "fr", "es") if v in known)
+            message = (
+                f"Voice {voice!r} is not an espeak-ng voice (try {examples}; "
+                "`espeak-ng --voices` lists them all)."
+            )
+        raise _bad(event, "invalid_value", message, "session.audio.output.voice")
 
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
@@ -293,6 +298,7 @@ class Session:
                     "llm": services.llm.label,
                     "demo": services.llm.is_demo,
                     "tts": services.tts_name if services.tts is not None else "none",
+                    "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
                 }
             },

@@ -16,10 +16,16 @@ class TTSProvider(ABC):
     """A speech engine that turns one segment of text into streamed PCM."""
 
     name: str
+    voice: str | None = None
+    """The voice used when a request names none (shown in logs and session.created)."""
 
     @abstractmethod
     def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
         """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP)."""
+
+    def voices(self) -> list[str] | None:
+        """Voice names this engine accepts, or None when it cannot tell."""
+        return None
 
     async def aclose(self) -> None:
         """Release long-lived resources such as HTTP connection pools."""

@@ -38,6 +38,7 @@ class EspeakTTS(TTSProvider):
     """Local speech with espeak-ng: robotic but instant, offline and free."""
 
     name = "espeak"
+    voice: str
 
     def __init__(
         self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
