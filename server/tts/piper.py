@@ -182,6 +182,10 @@ class PiperTTS(TTSProvider):
         finally:
             job.stop()
 
+    async def idle(self) -> None:
+        """Return once every ONNX run queued before this call has ended (tests, benches)."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, _nothing)
+
     async def aclose(self) -> None:
         """Stop the worker threads (runs in flight finish first)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -226,6 +230,10 @@ class PiperTTS(TTSProvider):
                 model = _load(choice.files, self._threads)
                 self._loaded[choice.files.model] = model
             return model
+
+
+def _nothing() -> None:
+    return None
 
 
 def _load(files: VoiceFiles, threads: int) -> PiperVoice:
