@@ -24,6 +24,8 @@ MISSING_MESSAGE = (
 # is refused: espeak-ng would read it as an option.
 _VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-./]{0,63}")
 _READ_SIZE = 4096
+# The words-per-minute rates accepted (-s), also after scaling by speed.
+_MIN_RATE, _MAX_RATE = 20, 1000
 _STDERR_KEEP = 2000
 # Suggested when a client names a voice espeak-ng does not have (those it has).
 _EXAMPLES = ("en-us", "en-gb", "de", "fr", "es")
@@ -48,12 +50,19 @@ class EspeakTTS(TTSProvider):
     voice_hint = "`espeak-ng --voices` lists them all"
 
     def __init__(
-        self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
+        self,
+        voice: str = "en-us",
+        rate: int = 175,
+        executable: str = "espeak-ng",
+        speed: float = 1.0,
     ) -> None:
-        if not 20 <= int(rate) <= 1000:
-            raise TTSError(f"espeak-ng rate must be 20-1000 words per minute, not {rate}")
-        self.voice = _checked_voice(voice)
+        if not _MIN_RATE <= int(rate) <= _MAX_RATE:
+            raise TTSError(
+                f"espeak-ng rate must be {_MIN_RATE}-{_MAX_RATE} words per minute, not {rate}"
+            )
+        self.voice: str = _checked_voice(voice)
         self.rate = int(rate)
+        self.speed = float(speed)
         self.executable = executable
         self._voices: frozenset[str] | None = None
         self._listed = False
@@ -62,7 +71,12 @@ class EspeakTTS(TTSProvider):
     def from_settings(cls, settings: Settings) -> Self:
         """espeak-ng with ``settings.tts.espeak`` and the chosen voice (default en-us)."""
         own = settings.tts.espeak
-        return cls(voice=settings.tts.voice or "en-us", rate=own.rate, executable=own.executable)
+        return cls(
+            voice=settings.tts.voice or "en-us",
+            rate=own.rate,
+            executable=own.executable,
+            speed=settings.tts.speed,
+        )
 
     def problem(self) -> str | None:
         """Say so when espeak-ng is not installed: answers are then text only."""
@@ -85,12 +99,16 @@ class EspeakTTS(TTSProvider):
         known = self.voices() or frozenset()
         return [voice for voice in _EXAMPLES if voice in known]
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
         """Yield PCM16 mono 24 kHz chunks as espeak-ng produces them."""
         if not text.strip():
             return
         chosen = _checked_voice(voice) if voice else self.voice
-        proc = await self._spawn(chosen)
+        # Speed 1.5 is half as fast again: the words-per-minute rate scales with it.
+        rate = min(_MAX_RATE, max(_MIN_RATE, round(self.rate * self.speed * speed)))
+        proc = await self._spawn(chosen, rate)
         feeder = asyncio.create_task(_feed(proc, text))
         stderr = asyncio.create_task(_collect(proc.stderr))
         decoder = WavStreamDecoder()
@@ -110,7 +128,7 @@ class EspeakTTS(TTSProvider):
         finally:
             await _stop(proc, feeder, stderr)
 
-    async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
+    async def _spawn(self, voice: str, rate: int) -> asyncio.subprocess.Process:
         path = shutil.which(self.executable)
         if path is None:
             raise TTSUnavailable(MISSING_MESSAGE)
@@ -125,7 +143,7 @@ class EspeakTTS(TTSProvider):
                 "-v",
                 voice,
                 "-s",
-                str(self.rate),
+                str(rate),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
