@@ -4,6 +4,7 @@ Reproduce (from the repository root, after `bash scripts/bootstrap.sh test --co 
 
     .venv/bin/python bench/piper_bench.py            # all figures, markdown on stdout
     .venv/bin/python bench/piper_bench.py --quick    # fewer repetitions, fewer session counts
+    .venv/bin/python bench/piper_bench.py --piper-threads 1   # two runs side by side
 
 Figures:
 - first upstream token → first audio byte at the client, Piper vs espeak-ng (p50/p99);
@@ -96,9 +97,13 @@ async def concurrent(fake: FakeLLM, url: str, pid: int, sessions: int) -> Round:
     )
 
 
+# Extra server environment for every run (--piper-threads sets TALKTERM_PIPER_THREADS).
+SERVER_ENV: dict[str, str] = {}
+
+
 async def startup(fake: FakeLLM, tts: str) -> tuple[float, asyncio.subprocess.Process, str]:
     began = time.perf_counter()
-    proc, url = await start_server(fake, tts=tts)
+    proc, url = await start_server(fake, tts=tts, **SERVER_ENV)
     return time.perf_counter() - began, proc, url
 
 
@@ -148,4 +153,8 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--piper-threads", type=int, help="ONNX threads per Piper run")
+    args = parser.parse_args()
+    if args.piper_threads:
+        SERVER_ENV["TALKTERM_PIPER_THREADS"] = str(args.piper_threads)
+    asyncio.run(main(args.quick))

@@ -30,6 +30,7 @@ from server.session.conversation import Item, SpokenSpan
 from server.session.response_events import OPENING, ResponseEvents
 from server.speech import TTSProvider
 from server.speech.audio_format import Encoder
+from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
 from server.speech.speakable import speakable
 
@@ -38,6 +39,7 @@ log = logging.getLogger("talkterm.server")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
+_BYTES_PER_S = p.PCM_RATE * p.PCM_SAMPLE_WIDTH
 
 
 @dataclass(slots=True)
@@ -114,6 +116,7 @@ class ResponseRun(ResponseEvents):
         self._final_sent = False
         self._done_notified = False
         self._audio_bytes = 0
+        self._speech_started: float | None = None  # monotonic time of the first audio queued
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
@@ -198,7 +201,8 @@ class ResponseRun(ResponseEvents):
             self._notify_done()
 
     async def _produce(self) -> None:
-        splitter = SentenceSplitter()
+        tts = self._voice.tts
+        splitter = SentenceSplitter(first_clause_min=tts.first_clause_min if tts else 10)
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
             async for event in self._llm.stream(self._messages):
@@ -252,6 +256,8 @@ class ResponseRun(ResponseEvents):
 
     async def _synthesise(self, text: str, chunks: _Chunks) -> None:
         assert self._voice.tts is not None
+        # This task's own context: an engine that shares its CPU serves the earliest first.
+        speech_due.set(self._audio_due())
         try:
             async for pcm in self._voice.tts.synthesize(text, voice=self._voice.name):
                 chunks.put_nowait(pcm)
@@ -259,6 +265,12 @@ class ResponseRun(ResponseEvents):
             chunks.put_nowait(exc)
         finally:
             chunks.put_nowait(None)
+
+    def _audio_due(self) -> float:
+        """When audio asked for now must start playing: once all delivered so far has played."""
+        if self._speech_started is None:
+            return time.monotonic()
+        return self._speech_started + self._audio_bytes / _BYTES_PER_S
 
     async def _deliver_segment(self, segment: Segment, chunks: _Chunks) -> None:
         span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
@@ -271,6 +283,8 @@ class ResponseRun(ResponseEvents):
                 announced = True
             for start in range(0, len(pcm), _AUDIO_CHUNK):
                 piece = pcm[start : start + _AUDIO_CHUNK]
+                if self._speech_started is None:
+                    self._speech_started = time.monotonic()
                 self._audio_bytes += len(piece)
                 span.audio_ms += p.pcm_ms(len(piece))
                 self._outbox.put_nowait(("audio", encoder.encode(piece)))

@@ -35,6 +35,8 @@ class TTSProvider(ABC):
     """What a person calls it, for messages (e.g. "espeak-ng")."""
     voice_hint: str = ""
     """Where to find the engine's voices, for the unknown-voice message."""
+    first_clause_min: int = 10
+    """Shortest first clause worth its own request (the splitter's ``first_clause_min``)."""
     voice: str | None = None
     """The voice used when a request names none (shown in the ready line and session.created)."""
 

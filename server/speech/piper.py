@@ -21,8 +21,8 @@ import json
 import os
 import threading
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -33,6 +33,7 @@ from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
 from server.speech import TTSProvider
 from server.speech.resample import resample, to_pcm16
+from server.speech.scheduler import DeadlinePool, due_now
 
 if TYPE_CHECKING:
     from piper.voice import PiperVoice
@@ -128,6 +129,9 @@ class PiperTTS(TTSProvider):
     name = "piper"
     label = "Piper"
     voice_hint = "or a path to a .onnx file with its .onnx.json beside it"
+    # Piper's time to first audio grows with the text (a 25-character sentence took 4×
+    # as long as "Sure,"), so even a one-word opening clause goes ahead on its own.
+    first_clause_min = 3
 
     def __init__(
         self,
@@ -145,7 +149,7 @@ class PiperTTS(TTSProvider):
         self.speed = _checked_speed(speed)
         self.catalog = find_voices(Path(d) for d in voices_dirs)
         workers, self._threads = default_threads(threads)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="piper")
+        self._pool = DeadlinePool(workers, "piper")
         self._loaded: dict[Path, PiperVoice] = {}
         self._ratios: dict[Path, float] = {}
         self._load_lock = threading.Lock()
@@ -201,7 +205,7 @@ class PiperTTS(TTSProvider):
         import onnxruntime
 
         job = _Job(onnxruntime.RunOptions())
-        loop = asyncio.get_running_loop()
+        due = due_now()
         try:
             model = self._loaded.get(choice.files.model)
             if model is None:  # another voice's first use: load it beside the pool
@@ -213,9 +217,10 @@ class PiperTTS(TTSProvider):
             # On the loop: well under a millisecond a sentence, and never queued
             # behind another session's sentence in the pool.
             for ids in _phoneme_ids(model, text):
-                pcm = await loop.run_in_executor(
-                    self._pool, _synthesize_ids, model, ids, scale, sid, job
-                )
+                run = partial(_synthesize_ids, model, ids, scale, sid, job)
+                pcm = await self._pool.run(due, run)
+                # The next Piper sentence is needed once this one has played.
+                due += len(pcm) / (PCM_RATE * 2)
                 if pcm:
                     yield pcm
         finally:
@@ -223,11 +228,11 @@ class PiperTTS(TTSProvider):
 
     async def idle(self) -> None:
         """Return once every ONNX run queued before this call has ended (tests, benches)."""
-        await asyncio.get_running_loop().run_in_executor(self._pool, _nothing)
+        await self._pool.idle()
 
     async def aclose(self) -> None:
         """Stop the worker threads (runs in flight finish first)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def _ratio(self, choice: Choice, model: PiperVoice) -> float:
         with self._load_lock:
@@ -269,10 +274,6 @@ class PiperTTS(TTSProvider):
                 model = _load(choice.files, self._threads)
                 self._loaded[choice.files.model] = model
             return model
-
-
-def _nothing() -> None:
-    return None
 
 
 def _load(files: VoiceFiles, threads: int) -> PiperVoice:

@@ -34,7 +34,7 @@ def piper() -> Iterator[PiperTTS]:
     """One warm engine for the module, as the server keeps one for all sessions."""
     tts = PiperTTS()
     yield tts
-    tts._pool.shutdown(wait=True, cancel_futures=True)
+    tts._pool.shutdown()
 
 
 async def speak(tts: TTSProvider, text: str, **options: object) -> bytes:
