@@ -101,9 +101,9 @@ def default_threads(threads: int | None = None) -> tuple[int, int]:
     ``threads`` per run leaves as many runs side by side as fill the cores.
 
     Runs on both cores halve a sentence's latency (a clause: 136 → 78 ms measured),
-    which is what a listener waits for; two runs with one thread each would give
-    ~15 % more total throughput but slower first audio, and two runs with two
-    threads each would oversubscribe the cores.
+    which is what a listener waits for; two runs with one thread each gave slower
+    first audio (72 vs 56 ms p50) and more gaps (docs/benchmarks.md), and two runs
+    with two threads each would oversubscribe the cores.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if threads is None:
@@ -214,8 +214,8 @@ class PiperTTS(TTSProvider):
             scale = 1.0
             if pace != 1.0:  # the first other speed of a voice measures it (≈ 0.3 s, once)
                 scale = length_scale(pace, await asyncio.to_thread(self._ratio, choice, model))
-            # On the loop: well under a millisecond a sentence, and never queued
-            # behind another session's sentence in the pool.
+            # Phonemised on the loop (well under a millisecond a sentence); only the
+            # ONNX runs wait for the pool, in order of when their audio is due.
             for ids in _phoneme_ids(model, text):
                 run = partial(_synthesize_ids, model, ids, scale, sid, job)
                 pcm = await self._pool.run(due, run)
@@ -227,7 +227,7 @@ class PiperTTS(TTSProvider):
             job.stop()
 
     async def idle(self) -> None:
-        """Return once every ONNX run queued before this call has ended (tests, benches)."""
+        """Return once no ONNX run is queued or running (tests, benches)."""
         await self._pool.idle()
 
     async def aclose(self) -> None:
