@@ -22,7 +22,7 @@ from server.llm.setup import choose_llm
 from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
-from server.speech import tts_from_settings
+from server.speech import default_voice, tts_from_settings
 from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
@@ -206,12 +206,13 @@ async def build_services(settings: Settings) -> Services:
     tts, problem = await tts_from_settings(settings)
     # Listed once now for session.created; a client naming another model asks again.
     models = await llm.models()
-    log.info("LLM: %s; TTS: %s", llm.label, tts.name if tts else "none")
+    speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
+    log.info("LLM: %s; TTS: %s", llm.label, speaking)
     return Services(
         llm=llm,
         tts=tts,
         tts_problem=problem,
-        voice=settings.tts.voice,
+        voice=default_voice(tts, settings),
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,

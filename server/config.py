@@ -1,7 +1,7 @@
 """Server settings: flags > environment (``TALKTERM_…``) > defaults.
 
 Settings are nested: ``llm`` for the LLM, ``tts`` for speech with one section
-per engine (``tts.espeak``, ``tts.openai``). The documented flat names keep
+per engine (``tts.piper``, ``tts.espeak``, ``tts.openai``). The documented flat names keep
 working everywhere (``--voice``, ``TALKTERM_VOICE``, ``Settings(voice=...)``);
 ``FLAT_NAMES`` says where each lives. A new engine adds its section to
 ``TTSSettings`` and its name to ``TTSName``.
@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from server.errors import InsecureBinding
 
-TTSName = Literal["espeak", "openai", "none"]
+TTSName = Literal["piper", "espeak", "openai", "none"]
 SpeechFormat = Literal["pcm", "wav", "mp3", "opus", "aac", "flac"]
 
 
@@ -50,6 +50,16 @@ class LLMSettings(Section):
     """Where to probe for Ollama."""
     llamacpp_url: str = "http://127.0.0.1:8080"
     """Where to probe for a llama.cpp server."""
+
+
+class PiperSettings(Section):
+    """The Piper engine (``server.speech.piper``)."""
+
+    voices_dir: str = "~/.local/share/piper-voices"
+    """Extra Piper voices: <name>.onnx files with their .onnx.json, e.g. from
+    ``python -m piper.download_voices --download-dir <dir> en_GB-alba-medium``."""
+    threads: int | None = Field(None, ge=1, le=64)
+    """ONNX Runtime threads per run; unset means every core (up to 4)."""
 
 
 class EspeakSettings(Section):
@@ -78,12 +88,18 @@ class OpenAISpeechSettings(Section):
 class TTSSettings(Section):
     """Speech: which engine, its voice, and one section per engine."""
 
-    engine: TTSName = "espeak"
-    """Speech engine: espeak (offline), openai (/v1/audio/speech) or none."""
+    engine: TTSName = "piper"
+    """Speech engine: piper (offline, natural; espeak-ng stands in when it cannot load),
+    espeak (offline, robotic), openai (/v1/audio/speech) or none."""
     voice: str | None = None
-    """Voice name; the engine's default when unset (espeak-ng en-us, OpenAI alloy)."""
+    """Voice name; the engine's default when unset (Piper en_US-joe-medium, espeak-ng
+    en-us, OpenAI alloy)."""
+    speed: float = Field(1.0, ge=0.25, le=1.5)
+    """Speaking speed, as the Realtime API's audio.output.speed (1 = normal)."""
     lookahead: int = Field(2, ge=1, le=8)
     """How many sentences may be synthesised ahead of the one being sent."""
+    piper: PiperSettings = Field(default_factory=PiperSettings)
+    """Settings of the piper engine."""
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     """Settings of the espeak engine."""
     openai: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
@@ -130,6 +146,9 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "tts": ("tts", "engine"),
     "voice": ("tts", "voice"),
     "tts_lookahead": ("tts", "lookahead"),
+    "speed": ("tts", "speed"),
+    "piper_voices_dir": ("tts", "piper", "voices_dir"),
+    "piper_threads": ("tts", "piper", "threads"),
     "espeak_rate": ("tts", "espeak", "rate"),
     "espeak_executable": ("tts", "espeak", "executable"),
     "tts_base_url": ("tts", "openai", "base_url"),

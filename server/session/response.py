@@ -36,6 +36,7 @@ from server.session.outbox import Outbox
 from server.session.response_events import OPENING, ResponseEvents
 from server.speech import TTSProvider
 from server.speech.audio_format import Encoder
+from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
 from server.speech.slots import SynthesisSlots
 from server.speech.speakable import speakable
@@ -47,6 +48,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Reply = Callable[[], AsyncIterator[ContextEvent]]
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
+_BYTES_PER_S = p.PCM_RATE * p.PCM_SAMPLE_WIDTH
 
 
 @dataclass(slots=True)
@@ -138,6 +140,7 @@ class ResponseRun(ResponseEvents):
         self._final_sent = False
         self._done_notified = False
         self._audio_bytes = 0
+        self._speech_started: float | None = None  # monotonic time of the first audio queued
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
@@ -219,7 +222,8 @@ class ResponseRun(ResponseEvents):
             self._notify_done()
 
     async def _produce(self) -> None:
-        splitter = SentenceSplitter()
+        tts = self._voice.tts
+        splitter = SentenceSplitter(first_clause_min=tts.first_clause_min if tts else 10)
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
             async for event in self._reply():
@@ -279,6 +283,8 @@ class ResponseRun(ResponseEvents):
     async def _synthesise(self, text: str, chunks: _Chunks) -> None:
         voice = self._voice
         assert voice.tts is not None
+        # This task's own context: an engine that shares its CPU serves the earliest first.
+        speech_due.set(self._audio_due())
         try:
             async with _slot(voice):
                 async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
@@ -287,6 +293,12 @@ class ResponseRun(ResponseEvents):
             chunks.put_nowait(exc)
         finally:
             chunks.put_nowait(None)
+
+    def _audio_due(self) -> float:
+        """When audio asked for now must start playing: once all delivered so far has played."""
+        if self._speech_started is None:
+            return time.monotonic()
+        return self._speech_started + self._audio_bytes / _BYTES_PER_S
 
     async def _deliver_segment(self, segment: Segment, chunks: _Chunks) -> None:
         span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
@@ -300,6 +312,8 @@ class ResponseRun(ResponseEvents):
                 announced = True
             for start in range(0, len(pcm), _AUDIO_CHUNK):
                 piece = pcm[start : start + _AUDIO_CHUNK]
+                if self._speech_started is None:
+                    self._speech_started = time.monotonic()
                 self._audio_bytes += len(piece)
                 span.audio_ms += p.pcm_ms(len(piece))
                 audio = encoder.encode(piece)

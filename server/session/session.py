@@ -342,6 +342,7 @@ class Session:
                     "llm": services.llm.label,
                     "demo": services.llm.is_demo,
                     "tts": services.tts.name if services.tts is not None else "none",
+                    "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
                     "models": services.models,
                     "voices": services.voice_names(),
