@@ -206,18 +206,21 @@ def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
 
 
 def item_faults(item: Any) -> frozenset[str]:
-    """Codes for everything wrong with a user item (empty if it is fine)."""
+    """Codes for everything wrong with a client's message item (empty if it is fine)."""
     if not isinstance(item, dict):
         return frozenset({"invalid_type"})
     faults = set()
-    if item.get("type", "message") != "message" or item.get("role") not in ("user", "system"):
+    role = item.get("role")
+    if item.get("type", "message") != "message" or role not in ("user", "system", "assistant"):
         faults.add("invalid_value")
+    # An assistant item re-seeds a conversation with what was said: output_text (or text).
+    kinds = ("output_text", "text") if role == "assistant" else ("input_text", "text")
     content = item.get("content")
     if not isinstance(content, list) or not content:
         faults.add("invalid_type")
     else:
         for part in content:
-            if not isinstance(part, dict) or part.get("type") not in ("input_text", "text"):
+            if not isinstance(part, dict) or part.get("type") not in kinds:
                 faults.add("invalid_value")
             elif not isinstance(part.get("text"), str):
                 faults.add("invalid_type")

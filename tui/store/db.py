@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -51,6 +52,26 @@ def title_from(question: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out another instance doing the same on a new file.
+
+    SQLite answers a journal-mode change that meets another connection's lock with
+    "database is locked" at once, without its busy handler (seen with two app instances
+    started together on a store that did not exist yet), so the wait is ours.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     """Conversations and their turns, kept in SQLite."""
 
@@ -63,7 +84,7 @@ class Store:
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=0)
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             migrate(self._db)
