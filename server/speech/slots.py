@@ -82,5 +82,9 @@ class SynthesisSlots:
                 waiter.running = self._running[waiter.owner]
             chosen = min(self._waiters)
             self._waiters.remove(chosen)
+            if chosen.granted.done():
+                # Cancelled, but its task has not run its cleanup yet (a Stop cancels the
+                # holder and the waiters in one step): it must not take the slot.
+                continue
             self._grant(chosen.owner)
             chosen.granted.set_result(None)

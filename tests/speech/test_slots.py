@@ -38,3 +38,26 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
     async with slots.hold("c"):
         assert slots.busy == 1
     assert slots.busy == 0
+
+
+async def test_a_stop_that_cancels_holder_and_waiter_together_loses_no_slot() -> None:
+    """Stop cancels the synthesis holding the slot and the one waiting for it in one step."""
+    slots = SynthesisSlots(1)
+    started = asyncio.Event()
+
+    async def job(owner: str) -> None:
+        async with slots.hold(owner):
+            started.set()
+            await asyncio.Event().wait()
+
+    holder = asyncio.create_task(job("a"))
+    await started.wait()
+    waiter = asyncio.create_task(job("a"))
+    await asyncio.sleep(0)
+    holder.cancel()
+    waiter.cancel()
+    await asyncio.gather(holder, waiter, return_exceptions=True)
+    assert slots.busy == 0
+    async with asyncio.timeout(1):  # the slot is free for the next answer
+        async with slots.hold("b"):
+            assert slots.busy == 1
