@@ -164,7 +164,9 @@ class ChatRun:
         return self.chunk(None) | {"usage": self.usage}
 
     async def _queue(self, event: dict[str, Any]) -> None:
-        if not self.cancelled:
+        # After a hang-up only response.done still matters: it ends pieces(), so the
+        # request's task finishes instead of waiting for ever.
+        if not self.cancelled or event["type"] == p.RESPONSE_DONE:
             await self._events.put(event)
 
     def _finish(self, response: dict[str, Any]) -> None:

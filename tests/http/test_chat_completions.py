@@ -13,6 +13,7 @@ from server import protocol as p
 from server.app import Server
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.server import ServerFactory
+from tests.helpers.waiting import wait_for
 from tests.http.sse import parse_sse, stream_chat
 
 ANSWER = "Hello over HTTP. This answer has two sentences."
@@ -137,8 +138,23 @@ async def test_closing_the_stream_closes_the_upstream(fake_llm: FakeLLM, server:
                 break
     # Leaving the block closed the connection; the server must close its upstream request.
     await fake_llm.wait_disconnect(timeout=3)
-    # And no espeak-ng is left behind for this answer.
+    # And no espeak-ng is left behind for this answer, nor the request's own task.
     await _no_espeak_children()
+    await wait_for(None, lambda: not _tasks_inside("ChatCompletions.__call__"), timeout=5,
+                   what="the request's task ended")
+
+
+def _tasks_inside(qualname: str) -> list[asyncio.Task[object]]:
+    """Tasks whose chain of awaited coroutines passes through ``qualname``."""
+    found = []
+    for task in asyncio.all_tasks():
+        coro: object = task.get_coro()
+        while coro is not None:
+            if getattr(coro, "__qualname__", "") == qualname:
+                found.append(task)
+                break
+            coro = getattr(coro, "cr_await", None)
+    return found
 
 
 async def _no_espeak_children() -> None:
