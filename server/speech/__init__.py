@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from server.errors import TalktermError, TTSUnavailable
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from server.config import Settings
 
 log = logging.getLogger("talkterm.server")
+
+# The Realtime API's speed range; a server pace times a session's speed is kept within it,
+# so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
+PACE_RANGE: Final = (0.25, 1.5)
 
 
 class TTSProvider(ABC):
@@ -41,6 +45,13 @@ class TTSProvider(ABC):
     """Shortest first clause worth its own request (the splitter's ``first_clause_min``)."""
     voice: str | None = None
     """The voice used when a request names none (shown in the ready line and session.created)."""
+    speed: float = 1.0
+    """The engine's own pace (``--speed``); a request's ``speed`` multiplies it."""
+
+    def pace(self, speed: float) -> float:
+        """The engine's pace times a request's ``speed``, kept within what engines accept."""
+        low, high = PACE_RANGE
+        return min(high, max(low, self.speed * speed))
 
     @classmethod
     @abstractmethod

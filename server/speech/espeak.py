@@ -137,7 +137,7 @@ class EspeakTTS(TTSProvider):
         Speed 1.5 is half as fast again: the words-per-minute rate scales with it.
         """
         low, high = RATE_RANGE
-        return max(low, min(high, round(self.rate * self.speed * speed)))
+        return max(low, min(high, round(self.rate * self.pace(speed))))
 
     async def _spawn(self, voice: str, rate: int) -> asyncio.subprocess.Process:
         path = shutil.which(self.executable)

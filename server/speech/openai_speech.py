@@ -118,7 +118,7 @@ class OpenAISpeechTTS(TTSProvider):
             "voice": voice or self.voice,
             "response_format": self.response_format,
         }
-        pace = self.speed * speed
+        pace = self.pace(speed)
         if pace != 1.0:  # left out at normal speed: not every compatible endpoint knows it
             payload["speed"] = round(pace, 3)
         try:

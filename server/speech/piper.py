@@ -201,7 +201,7 @@ class PiperTTS(TTSProvider):
         if self._problem is not None:
             raise TTSUnavailable(self._problem)
         choice = self._resolve(voice, fallback=self._default) if voice else self._default
-        pace = _checked_speed(self.speed * speed)
+        pace = self.pace(speed)
         import onnxruntime
 
         job = _Job(onnxruntime.RunOptions())

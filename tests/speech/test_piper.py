@@ -115,9 +115,21 @@ async def test_speed_changes_duration_as_asked(piper: PiperTTS) -> None:
         assert abs(await mean_length(speed) - asked) < 0.1 * asked, speed
 
 
-async def test_speed_out_of_range_is_refused(piper: PiperTTS) -> None:
+async def test_a_pace_beyond_the_range_speaks_at_the_fastest(piper: PiperTTS) -> None:
+    """--speed 1.2 with a session at 1.5 speaks at 1.5 (it used to fail every sentence)."""
+    normal = seconds(await speak(piper, FOX))
+    engine_speed = piper.speed
+    piper.speed = 1.2
+    try:
+        fastest = seconds(await speak(piper, FOX, speed=1.5))
+    finally:
+        piper.speed = engine_speed
+    assert abs(fastest - normal / 1.5) < 0.15 * normal / 1.5
+
+
+def test_an_engine_speed_out_of_range_is_refused() -> None:
     with pytest.raises(TTSError, match=r"0\.25-1\.5"):
-        await speak(piper, FOX, speed=3.0)
+        PiperTTS(speed=3.0)
 
 
 async def test_realtime_voice_names_mean_the_default(piper: PiperTTS) -> None:
