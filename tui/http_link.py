@@ -148,10 +148,11 @@ class HttpLink:
                     self._post(Connection.ServerError(code, str(error.get("message"))))
                     status = "failed"
                     break
-                if piece := delta.get("content") or delta.get("audio", {}).get("transcript"):
+                audio = delta.get("audio") or {}
+                if piece := delta.get("content") or audio.get("transcript"):
                     reply.text += piece
                     self._post(Connection.TextArrived(rid, piece))
-                if pcm := delta.get("audio", {}).get("data"):
+                if pcm := audio.get("data"):
                     raw = base64.b64decode(pcm)
                     reply.audio += len(raw)
                     self._post(Connection.AudioArrived(rid, raw))
@@ -163,6 +164,11 @@ class HttpLink:
         except OSError as exc:
             self._drop(reply, unreachable(self.url, exc))
             return
+        except (ValueError, TypeError, AttributeError) as exc:
+            # Not OpenAI's chunk shape (bad JSON or base64, a proxy's page): say so, end it.
+            message = f"The server's stream could not be read ({type(exc).__name__}: {exc})."
+            self._post(Connection.ServerError("bad_stream", message))
+            status = "failed"
         self._finish(rid, reply, status)
 
     def _finish(self, rid: str, reply: _Reply, status: str) -> None:

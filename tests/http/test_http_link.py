@@ -1,0 +1,63 @@
+"""The app's HTTP link against a server whose stream is not OpenAI's chunk shape."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from server import protocol as p
+from tests.helpers.waiting import wait_for
+from tui.connection import Connection
+from tui.http_link import HttpLink
+
+MODELS = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
+
+
+async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """/v1/models answers; /v1/chat/completions streams one good chunk, then garbage."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    length = next(
+        (int(line.split(":")[1]) for line in head.split("\r\n") if line.lower().startswith(
+            "content-length")),
+        0,
+    )
+    await reader.readexactly(length)
+    if head.startswith("GET /v1/models"):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(MODELS)}\r\n\r\n".encode() + MODELS)
+    else:
+        good = b'data: {"choices": [{"delta": {"content": "Hel"}}]}\n\n'
+        bad = b'data: <html>proxy error</html>\n\n'
+        body = good + bad
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def bad_server() -> AsyncIterator[str]:
+    server = await asyncio.start_server(_serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+
+
+async def test_a_stream_it_cannot_read_fails_the_answer_in_plain_words(bad_server: str) -> None:
+    posted: list[Any] = []
+    link = HttpLink(bad_server, None, posted.append)
+    runner = asyncio.create_task(link.run())
+    await wait_for(None, lambda: link.connected, what="connected")
+    link.send({"type": p.ITEM_CREATE, "item": {"role": "user", "content": [{"text": "hi"}]}})
+    link.send({"type": p.RESPONSE_CREATE})
+    finished = lambda: [m for m in posted if isinstance(m, Connection.ResponseFinished)]  # noqa: E731
+    await wait_for(None, finished, what="the answer ended")
+    assert finished()[0].status == "failed"
+    errors = [m for m in posted if isinstance(m, Connection.ServerError)]
+    assert errors and "could not be read" in errors[0].message
+    assert any(isinstance(m, Connection.TextArrived) for m in posted)  # what came is shown
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
