@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers.audio_rig import record, start_null_sink
 from tests.helpers.recording import Recording
 
-TALKTERM = Path(sys.executable).parent / "talkterm"
+ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 SEND = "F9"
 """The bench maps Send to F9 in its config file, whatever the default keys are."""
@@ -61,8 +61,10 @@ class Pane:
             "TERM": "xterm-256color",
         }
         env |= {k: v for k, v in os.environ.items() if k.startswith(("PULSE_", "XDG_RUNTIME"))}
-        command = "exec env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM}"
-        self.tmux("new-session", "-d", "-x", "120", "-y", "32", command)
+        # -m from the root: this checkout's app and companion, whatever is installed.
+        command = "exec env " + " ".join(f"{k}={v}" for k, v in env.items())
+        command += f" {sys.executable} -m tui"
+        self.tmux("new-session", "-d", "-x", "120", "-y", "32", "-c", str(ROOT), command)
         self.pid = int(self.tmux("display", "-p", "#{pane_pid}").strip())
 
     def tmux(self, *args: str) -> str:
@@ -135,7 +137,12 @@ def main() -> None:
     """Run the bench and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="idle CPU window")
-    parser.add_argument("--settle", type=float, default=5.0, help="quiet time before measuring")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=12.0,
+        help="quiet time before measuring (the cursor blinks for 10 s after the last key)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="questions asked after idling")
     parser.add_argument("--idle", type=float, default=4.0, help="silence before each question")
     args = parser.parse_args()
@@ -156,6 +163,8 @@ def main() -> None:
             for run in range(args.runs):
                 time.sleep(args.idle)
                 latencies.append(ask_after_idle(pane, f"Question {run}?"))
+            if not latencies:
+                return
             print(
                 f"first audio after {args.idle:.0f} s idle, key → sink (N={len(latencies)}): "
                 f"p50 {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms, "

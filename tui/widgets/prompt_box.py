@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+from textual import on
+from textual.events import Focus
+from textual.timer import Timer
 from textual.widgets import TextArea
 
 
@@ -12,6 +17,11 @@ class PromptBox(TextArea):
     PromptBox { height: auto; max-height: 8; min-height: 3; }
     """
 
+    BLINK_FOR_S = 10.0
+    """The cursor blinks this long after the last keystroke, then stays lit: blinking
+    redraws the screen twice a second, two thirds of what the idle app cost
+    (bench/idle_cpu.py). GTK's cursor-blink-timeout does the same, for the same reason."""
+
     def __init__(self, placeholder: str = "Ask something…") -> None:
         super().__init__(
             id="prompt",
@@ -20,6 +30,9 @@ class PromptBox(TextArea):
             show_line_numbers=False,
             tab_behavior="focus",
         )
+        self._active_at = time.monotonic()
+        self._calm: Timer | None = None
+        self._calmed = False
 
     def take(self) -> str:
         """Return the prompt without surrounding blank space and empty the box."""
@@ -27,3 +40,22 @@ class PromptBox(TextArea):
         if text:
             self.clear()
         return text
+
+    @on(Focus)
+    @on(TextArea.SelectionChanged)
+    def _stir(self) -> None:
+        """Someone is typing or moving the cursor: blink (if it did) until they stop."""
+        self._active_at = time.monotonic()
+        if self._calmed:
+            self._calmed, self.cursor_blink = False, True
+        if self._calm is None:
+            self._calm = self.set_timer(self.BLINK_FOR_S, self._settle_cursor)
+
+    def _settle_cursor(self) -> None:
+        quiet_for = time.monotonic() - self._active_at
+        if quiet_for < self.BLINK_FOR_S:
+            self._calm = self.set_timer(self.BLINK_FOR_S - quiet_for, self._settle_cursor)
+            return
+        self._calm = None
+        if self.cursor_blink:
+            self._calmed, self.cursor_blink = True, False
