@@ -2,8 +2,9 @@
 
 The link worker posts what the server said (``Connection.*`` messages); the audio
 thread decodes and feeds the player (``Playback``, which also keeps the *generation*
-that silences a stopped answer at once); a 50 ms tick moves the highlight with the
-playback position. Handlers here decide; the answer and the widgets do.
+that silences a stopped answer at once); while an answer is out, a 50 ms tick moves
+the highlight with the playback position (idle, nothing ticks: bench/idle_cpu.py).
+Handlers here decide; the answer and the widgets do.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Talkterm(App[None], inherit_bindings=False):
     """Whether answers are spoken (False: text only)."""
     audio_ok: reactive[bool] = reactive(False, bindings=True)
     """Whether an output device is open."""
+    _ticker: Timer
 
     def __init__(
         self,
@@ -101,7 +103,7 @@ class Talkterm(App[None], inherit_bindings=False):
         self.sound.start(lambda: self.sound.player if self.audio_ok else None)
         self._open_audio()
         self._run_link()
-        self.set_interval(0.05, self._tick)
+        self._ticker = self.set_interval(0.05, self._tick, pause=True)
 
     async def on_unmount(self) -> None:
         """Silence the speaker and stop the companion server."""
@@ -313,6 +315,7 @@ class Talkterm(App[None], inherit_bindings=False):
         # The answer exists before the request leaves, so no event of it can be missed.
         self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
         self.state = ResponseState.STREAMING
+        self._ticker.resume()
         self.history.append(("user", text))
         self._send(p.user_text_item(text), self.answer.create)
         return True
@@ -348,6 +351,7 @@ class Talkterm(App[None], inherit_bindings=False):
     async def _settle(self) -> None:
         """Back to idle; send a prompt that waited for the previous answer to stop."""
         self.state = ResponseState.IDLE
+        self._ticker.pause()
         if self._stop_timer is not None:
             self._stop_timer.stop()
             self._stop_timer = None
