@@ -1,0 +1,1 @@
+"""Screens pushed over the main one (each a module, with its own CSS)."""

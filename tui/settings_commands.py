@@ -1,0 +1,39 @@
+"""Palette commands for the settings: the whole screen, or straight to one field."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+COMMANDS = (
+    ("Settings", "", "Model, voice, speaking rate, system prompt and theme"),
+    ("Choose model", "model", "Which model answers, from the next answer"),
+    ("Choose voice", "voice", "Which voice speaks, from the next answer"),
+    ("Speaking rate", "speed", "How fast answers are spoken (0.25–1.5)"),
+    ("System prompt", "instructions", "Who the assistant is and how it answers"),
+    ("Theme", "theme", "Colours of the app"),
+)
+"""(title, field to focus, help)."""
+
+
+class SettingsCommands(Provider):
+    """Offers the settings screen, and each of its fields."""
+
+    async def discover(self) -> Hits:
+        """The settings commands, before anything is typed."""
+        for title, field, help_text in COMMANDS:
+            yield DiscoveryHit(title, self._opener(field), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Fuzzy-match the typed text against the titles."""
+        matcher = self.matcher(query)
+        for title, field, help_text in COMMANDS:
+            if (score := matcher.match(title)) > 0:
+                yield Hit(score, matcher.highlight(title), self._opener(field), help=help_text)
+
+    def _opener(self, field: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await self.app.run_action(f"settings({field!r})")
+
+        return run
