@@ -31,6 +31,8 @@ from tui.config import Settings
 from tui.connection import Connection
 from tui.link import Link, LinkState
 from tui.playback import Playback
+from tui.settings_commands import SettingsCommands
+from tui.settings_keeper import SettingsKeeper
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
@@ -45,13 +47,15 @@ class Talkterm(App[None], inherit_bindings=False):
 
     CSS_PATH = "app.tcss"
     TITLE = "talkterm"
-    COMMANDS = App.COMMANDS | {TalktermCommands}
+    COMMANDS = App.COMMANDS | {TalktermCommands, SettingsCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         key("ctrl+j", "start", "Send", "Send the prompt (an answer in progress is stopped first)"),
         key("ctrl+o", "pause", "Pause", "Pause speech and text at once"),
         key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused"),
         key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard"),
         key("ctrl+t", "toggle_mode", "Voice/Text", "Switch between spoken and text-only answers"),
+        # Not in the footer (the palette offers Settings and each of its fields).
+        Binding("f2", "settings", "Settings", show=False, id="settings", priority=True),
         key("ctrl+q", "quit", "Quit", "Quit talkterm"),
         # Textual's own: ctrl+c copies in the prompt, elsewhere it says how to quit.
         Binding("ctrl+c", "help_quit", show=False, system=True),
@@ -83,6 +87,7 @@ class Talkterm(App[None], inherit_bindings=False):
         """(role, text) of every finished turn, to re-seed a session the server lost."""
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
+        self.preferences = SettingsKeeper(self)
         self.set_reactive(Talkterm.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
@@ -100,6 +105,7 @@ class Talkterm(App[None], inherit_bindings=False):
         # A blinking cursor would make screenshots depend on the moment they are taken.
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
+        self.preferences.mount()
         self.sound.start(lambda: self.sound.player if self.audio_ok else None)
         self._open_audio()
         self._run_link()
@@ -158,15 +164,21 @@ class Talkterm(App[None], inherit_bindings=False):
         self.link_state = LinkState.CONNECTED
         self.status.show_link(LinkState.CONNECTED, error="")
         self._update_session()
+        self._send(*self.preferences.session_events())
 
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm = f"{message.llm} (demo)" if message.demo else message.llm
         self.status.tts = message.tts
+        self.preferences.learn(message.models, message.voices)
         if message.replaced:
             await self._end_answer(endings.FORGOTTEN)
             # The new session starts empty: give it the conversation as the person saw it.
             self._send(*(wire.conversation_item(role, text) for role, text in self.history))
+
+    def on_connection_session_updated(self, message: Connection.SessionUpdated) -> None:
+        """The server may list its models and voices anew."""
+        self.preferences.learn(message.models, message.voices)
 
     def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
         """Back in the same session: the answer carries on where it was cut."""
@@ -294,6 +306,10 @@ class Talkterm(App[None], inherit_bindings=False):
     async def action_stop(self) -> None:
         """Silence at once, cancel, and keep only what was heard."""
         await self._stop_answer()
+
+    def action_settings(self, field: str = "") -> None:
+        """Open the settings screen (on one field, from the palette)."""
+        self.preferences.open(field or None)
 
     def action_toggle_mode(self) -> None:
         """Switch between voice and text only, from the next answer on."""
