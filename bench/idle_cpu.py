@@ -37,10 +37,10 @@ from tests.helpers.recording import Recording
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
-SEND = "F9"
-"""The bench maps Send to F9 in its config file, whatever the default keys are."""
-SILENT_END_S = 1.5
-"""An answer counts as over once the sink has been silent this long after it began."""
+SEND, STOP = "F9", "F8"
+"""The bench maps Send and Stop to these in its config file, whatever the default keys are."""
+SILENT_END_S = 0.5
+"""A stopped answer counts as over once the sink has been silent this long."""
 
 
 class Pane:
@@ -51,7 +51,8 @@ class Pane:
         self.log = home / "state" / "talkterm" / "talkterm.log"
         config = home / "config" / "talkterm"
         config.mkdir(parents=True)
-        (config / "config.toml").write_text(f'[keymap]\nstart = "{SEND.lower()}"\n')
+        keymap = f'[keymap]\nstart = "{SEND.lower()}"\nstop = "{STOP.lower()}"\n'
+        (config / "config.toml").write_text(keymap)
         env = {
             "XDG_CONFIG_HOME": str(home / "config"),
             "XDG_STATE_HOME": str(home / "state"),
@@ -117,7 +118,7 @@ def first_sound_ms(rec: Recording, since_ms: float) -> float | None:
 
 
 def ask_after_idle(pane: Pane, question: str, timeout: float = 30.0) -> float:
-    """Ask one question; ms from the key to the first sound, after the answer is over."""
+    """Ask one question; ms from the key to the first sound; then stop the answer."""
     with record(tail_ms=0, latency_ms=2) as rec:
         pane.tmux("send-keys", "-l", question)
         time.sleep(0.2)  # let the prompt take the text before the key that sends it
@@ -128,6 +129,7 @@ def ask_after_idle(pane: Pane, question: str, timeout: float = 30.0) -> float:
             if time.monotonic() > deadline:
                 raise SystemExit("no sound reached the sink")
             time.sleep(0.01)
+        pane.tmux("send-keys", STOP)
         while rec.loud_windows()[-int(SILENT_END_S * 100) :].count(True):
             time.sleep(0.1)
     return latency
