@@ -364,11 +364,11 @@ def _session_started(event: dict[str, Any], *, replaced: bool = False) -> Messag
     )
 
 
-def _session_updated(event: dict[str, Any]) -> Message:
+def _session_updated(event: dict[str, Any]) -> Message | None:
+    """Only an update that lists models or voices tells the app something."""
     ext = _extension(event)
-    return Connection.SessionUpdated(
-        wire.choices(ext.get("models")), wire.choices(ext.get("voices"))
-    )
+    models, voices = wire.choices(ext.get("models")), wire.choices(ext.get("voices"))
+    return None if models is None and voices is None else Connection.SessionUpdated(models, voices)
 
 
 def _extension(event: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +407,7 @@ def _error(event: dict[str, Any]) -> Message:
     )
 
 
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.SESSION_CREATED: _session_started,
     p.SESSION_UPDATED: _session_updated,
     p.RESPONSE_CREATED: lambda e: Connection.ResponseStarted(str((e.get("response") or {})["id"])),

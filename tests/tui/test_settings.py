@@ -179,6 +179,6 @@ def test_models_and_voices_are_read_from_the_session_extension() -> None:
     message, _ = translate(p.encode({"type": p.SESSION_CREATED, "session": {"talkterm": ext}}))
     assert isinstance(message, Connection.SessionStarted)
     assert (message.models, message.voices) == (["a", "b"], ["v"])
-    message, _ = translate(p.encode({"type": p.SESSION_UPDATED, "session": {}}))
-    assert isinstance(message, Connection.SessionUpdated)
-    assert (message.models, message.voices) == (None, None)
+    listed = {"talkterm": {"voices": ["w"]}}
+    message, _ = translate(p.encode({"type": p.SESSION_UPDATED, "session": listed}))
+    assert message == Connection.SessionUpdated(None, ["w"])
