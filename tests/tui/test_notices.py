@@ -14,7 +14,7 @@ async def test_a_context_notice_is_shown_without_failing_the_answer() -> None:
     async with app.run_test(size=(120, 24), notifications=True, message_hook=notices) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected")
         app.query_one(PromptBox).text = "And then?"
-        await pilot.press("ctrl+j")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.answer is not None)
         app.post_message(Connection.ResponseStarted("resp_1"))
         said = "The 4 earliest messages are left out of what the model reads from now on."
