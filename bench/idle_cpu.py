@@ -52,7 +52,8 @@ class Pane:
         config = home / "config" / "talkterm"
         config.mkdir(parents=True)
         keymap = f'[keymap]\nstart = "{SEND.lower()}"\nstop = "{STOP.lower()}"\n'
-        (config / "config.toml").write_text(keymap)
+        # espeak-ng, as the figures in docs/benchmarks.md were measured (Piper is the default now).
+        (config / "config.toml").write_text(keymap + '\n[companion]\ntts = "espeak"\n')
         env = {
             "XDG_CONFIG_HOME": str(home / "config"),
             "XDG_STATE_HOME": str(home / "state"),

@@ -35,7 +35,9 @@ from tests.helpers.client import Client  # noqa: E402
 from tests.helpers.server_process import clean_env, ready_line, spawn  # noqa: E402
 
 
-async def start_server(fake: FakeLLM, *, tts: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_server(
+    fake: FakeLLM, *, tts: str, **env: str
+) -> tuple[asyncio.subprocess.Process, str]:
     proc = await spawn(
         "--port",
         "0",
@@ -45,7 +47,7 @@ async def start_server(fake: FakeLLM, *, tts: str) -> tuple[asyncio.subprocess.P
         fake.base_url,
         "--llm-model",
         "bench",
-        env=clean_env(TALKTERM_LOG_LEVEL="WARNING"),
+        env=clean_env(TALKTERM_LOG_LEVEL="WARNING", **env),
         stderr=None,
         cwd=ROOT,
     )

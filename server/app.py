@@ -19,9 +19,11 @@ from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
 from server.http.routes import build_app
 from server.llm.setup import choose_llm
+from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
-from server.speech import tts_from_settings
+from server.speech import default_voice, tts_from_settings
+from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
 
@@ -76,7 +78,9 @@ class Server:
                 close_timeout=s.close_timeout,
                 # No permessage-deflate (Front offers none): PCM barely compresses (28 %)
                 # and deflate took a quarter of the server's CPU (docs/reliability.md).
-                connection_class=TextKeepingConnection,
+                connection_class=TextKeepingConnection.factory(
+                    s.limits.unfinished_message_timeout
+                ),
             ),
         )
         await self._front.start(s.host, s.port)
@@ -126,6 +130,11 @@ class Server:
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="talkterm"'
             return response
+        assert self.services is not None
+        if (full := admission.refusal(self.services, request.path)) is not None:
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, full + "\n")
+            response.headers["Retry-After"] = str(admission.RETRY_AFTER_S)
+            return response
         return None
 
     def _authorised(self, header: str) -> bool:
@@ -135,7 +144,10 @@ class Server:
         return self.settings.token.get_secret_value() if self.settings.token else ""
 
     async def _handle(self, ws: ServerConnection) -> None:
-        session = await self._session_for(ws)
+        try:
+            session = await self._session_for(ws)
+        except admission.SessionLimit:
+            return
         await session.serve(ws)
 
     async def _session_for(self, ws: ServerConnection) -> Session:
@@ -164,6 +176,10 @@ class Server:
                     # The id alone proves nothing: a refused resume leaves the session
                     # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
+        if admission.over_limit(services):
+            limit = services.limits.max_sessions
+            await ws.close(1013, admission.full_message(limit))  # 1013: try again later
+            raise admission.SessionLimit
         session = Session(services)
         await session.start(ws)
         if refusal is not None:
@@ -190,12 +206,13 @@ async def build_services(settings: Settings) -> Services:
     tts, problem = await tts_from_settings(settings)
     # Listed once now for session.created; a client naming another model asks again.
     models = await llm.models()
-    log.info("LLM: %s; TTS: %s", llm.label, tts.name if tts else "none")
+    speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
+    log.info("LLM: %s; TTS: %s", llm.label, speaking)
     return Services(
         llm=llm,
         tts=tts,
         tts_problem=problem,
-        voice=settings.tts.voice,
+        voice=default_voice(tts, settings),
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
@@ -203,4 +220,9 @@ async def build_services(settings: Settings) -> Services:
         max_output_tokens=settings.max_output_tokens,
         context_tokens=settings.context_tokens,
         models=models,
+        limits=settings.limits,
+        stall_timeout=settings.limits.stalled_write_timeout or settings.ping_timeout,
+        synthesis=SynthesisSlots(settings.limits.synthesis_jobs or tts.synthesis_jobs)
+        if tts is not None
+        else None,
     )

@@ -10,13 +10,16 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
 from server.config import Settings, TTSName
 from server.errors import InsecureBinding
 from server.log_scrub import SecretScrubber
+
+if TYPE_CHECKING:
+    from server.app import Server
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--tts",
         choices=get_args(TTSName),
-        help="speech engine (default espeak) [TALKTERM_TTS]",
+        help="speech engine (default piper; espeak-ng if Piper cannot load) [TALKTERM_TTS]",
     )
-    add("--voice", help="voice name, e.g. en-us for espeak or alloy for openai [TALKTERM_VOICE]")
+    add(
+        "--voice",
+        help="voice, e.g. en_US-joe-medium for piper, en-us for espeak, alloy for openai "
+        "[TALKTERM_VOICE]",
+    )
+    add("--speed", type=float, help="speaking speed 0.25-1.5 (default 1) [TALKTERM_SPEED]")
     add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
     return parser
@@ -102,6 +110,12 @@ def _secrets(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
+def _speaker(server: Server) -> dict[str, str | None]:
+    """The engine and voice that will speak, for the ready line."""
+    tts = server.services.tts if server.services else None
+    return {"tts": tts.name if tts else "none", "voice": tts.voice if tts else None}
+
+
 async def _serve(settings: Settings) -> None:
     from server.app import Server  # heavy imports only once flags are valid
 
@@ -116,6 +130,8 @@ async def _serve(settings: Settings) -> None:
             "http": server.http_url + "/v1",
             "healthz": server.http_url + "/healthz",
             "pid": os.getpid(),
+            # What is speaking, so a user (and a bug report) can tell.
+            **_speaker(server),
         }
         tune_gc()
         # One JSON line on stdout: what scripts and the terminal app wait for.

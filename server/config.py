@@ -1,7 +1,7 @@
 """Server settings: flags > environment (``TALKTERM_…``) > defaults.
 
 Settings are nested: ``llm`` for the LLM, ``tts`` for speech with one section
-per engine (``tts.espeak``, ``tts.openai``). The documented flat names keep
+per engine (``tts.piper``, ``tts.espeak``, ``tts.openai``). The documented flat names keep
 working everywhere (``--voice``, ``TALKTERM_VOICE``, ``Settings(voice=...)``);
 ``FLAT_NAMES`` says where each lives. A new engine adds its section to
 ``TTSSettings`` and its name to ``TTSName``.
@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from server.errors import InsecureBinding
 
-TTSName = Literal["espeak", "openai", "none"]
+TTSName = Literal["piper", "espeak", "openai", "none"]
 SpeechFormat = Literal["pcm", "wav", "mp3", "opus", "aac", "flac"]
 
 
@@ -50,6 +50,16 @@ class LLMSettings(Section):
     """Where to probe for Ollama."""
     llamacpp_url: str = "http://127.0.0.1:8080"
     """Where to probe for a llama.cpp server."""
+
+
+class PiperSettings(Section):
+    """The Piper engine (``server.speech.piper``)."""
+
+    voices_dir: str = "~/.local/share/piper-voices"
+    """Extra Piper voices: <name>.onnx files with their .onnx.json, e.g. from
+    ``python -m piper.download_voices --download-dir <dir> en_GB-alba-medium``."""
+    threads: int | None = Field(None, ge=1, le=64)
+    """ONNX Runtime threads per run; unset means every core (up to 4)."""
 
 
 class EspeakSettings(Section):
@@ -78,16 +88,50 @@ class OpenAISpeechSettings(Section):
 class TTSSettings(Section):
     """Speech: which engine, its voice, and one section per engine."""
 
-    engine: TTSName = "espeak"
-    """Speech engine: espeak (offline), openai (/v1/audio/speech) or none."""
+    engine: TTSName = "piper"
+    """Speech engine: piper (offline, natural; espeak-ng stands in when it cannot load),
+    espeak (offline, robotic), openai (/v1/audio/speech) or none."""
     voice: str | None = None
-    """Voice name; the engine's default when unset (espeak-ng en-us, OpenAI alloy)."""
+    """Voice name; the engine's default when unset (Piper en_US-joe-medium, espeak-ng
+    en-us, OpenAI alloy)."""
+    speed: float = Field(1.0, ge=0.25, le=1.5)
+    """Speaking speed, as the Realtime API's audio.output.speed (1 = normal)."""
     lookahead: int = Field(2, ge=1, le=8)
     """How many sentences may be synthesised ahead of the one being sent."""
+    piper: PiperSettings = Field(default_factory=PiperSettings)
+    """Settings of the piper engine."""
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     """Settings of the espeak engine."""
     openai: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
     """Settings of the openai engine."""
+
+
+class LimitsSettings(Section):
+    """Bounds on every buffer and on shared work, so one client cannot hurt the others
+    (docs/reliability.md, "Hostile inputs", gives each policy with figures)."""
+
+    max_sessions: int = Field(1000, ge=1)
+    """Most sessions at once (connected or waiting for a resume); more get HTTP 503."""
+    response_buffer_bytes: int = Field(2 << 20, ge=1 << 14)
+    """Bytes of one answer queued for a client that is not reading (or has paused it);
+    then the server stops reading the LLM until the client catches up."""
+    response_buffer_audio_s: float = Field(60.0, gt=0)
+    """Seconds of audio queued for a paused or slow client before synthesis waits."""
+    stalled_write_timeout: float | None = Field(None, gt=0)
+    """Seconds a write to a client may make no progress before the client is dropped
+    (its session then waits for a resume); unset means the ping timeout."""
+    replay_budget_bytes: int = Field(512 << 20, ge=1 << 20)
+    """Replay memory of all sessions together; over it, detached sessions lose their
+    oldest events first."""
+    history_chars: int = Field(1 << 20, ge=1024)
+    """Characters of conversation history kept per session; the oldest items go first."""
+    history_items: int = Field(1000, ge=2)
+    """Items of conversation history kept per session; the oldest go first."""
+    unfinished_message_timeout: float = Field(10.0, gt=0)
+    """Seconds a fragmented client message may stay unfinished before the connection closes."""
+    synthesis_jobs: int | None = Field(None, ge=1)
+    """Speech syntheses running at once across all sessions, shared fairly; unset means
+    the engine's own figure (espeak-ng: 2 per CPU core)."""
 
 
 # The documented flat names (flags, TALKTERM_… variables, keyword arguments) and where
@@ -102,12 +146,16 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "tts": ("tts", "engine"),
     "voice": ("tts", "voice"),
     "tts_lookahead": ("tts", "lookahead"),
+    "speed": ("tts", "speed"),
+    "piper_voices_dir": ("tts", "piper", "voices_dir"),
+    "piper_threads": ("tts", "piper", "threads"),
     "espeak_rate": ("tts", "espeak", "rate"),
     "espeak_executable": ("tts", "espeak", "executable"),
     "tts_base_url": ("tts", "openai", "base_url"),
     "tts_model": ("tts", "openai", "model"),
     "tts_format": ("tts", "openai", "format"),
     "tts_api_key": ("tts", "openai", "api_key"),
+    **{name: ("limits", name) for name in LimitsSettings.model_fields},
 }
 ENV_PREFIX: Final = "TALKTERM_"
 
@@ -130,6 +178,8 @@ class Settings(BaseSettings):
     """Which LLM answers."""
     tts: TTSSettings = Field(default_factory=TTSSettings)
     """How answers are spoken."""
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    """Bounds on buffers and shared work (one hostile client must not hurt the others)."""
     openai_api_key: SecretStr | None = None
     """OPENAI_API_KEY: the fallback key for the LLM and speech, only ever sent to api.openai.com."""
     instructions: str = (
@@ -234,7 +284,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-_SECTIONS: Final = frozenset({"llm", "tts"})
+_SECTIONS: Final = frozenset({"llm", "tts", "limits"})
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

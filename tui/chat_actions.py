@@ -115,10 +115,17 @@ class ChatActions(App[None]):
         self.chats.keep_settings(chosen.to_dict())
 
     def _model(self) -> str | None:
-        return model_name(self.query_one(StatusLine).llm)
+        status = self._status()
+        return model_name(status.llm) if status is not None else None
 
     def _voice_name(self, spoken: bool) -> str | None:
-        return (self.query_one(StatusLine).tts or None) if spoken else None
+        status = self._status()
+        return (status.tts or None) if spoken and status is not None else None
+
+    def _status(self) -> StatusLine | None:
+        # An answer can end while the app is closing, after its widgets are gone: the turn
+        # is still recorded, only without the labels.
+        return next(iter(self.query(StatusLine)), None)
 
     def store_warning(self, text: str) -> None:
         """Say once that conversations are not being saved."""

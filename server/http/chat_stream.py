@@ -21,6 +21,7 @@ from server.http.audio_out import wav_header
 from server.http.chat_request import ChatRequest
 from server.session.context import SessionContext
 from server.session.conversation import Item
+from server.session.outbox import Outbox
 from server.session.response import Reply, ResponseRun, Voice
 from server.session.session import Services
 from server.speech import unknown_voice
@@ -29,6 +30,7 @@ from server.speech.audio_format import make_encoder
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # Audio ids stay valid for an hour at OpenAI; ours are never stored, but SDKs expect the field.
 _EXPIRES_S = 3600
+_QUEUED_EVENTS = 64
 
 
 def _reply(services: Services, request: ChatRequest) -> Reply:
@@ -38,6 +40,18 @@ def _reply(services: Services, request: ChatRequest) -> Reply:
     context = SessionContext(services.book)
     llm = services.llm
     return lambda: context.reply(llm, messages, model=llm.model, cap=cap)
+
+
+class _Listener:
+    """The client of one HTTP answer: there from the request until it hangs up."""
+
+    def __init__(self) -> None:
+        self.present = asyncio.Event()
+        self.present.set()
+
+    def accepting(self) -> bool:
+        """Always: the request itself is the connection, and backpressure is the queue's."""
+        return True
 
 
 class ChatRun:
@@ -52,7 +66,10 @@ class ChatRun:
         self.usage: dict[str, int] | None = None
         self.error: TalktermError | None = None
         self.cancelled = False
-        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Bounded: a client that reads slowly fills the answer's own outbox, which then
+        # stops reading the upstream, as on the WebSocket.
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
+        limits = services.limits
         item = Item(id=p.new_id("item"), role="assistant", status="in_progress",
                     modality="audio" if request.audio else "text")
         self._run = ResponseRun(
@@ -65,9 +82,13 @@ class ChatRun:
                 name=_voice(services, request.voice),
                 encoder=lambda: make_encoder("audio/pcm"),
                 format=PCM_FORMAT,
+                slots=services.synthesis,
+                owner=self.id,
             ),
             lookahead=services.lookahead,
             on_done=lambda _: None,
+            outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
+            outlet=_Listener(),
         )
 
     def start(self) -> None:
@@ -78,6 +99,8 @@ class ChatRun:
         """Close the upstream request and kill synthesis now (the client went away)."""
         self.cancelled = True
         self._run.cancel()
+        while not self._events.empty():  # nobody reads any more: free a blocked sender
+            self._events.get_nowait()
 
     async def wait(self) -> None:
         """Wait until the run's tasks have finished."""
@@ -141,7 +164,8 @@ class ChatRun:
         return self.chunk(None) | {"usage": self.usage}
 
     async def _queue(self, event: dict[str, Any]) -> None:
-        self._events.put_nowait(event)
+        if not self.cancelled:
+            await self._events.put(event)
 
     def _finish(self, response: dict[str, Any]) -> None:
         self.error = self._run.error

@@ -1,4 +1,10 @@
-"""Per-session conversation memory: the items the next LLM request carries."""
+"""Per-session conversation memory: the items the next LLM request carries.
+
+History is bounded in characters and items; over either bound the oldest items go
+first, but the newest user item always stays (it is what the next answer is for). The
+system prompt is not history. Without the bound, 10,000 items of 100 KB held 1 GB and
+made a 1 GB request body, serialised on the event loop (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
@@ -86,9 +92,11 @@ class Item:
 
 
 class Conversation:
-    """Ordered items of one session."""
+    """Ordered items of one session, the oldest forgotten beyond the bounds."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_chars: int = 1 << 20, max_items: int = 1000) -> None:
+        self.max_chars = max_chars
+        self.max_items = max_items
         self._items: dict[str, Item] = {}
 
     def __contains__(self, item_id: str) -> bool:
@@ -106,10 +114,31 @@ class Conversation:
         """Append a new item and return it."""
         item = Item(id=item_id or new_id("item"), role=role, text=text, **kw)
         self._items[item.id] = item
+        self.trim()
         return item
+
+    def trim(self) -> None:
+        """Forget the oldest items while over a bound; never the newest user item."""
+        # Assistant text grows while an answer streams, so the total is counted afresh;
+        # with at most max_items items that is cheap.
+        chars = sum(len(item.text) for item in self._items.values())
+        keep = self._newest_user()
+        for item_id in list(self._items):
+            if chars <= self.max_chars and len(self._items) <= self.max_items:
+                return
+            if item_id == keep:
+                continue
+            chars -= len(self._items.pop(item_id).text)
+
+    def _newest_user(self) -> str | None:
+        for item in reversed(self._items.values()):
+            if item.role == "user":
+                return item.id
+        return None
 
     def messages(self, instructions: str) -> list[dict[str, str]]:
         """Chat Completions messages: the system prompt, then every non-empty item."""
+        self.trim()
         out = [{"role": "system", "content": instructions}] if instructions else []
         out += [
             {"role": item.role, "content": item.text} for item in self._items.values() if item.text

@@ -6,9 +6,12 @@ Three kinds of task cooperate per response:
   sentences to the speaker;
 - the *speaker* synthesises up to ``lookahead`` sentences at once and queues
   their audio strictly in sentence order;
-- the *sender* drains the outbox to the WebSocket. Pause closes its gate,
-  so the producer keeps consuming the upstream (it must not time out) while
-  nothing reaches the client; resume opens it and everything follows in order.
+- the *sender* drains the outbox to the WebSocket. Pause closes its gate:
+  nothing reaches the client, and the producer keeps consuming the upstream
+  until the outbox is full (``Outbox``), then waits; resume opens the gate and
+  everything follows in order. A client that does not read fills the outbox
+  the same way. While no client is connected, synthesis waits for one, and the
+  sender stops once the replay buffer has no more room kept for the absent client.
 
 Cancel stops the producer and speaker at once (closing the upstream request
 and killing synthesis) and makes ``response.done`` the last thing sent.
@@ -20,18 +23,22 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from server import protocol as p
 from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.llm import TextDelta, Usage
 from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item, SpokenSpan
+from server.session.outbox import Outbox
 from server.session.response_events import OPENING, ResponseEvents
 from server.speech import TTSProvider
 from server.speech.audio_format import Encoder
+from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
+from server.speech.slots import SynthesisSlots
 from server.speech.speakable import speakable
 
 log = logging.getLogger("talkterm.server")
@@ -41,6 +48,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Reply = Callable[[], AsyncIterator[ContextEvent]]
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
+_BYTES_PER_S = p.PCM_RATE * p.PCM_SAMPLE_WIDTH
 
 
 @dataclass(slots=True)
@@ -52,6 +60,8 @@ class Voice:
     encoder: Callable[[], Encoder]
     format: dict[str, Any]
     speed: float = 1.0
+    slots: SynthesisSlots | None = None
+    owner: str = ""
 
 
 @dataclass(slots=True)
@@ -83,6 +93,16 @@ class _Final:
 _Chunks = asyncio.Queue[bytes | BaseException | None]
 
 
+class Audience(Protocol):
+    """Who the answer is for: synthesis waits while nobody is there (an ``Outlet``)."""
+
+    present: asyncio.Event
+
+    def accepting(self) -> bool:
+        """Whether the answer may send more now."""
+        ...
+
+
 class ResponseRun(ResponseEvents):
     """Generates, speaks and delivers one response; pause, resume and cancel it."""
 
@@ -96,6 +116,8 @@ class ResponseRun(ResponseEvents):
         voice: Voice,
         lookahead: int,
         on_done: Callable[[ResponseRun], None],
+        outbox: Outbox,
+        outlet: Audience,
     ) -> None:
         self.id = p.new_id("resp")
         self.item = item
@@ -109,13 +131,16 @@ class ResponseRun(ResponseEvents):
         self._voice = voice
         self._lookahead = lookahead
         self._on_done = on_done
-        self._outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._outbox = outbox
+        self._outlet = outlet
+        self._stopped = asyncio.Event()
         self._gate = asyncio.Event()
         self._gate.set()
         self._cancelled = False
         self._final_sent = False
         self._done_notified = False
         self._audio_bytes = 0
+        self._speech_started: float | None = None  # monotonic time of the first audio queued
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
@@ -168,16 +193,13 @@ class ResponseRun(ResponseEvents):
         if self._cancelled or self._final_sent:
             return
         self._cancelled = True
+        self._stopped.set()
         self.status = "cancelled"
         for worker in self._workers:
             worker.cancel()
         # Whatever is still queued was never delivered, so it never happened; only the
         # opening events stay, so the client sees the response it cancelled begin and end.
-        kept = []
-        while not self._outbox.empty():
-            entry = self._outbox.get_nowait()
-            if isinstance(entry, dict) and entry["type"] in OPENING:
-                kept.append(entry)
+        kept = [entry for entry in self._outbox.clear() if _is_opening(entry)]
         for entry in [*kept, _Final()]:
             self._outbox.put_nowait(entry)
         self._gate.set()
@@ -200,7 +222,8 @@ class ResponseRun(ResponseEvents):
             self._notify_done()
 
     async def _produce(self) -> None:
-        splitter = SentenceSplitter()
+        tts = self._voice.tts
+        splitter = SentenceSplitter(first_clause_min=tts.first_clause_min if tts else 10)
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
             async for event in self._reply():
@@ -209,13 +232,14 @@ class ResponseRun(ResponseEvents):
                 elif isinstance(event, Notice):
                     self._outbox.put_nowait(p.error_event(event.code, event.message, kind="info"))
                 elif isinstance(event, TextDelta) and event.text:
-                    self._outbox.put_nowait(self._event(kind, delta=event.text, **self._where()))
+                    delta = self._event(kind, delta=event.text, **self._where())
+                    await self._outbox.put(delta, len(event.text) + _EVENT_OVERHEAD)
                     for segment in splitter.feed(event.text) if self.audio else []:
                         self._segments.put_nowait(segment)
             for segment in splitter.flush() if self.audio else []:
                 self._segments.put_nowait(segment)
         except TalktermError as exc:
-            self.error = exc
+            self.error = _held_note(exc, self._outbox.held_s)
         except Exception as exc:  # a bug must fail one response, not the session
             log.exception("response %s: unexpected failure", self.id)
             self.error = TalktermError(f"The server failed unexpectedly ({type(exc).__name__}).")
@@ -247,6 +271,8 @@ class ResponseRun(ResponseEvents):
             if not text or self._voice.tts is None:
                 continue
             await slots.acquire()
+            # Nobody to hear it: an abandoned session must not synthesise through its grace.
+            await self._outlet.present.wait()
             chunks: _Chunks = asyncio.Queue()
             task = asyncio.create_task(self._synthesise(text, chunks))
             self._synthesis.add(task)
@@ -257,13 +283,22 @@ class ResponseRun(ResponseEvents):
     async def _synthesise(self, text: str, chunks: _Chunks) -> None:
         voice = self._voice
         assert voice.tts is not None
+        # This task's own context: an engine that shares its CPU serves the earliest first.
+        speech_due.set(self._audio_due())
         try:
-            async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
-                chunks.put_nowait(pcm)
+            async with _slot(voice):
+                async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
+                    chunks.put_nowait(pcm)
         except TTSError as exc:
             chunks.put_nowait(exc)
         finally:
             chunks.put_nowait(None)
+
+    def _audio_due(self) -> float:
+        """When audio asked for now must start playing: once all delivered so far has played."""
+        if self._speech_started is None:
+            return time.monotonic()
+        return self._speech_started + self._audio_bytes / _BYTES_PER_S
 
     async def _deliver_segment(self, segment: Segment, chunks: _Chunks) -> None:
         span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
@@ -272,13 +307,17 @@ class ResponseRun(ResponseEvents):
         async for pcm in _drain(chunks):
             if not announced:
                 self.item.spans.append(span)
-                self._outbox.put_nowait(self._segment_event(segment, span, len(self.item.spans)))
+                event = self._segment_event(segment, span, len(self.item.spans))
+                await self._outbox.put(event, _EVENT_OVERHEAD)
                 announced = True
             for start in range(0, len(pcm), _AUDIO_CHUNK):
                 piece = pcm[start : start + _AUDIO_CHUNK]
+                if self._speech_started is None:
+                    self._speech_started = time.monotonic()
                 self._audio_bytes += len(piece)
                 span.audio_ms += p.pcm_ms(len(piece))
-                self._outbox.put_nowait(("audio", encoder.encode(piece)))
+                audio = encoder.encode(piece)
+                await self._outbox.put(("audio", audio), len(audio), p.pcm_ms(len(piece)))
 
     async def _sender(self) -> None:
         while True:
@@ -286,6 +325,7 @@ class ResponseRun(ResponseEvents):
             final = isinstance(entry, _Final)
             if self._cancelled and not final and not _is_opening(entry):
                 continue
+            await self._client_room()
             while True:
                 await self._gate.wait()
                 async with self._lock:
@@ -300,6 +340,11 @@ class ResponseRun(ResponseEvents):
                         break
             if not self._opened.is_set() and entry is self._last_opening:
                 self._opened.set()
+
+    async def _client_room(self) -> None:
+        """Wait while no client is connected and no more room is kept for one (or cancel)."""
+        while not (self._cancelled or self._outlet.accepting()):
+            await _first_of(self._outlet.present, self._stopped)
 
     async def _deliver(self, entry: Any) -> None:
         if isinstance(entry, tuple):
@@ -350,6 +395,38 @@ class ResponseRun(ResponseEvents):
         code = "tts_unavailable" if isinstance(exc, TTSUnavailable) else exc.code
         message = f"{exc.message} The answer continues as text only."
         self._outbox.put_nowait(p.error_event(code, message, kind="server_error"))
+
+
+# What an event costs in the outbox beyond its text: ids and type, roughly as sent.
+_EVENT_OVERHEAD = 200
+# An answer held this long (paused, or a client not reading) may outlast the upstream's patience.
+_HELD_NOTE_S = 5.0
+
+
+def _held_note(exc: TalktermError, held_s: float) -> TalktermError:
+    """Say in plain words why an upstream gave up on an answer that was held."""
+    if held_s < _HELD_NOTE_S:
+        return exc
+    exc.message = (
+        f"{exc.message} The answer was held for {held_s:.0f} s (paused, or not being read), "
+        "and the LLM endpoint stopped waiting; the answer ends where it got to."
+    )
+    return exc
+
+
+def _slot(voice: Voice) -> AbstractAsyncContextManager[None]:
+    """A server-wide synthesis slot for this voice's session, if slots are limited."""
+    return voice.slots.hold(voice.owner) if voice.slots is not None else nullcontext()
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of ``events`` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _is_opening(entry: Any) -> bool:

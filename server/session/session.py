@@ -17,16 +17,20 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
+from server.config import LimitsSettings
 from server.llm import LLMProvider
 from server.session.context import ContextBook, SessionContext
 from server.session.conversation import Conversation, heard_text
 from server.session.frames import split_frame
+from server.session.outbox import Outbox
 from server.session.outlet import Outlet
+from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun, Voice
 from server.session.session_choices import checked_model, response_cap
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 from server.speech.audio_format import make_encoder
+from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
 
@@ -47,6 +51,10 @@ class Services:
     context_tokens: int | None = None
     models: list[str] | None = None
     """What the upstream lists (asked at start, again when a client names another)."""
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    stall_timeout: float | None = None
+    synthesis: SynthesisSlots | None = None
+    replay_budget: ReplayBudget = field(init=False)
     closing: bool = False
     sessions: dict[str, Session] = field(default_factory=dict)
     _book: ContextBook | None = None
@@ -68,6 +76,9 @@ class Services:
         known = self.tts.voices() if self.tts is not None else None
         return sorted(known) if known is not None else None
 
+    def __post_init__(self) -> None:
+        self.replay_budget = ReplayBudget(self.limits.replay_budget_bytes)
+
 
 class Session:
     """One conversation; outlives its connection by the resume grace period."""
@@ -81,9 +92,10 @@ class Session:
             model=services.llm.model,
             max_output_tokens=services.max_output_tokens,
         )
-        self.conversation = Conversation()
+        limits = services.limits
+        self.conversation = Conversation(limits.history_chars, limits.history_items)
         self.context = SessionContext(services.book)
-        self.outlet = Outlet(services.replay_bytes)
+        self.outlet = Outlet(services.replay_bytes, services.stall_timeout, services.replay_budget)
         self.response: ResponseRun | None = None
         self._lock = asyncio.Lock()
         # Runs whose tasks may still be winding down after their response.done.
@@ -129,6 +141,7 @@ class Session:
         for run in list(self._runs):
             run.cancel()
             await run.wait()
+        self.outlet.buffer.release()
 
     def _schedule_expiry(self) -> None:
         grace = 0.0 if self.services.closing else self.services.resume_grace
@@ -218,8 +231,11 @@ class Session:
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
             speed=self.config.speed,
+            slots=self.services.synthesis,
+            owner=self.id,
         )
         llm, model = self.services.llm, self.config.model
+        limits = self.services.limits
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
@@ -228,6 +244,8 @@ class Session:
             voice=voice,
             lookahead=self.services.lookahead,
             on_done=self._response_ended,
+            outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
+            outlet=self.outlet,
         )
         run = self.response
         self._runs.add(run)
@@ -324,6 +342,7 @@ class Session:
                     "llm": services.llm.label,
                     "demo": services.llm.is_demo,
                     "tts": services.tts.name if services.tts is not None else "none",
+                    "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
                     "models": services.models,
                     "voices": services.voice_names(),

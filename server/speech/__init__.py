@@ -7,7 +7,8 @@ text. Cancelling the consumer or closing the generator stops the engine at once
 
 Adding an engine: a module here with a ``TTSProvider`` subclass whose
 ``from_settings`` reads its own section of ``Settings.tts``, one entry in
-``PROVIDERS``, and that section in ``server.config``.
+``PROVIDERS``, and that section in ``server.config``. An engine with an entry in
+``FALLBACKS`` gives way to it, with one log line saying why, when it cannot speak.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Self
 
-from server.errors import TalktermError
+from server.errors import TalktermError, TTSUnavailable
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -34,6 +35,12 @@ class TTSProvider(ABC):
     """What a person calls it, for messages (e.g. "espeak-ng")."""
     voice_hint: str = ""
     """Where to find the engine's voices, for the unknown-voice message."""
+    synthesis_jobs: int = 64
+    """How many syntheses may run at once across all sessions, unless settings say."""
+    first_clause_min: int = 10
+    """Shortest first clause worth its own request (the splitter's ``first_clause_min``)."""
+    voice: str | None = None
+    """The voice used when a request names none (shown in the ready line and session.created)."""
 
     @classmethod
     @abstractmethod
@@ -44,10 +51,10 @@ class TTSProvider(ABC):
     def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
     ) -> AsyncIterator[bytes]:
-        """Yield PCM16 mono 24 kHz audio chunks for text (first chunk ASAP).
+        """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP).
 
-        ``speed`` is the speaking rate relative to normal (0.25-1.5, the Realtime API's
-        range); an engine that cannot change its rate ignores it.
+        ``speed`` scales the engine's own pace (``--speed``), as the Realtime API's
+        ``audio.output.speed`` does: 1.5 is half as fast again.
         """
 
     def problem(self) -> str | None:
@@ -57,6 +64,11 @@ class TTSProvider(ABC):
     def voices(self) -> frozenset[str] | None:
         """The voice names the engine knows, or None when any name may work."""
         return None
+
+    def accepts(self, voice: str) -> bool:
+        """Whether ``voice`` names a voice of this engine (any name, if it cannot tell)."""
+        known = self.voices()
+        return known is None or voice in known
 
     def voice_examples(self) -> list[str]:
         """A few voices to suggest when a client names an unknown one."""
@@ -69,8 +81,7 @@ class TTSProvider(ABC):
 
 def unknown_voice(engine: TTSProvider, voice: str) -> str | None:
     """What to tell a client that chose ``voice``, if ``engine`` does not know it."""
-    known = engine.voices()
-    if known is None or voice in known:
+    if engine.accepts(voice):
         return None
     examples = ", ".join(engine.voice_examples())
     hints = [f"try {examples}"] if examples else []
@@ -86,6 +97,14 @@ def _espeak() -> type[TTSProvider]:
     return EspeakTTS
 
 
+def _piper() -> type[TTSProvider]:
+    try:
+        from server.speech.piper import PiperTTS
+    except ImportError as exc:  # piper-tts (or numpy) missing: the fallback speaks instead
+        raise TTSUnavailable(f"piper-tts is not installed ({exc.name} is missing)") from None
+    return PiperTTS
+
+
 def _openai() -> type[TTSProvider]:
     from server.speech.openai_speech import OpenAISpeechTTS
 
@@ -94,9 +113,15 @@ def _openai() -> type[TTSProvider]:
 
 # "none" is not a provider: the caller skips synthesis altogether.
 PROVIDERS: dict[str, Callable[[], type[TTSProvider]]] = {
+    "piper": _piper,
     "espeak": _espeak,
     "openai": _openai,
 }
+
+
+# Who speaks when an engine cannot load on this machine: Piper needs its wheel, a
+# model and a CPU ONNX Runtime supports; espeak-ng is a small system package.
+FALLBACKS: dict[str, str] = {"piper": "espeak"}
 
 
 def provider_class(name: str) -> type[TTSProvider]:
@@ -115,21 +140,58 @@ def make_tts(name: str, **options: Any) -> TTSProvider:
 
 
 async def tts_from_settings(settings: Settings) -> tuple[TTSProvider | None, str | None]:
-    """The engine ``settings.tts.engine`` names, or None and the reason to tell users."""
+    """The engine ``settings.tts.engine`` names (or its fallback), else None and the reason."""
     name = settings.tts.engine
     if name == "none":
         return None, None
-    try:
-        engine = provider_class(name).from_settings(settings)
-    except TalktermError as exc:
-        log.warning(exc.message)
-        return None, exc.message
-    problem = engine.problem()
+    engine, problem = await _build(name, settings)
+    fallback = FALLBACKS.get(name)
+    if problem is not None and fallback is not None:
+        log.warning("%s; falling back to %s", problem.rstrip("."), provider_class(fallback).label)
+        engine, problem = await _stand_in(fallback, settings)
     if problem is not None:
         log.warning(problem)
-        await engine.aclose()
         return None, problem
+    assert engine is not None
     # Asked once now: an engine may list its voices slowly (espeak-ng runs a subprocess),
     # and the first session.update naming a voice should not wait for it.
     engine.voices()
     return engine, None
+
+
+def default_voice(engine: TTSProvider | None, settings: Settings) -> str | None:
+    """The configured voice for new sessions, unless the engine speaking does not know it."""
+    voice = settings.tts.voice
+    if engine is None or voice is None or engine.accepts(voice):
+        return voice
+    return None
+
+
+async def _build(name: str, settings: Settings) -> tuple[TTSProvider | None, str | None]:
+    """The engine, or None and why it cannot speak (nothing logged here)."""
+    try:
+        engine = provider_class(name).from_settings(settings)
+    except TalktermError as exc:
+        return None, exc.message
+    problem = engine.problem()
+    if problem is not None:
+        await engine.aclose()
+        return None, problem
+    return engine, None
+
+
+async def _stand_in(name: str, settings: Settings) -> tuple[TTSProvider | None, str | None]:
+    """The fallback engine with the configured voice if it has it, else with its own."""
+    engine, problem = await _build(name, _switched(settings, name))
+    voice = settings.tts.voice
+    if voice is None or (engine is not None and engine.accepts(voice)):
+        return engine, problem
+    # The voice was the first engine's (a Piper model name or path): not this one's.
+    if engine is not None:
+        await engine.aclose()
+    return await _build(name, _switched(settings, name, voice=None))
+
+
+def _switched(settings: Settings, name: str, **changes: Any) -> Settings:
+    tts = settings.tts.model_copy(update={"engine": name, **changes})
+    return settings.model_copy(update={"tts": tts})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ _VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-./]{0,63}")
 _READ_SIZE = 4096
 # espeak-ng's -s takes 80-450 words per minute (slower is clamped to 80 by espeak-ng itself).
 RATE_RANGE = (80, 450)
+# The words-per-minute rates accepted as the configured rate (-s), before scaling by speed.
+_MIN_RATE, _MAX_RATE = 20, 1000
 _STDERR_KEEP = 2000
 # Suggested when a client names a voice espeak-ng does not have (those it has).
 _EXAMPLES = ("en-us", "en-gb", "de", "fr", "es")
@@ -48,14 +51,23 @@ class EspeakTTS(TTSProvider):
     name = "espeak"
     label = "espeak-ng"
     voice_hint = "`espeak-ng --voices` lists them all"
+    # One process per synthesis, CPU-bound: more than 2 per core only makes everyone wait.
+    synthesis_jobs = 2 * (os.cpu_count() or 1)
 
     def __init__(
-        self, voice: str = "en-us", rate: int = 175, executable: str = "espeak-ng"
+        self,
+        voice: str = "en-us",
+        rate: int = 175,
+        executable: str = "espeak-ng",
+        speed: float = 1.0,
     ) -> None:
-        if not 20 <= int(rate) <= 1000:
-            raise TTSError(f"espeak-ng rate must be 20-1000 words per minute, not {rate}")
-        self.voice = _checked_voice(voice)
+        if not _MIN_RATE <= int(rate) <= _MAX_RATE:
+            raise TTSError(
+                f"espeak-ng rate must be {_MIN_RATE}-{_MAX_RATE} words per minute, not {rate}"
+            )
+        self.voice: str = _checked_voice(voice)
         self.rate = int(rate)
+        self.speed = float(speed)
         self.executable = executable
         self._voices: frozenset[str] | None = None
         self._listed = False
@@ -64,7 +76,12 @@ class EspeakTTS(TTSProvider):
     def from_settings(cls, settings: Settings) -> Self:
         """espeak-ng with ``settings.tts.espeak`` and the chosen voice (default en-us)."""
         own = settings.tts.espeak
-        return cls(voice=settings.tts.voice or "en-us", rate=own.rate, executable=own.executable)
+        return cls(
+            voice=settings.tts.voice or "en-us",
+            rate=own.rate,
+            executable=own.executable,
+            speed=settings.tts.speed,
+        )
 
     def problem(self) -> str | None:
         """Say so when espeak-ng is not installed: answers are then text only."""
@@ -115,9 +132,12 @@ class EspeakTTS(TTSProvider):
             await _stop(proc, feeder, stderr)
 
     def rate_for(self, speed: float) -> int:
-        """espeak-ng's words per minute for a relative ``speed``, within what it accepts."""
+        """espeak-ng's words per minute at ``speed`` (times the engine's own), within range.
+
+        Speed 1.5 is half as fast again: the words-per-minute rate scales with it.
+        """
         low, high = RATE_RANGE
-        return max(low, min(high, round(self.rate * speed)))
+        return max(low, min(high, round(self.rate * self.speed * speed)))
 
     async def _spawn(self, voice: str, rate: int) -> asyncio.subprocess.Process:
         path = shutil.which(self.executable)

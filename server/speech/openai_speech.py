@@ -70,6 +70,7 @@ class OpenAISpeechTTS(TTSProvider):
         response_format: str = "pcm",
         connect_timeout: float = 5,
         read_timeout: float = 30,
+        speed: float = 1.0,
     ) -> None:
         if response_format not in STREAMED_FORMATS | DECODED_FORMATS:
             known = ", ".join(sorted(STREAMED_FORMATS | DECODED_FORMATS))
@@ -77,6 +78,7 @@ class OpenAISpeechTTS(TTSProvider):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.voice = voice
+        self.speed = float(speed)
         self.response_format = response_format
         self._read_timeout = read_timeout
         self._secrets = [api_key] if api_key else []
@@ -101,6 +103,7 @@ class OpenAISpeechTTS(TTSProvider):
             response_format=own.format,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            speed=settings.tts.speed,
         )
 
     async def synthesize(
@@ -115,10 +118,9 @@ class OpenAISpeechTTS(TTSProvider):
             "voice": voice or self.voice,
             "response_format": self.response_format,
         }
-        if speed != 1.0:
-            # OpenAI's /audio/speech (and Kokoro-FastAPI) take 0.25-4.0; 1.0 is left out
-            # for servers that know no speed at all.
-            payload["speed"] = speed
+        pace = self.speed * speed
+        if pace != 1.0:  # left out at normal speed: not every compatible endpoint knows it
+            payload["speed"] = round(pace, 3)
         try:
             async with self._client.stream(
                 "POST", f"{self.base_url}/audio/speech", json=payload

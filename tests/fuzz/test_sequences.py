@@ -58,6 +58,7 @@ async def test_cancel_right_after_create_announces_and_closes_upstream(
     got = await client.collect(timeout=5)
     assert got.done["status"] == "cancelled"
     assert got.types()[0] == p.RESPONSE_CREATED, got.types()
+
     # Cancelled before it ran, the response may never have asked the upstream at all;
     # every request it did make is hung up at once, long before the read timeout (2 s)
     # would end a leaked stream, and none comes after.

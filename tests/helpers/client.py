@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +117,14 @@ class Client:
                 frames.append(await asyncio.wait_for(self.ws.recv(), seconds))
         except TimeoutError:
             return frames
+
+
+def small_window_socket(url: str, window: int = 4096) -> socket.socket:
+    """A connected socket with a small receive window: a client that stops reading fills
+    the server's buffers after little data, as a stalled phone on a slow link does."""
+    host, port = url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, window)
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    return sock

@@ -22,6 +22,8 @@ def make_settings(**overrides: Any) -> Settings:
         "probe_local": False,
         "read_timeout": 5.0,
         "connect_timeout": 2.0,
+        # Tests name their engine; those about Piper ask for it (tests/speech/test_piper.py).
+        "tts": "espeak",
     }
     return Settings(**(base | overrides))
 

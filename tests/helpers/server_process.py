@@ -10,10 +10,11 @@ from typing import Any
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing."""
+    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing,
+    and espeak-ng speech unless a test asks for Piper (it starts faster and repeats itself)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
     env.pop("OPENAI_API_KEY", None)
-    return env | {"TALKTERM_PROBE_LOCAL": "false"} | extra
+    return env | {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_TTS": "espeak"} | extra
 
 
 async def spawn(

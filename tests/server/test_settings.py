@@ -20,6 +20,7 @@ SAMPLES = {
     "--llm-model": ("m", lambda s: s.llm.model),
     "--tts": ("openai", lambda s: s.tts.engine),
     "--voice": ("nova", lambda s: s.tts.voice),
+    "--speed": ("1.25", lambda s: str(s.tts.speed)),
     "--tts-base-url": ("http://127.0.0.1:2/v1", lambda s: s.tts.openai.base_url),
 }
 
@@ -58,6 +59,16 @@ def test_every_engine_setting_by_its_flat_or_nested_name(monkeypatch: pytest.Mon
     assert settings.tts.espeak.executable == "/opt/espeak-ng"
     assert settings.tts.openai.format == "mp3" and settings.tts.openai.model == "kokoro"
     assert settings.tts.lookahead == 3 and settings.llm.probe_local is False
+
+
+def test_piper_is_the_default_and_its_section_has_flat_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKTERM_PIPER_VOICES_DIR", "/opt/voices")
+    monkeypatch.setenv("TALKTERM_TTS__PIPER__THREADS", "1")
+    settings = Settings(speed=0.75)
+    assert settings.tts.engine == "piper" and settings.tts.speed == 0.75
+    assert settings.tts.piper.voices_dir == "/opt/voices" and settings.tts.piper.threads == 1
 
 
 def test_out_of_range_values_are_refused_by_their_flat_name() -> None:

@@ -217,7 +217,7 @@ async def test_blank_text_yields_nothing_and_starts_nothing() -> None:
 
 
 def test_registry_builds_providers_by_name() -> None:
-    assert set(PROVIDERS) == {"espeak", "openai"}
+    assert set(PROVIDERS) == {"espeak", "openai", "piper"}
     tts = make_tts("espeak", voice="en-gb", rate=200)
     assert isinstance(tts, EspeakTTS)
     assert (tts.name, tts.voice, tts.rate) == ("espeak", "en-gb", 200)

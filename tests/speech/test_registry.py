@@ -20,7 +20,9 @@ class Chorus(TTSProvider):
     def from_settings(cls, settings: Settings) -> Self:
         return cls()
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[bytes]:
         yield b""
 
     def voices(self) -> frozenset[str] | None:
@@ -49,6 +51,8 @@ async def test_an_engine_that_accepts_any_voice_refuses_none() -> None:
 
 
 async def test_a_missing_engine_says_why_and_none_means_none() -> None:
-    engine, problem = await tts_from_settings(Settings(espeak_executable="no-such-espeak-ng"))
+    engine, problem = await tts_from_settings(
+        Settings(tts="espeak", espeak_executable="no-such-espeak-ng")
+    )
     assert engine is None and problem is not None and "no-such-espeak-ng" in problem
     assert await tts_from_settings(Settings(tts="none")) == (None, None)

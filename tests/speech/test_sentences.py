@@ -171,6 +171,18 @@ def test_first_clause_minimum_is_configurable() -> None:
     ]
 
 
+@pytest.mark.parametrize("how", ["whole", "chars", "random"])
+def test_a_one_word_opening_clause_can_go_out_alone(how: str) -> None:
+    # What Piper asks for: its first audio comes sooner the shorter the first piece.
+    text = "Sure, here is the answer. Then 1,000 more, and more."
+    assert [s.text for s in split(text, how, first_clause_min=3)] == [
+        "Sure,",
+        " here is the answer.",
+        " Then 1,000 more, and more.",
+    ]
+    assert [s.text for s in split("Hi, you.", how, first_clause_min=4)] == ["Hi, you."]
+
+
 def test_a_sentence_end_waits_for_the_next_non_space_character() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("It costs $29.") == []

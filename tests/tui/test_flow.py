@@ -261,8 +261,9 @@ async def test_refused_token_is_final(start_server: ServerFactory) -> None:
         # Watched for longer than the capped backoff (0.5 s): no second attempt.
         await stays(
             pilot,
-            lambda: len(recorder.of(Connection.AuthRefused)) == 1
-            and not recorder.of(Connection.Lost),
+            lambda: (
+                len(recorder.of(Connection.AuthRefused)) == 1 and not recorder.of(Connection.Lost)
+            ),
             for_s=1.0,
             what="one refusal and no reconnecting",
         )

@@ -48,7 +48,7 @@ async def test_the_settings_screen_changes_a_real_servers_session(
     fake_llm: FakeLLM, start_server: ServerFactory
 ) -> None:
     fake_llm.models.append("other-model")
-    server = await start_server()  # espeak-ng: it names its voices
+    server = await start_server(tts="espeak", espeak_rate=400)  # it names its voices
     app = server_app(server, FakePlayer(speed=20.0))
     recorder = Recorder()
     async with app.run_test(size=(100, 40), message_hook=recorder) as pilot:

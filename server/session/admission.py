@@ -1,0 +1,41 @@
+"""Admission: whether a new connection may have a session, and what to say if not.
+
+Sessions are counted whether connected or waiting for a resume: both hold memory. A
+client resuming a live session is always let in (it adds nothing). Over the limit a new
+connection gets HTTP 503 with a plain-words body at the handshake, never a hang.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from server import protocol as p
+from server.session.session import Services
+
+RETRY_AFTER_S = 30
+"""What the 503's Retry-After says: about half the default resume grace."""
+
+
+class SessionLimit(Exception):
+    """A connection that raced past the handshake check found the server full (closed 1013)."""
+
+
+def full_message(limit: int) -> str:
+    """The plain-words refusal, for the 503 body and the close reason."""
+    return f"The server is at its limit of {limit} sessions; try again in a minute."
+
+
+def refusal(services: Services, path: str) -> str | None:
+    """Why a connection asking for ``path`` cannot have a session now, or None."""
+    limit = services.limits.max_sessions
+    if len(services.sessions) < limit:
+        return None
+    wanted = parse_qs(urlsplit(path).query).get(p.RESUME_SESSION_PARAM, [None])[0]
+    if wanted is not None and wanted in services.sessions:
+        return None
+    return full_message(limit)
+
+
+def over_limit(services: Services) -> bool:
+    """Whether a session about to be made would exceed the limit (handshakes that raced)."""
+    return len(services.sessions) >= services.limits.max_sessions
