@@ -2,8 +2,9 @@
 
 The link worker posts what the server said (``Connection.*`` messages); the audio
 thread decodes and feeds the player (``Playback``, which also keeps the *generation*
-that silences a stopped answer at once); a 50 ms tick moves the highlight with the
-playback position. Handlers here decide; the answer and the widgets do.
+that silences a stopped answer at once); while an answer is out, a 50 ms tick moves
+the highlight with the playback position (idle, nothing ticks: bench/idle_cpu.py).
+Handlers here decide; the answer and the widgets do.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from tui.http_link import make_link
 from tui.link import Link, LinkState
 from tui.output_mode import OutputMode
 from tui.playback import Playback
+from tui.settings_actions import SettingsActions
+from tui.settings_commands import SettingsCommands
+from tui.settings_keeper import SettingsKeeper
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
@@ -44,18 +48,20 @@ log = logging.getLogger("talkterm.app")
 _STOP_GRACE_S = 3.0
 
 
-class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
+class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bindings=False):
     """The talkterm terminal app."""
 
     CSS_PATH = "app.tcss"
     TITLE = "talkterm"
-    COMMANDS = App.COMMANDS | {TalktermCommands}
+    COMMANDS = App.COMMANDS | {TalktermCommands, SettingsCommands}
     BINDINGS: ClassVar[list[BindingType]] = list(APP_KEYS)
 
     state: reactive[ResponseState] = reactive(ResponseState.IDLE, bindings=True)
     """Where the app is with an answer (shown in the status line)."""
     link_state: reactive[LinkState] = reactive(LinkState.CONNECTING, bindings=True)
     """How the link to the server stands."""
+
+    _ticker: Timer
 
     def __init__(
         self,
@@ -73,6 +79,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
         self.chats = ChatLog(settings.store_path, self.store_warning)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
+        self.preferences = SettingsKeeper(self)
         self.set_reactive(OutputMode.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
@@ -90,11 +97,12 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
         # A blinking cursor would make screenshots depend on the moment they are taken.
         prompt.cursor_blink = not self.settings.snapshot_mode
         self.status.mode = "voice" if self.voice else "text"
+        self.preferences.mount()
         self.sound.start(lambda: self.sound.player if self.audio_ok else None)
         self.open_chats(self.settings.continue_last)
         self.open_audio()
         self._run_link()
-        self.set_interval(0.05, self._tick)
+        self._ticker = self.set_interval(0.05, self._tick, pause=True)
 
     async def on_unmount(self) -> None:
         """Silence the speaker and stop the companion server."""
@@ -155,6 +163,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
         self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
+        self.settings_for_session(message)
         if message.replaced:
             await self._end_answer(endings.FORGOTTEN)
         if self.take_unseeded() or message.replaced:
@@ -304,6 +313,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
         # The answer exists before the request leaves, so no event of it can be missed.
         self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
         self.state = ResponseState.STREAMING
+        self._ticker.resume()
         self.history.append(("user", text))
         self.record_question(text, voice)
         self._send(p.user_text_item(text), self.answer.create)
@@ -342,6 +352,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, inherit_bindings=False):
     async def _settle(self) -> None:
         """Back to idle; send a prompt that waited for the previous answer to stop."""
         self.state = ResponseState.IDLE
+        self._ticker.pause()
         if self._stop_timer is not None:
             self._stop_timer.stop()
             self._stop_timer = None

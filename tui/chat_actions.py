@@ -2,7 +2,9 @@
 
 ``ChatActions`` is the part of the app that speaks to the store (through ``ChatLog``):
 the question is written before it is sent, each answer as it ends, and an opened chat
-is shown and its history handed to the next server session.
+is shown and its history handed to the next server session. Each conversation keeps
+the settings it is held with: saved ones are stored with it, and opening it takes
+them back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from textual.app import App
 from tui.answer import Answer, Ending
 from tui.chat_log import ChatLog, heard_part, model_name, records_of
 from tui.link import Link
+from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
+from tui.settings_keeper import SettingsKeeper
 from tui.store import StoreError
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView, TurnRecord
@@ -27,16 +31,19 @@ class ChatActions(App[None]):
     link: Link
     history: list[tuple[str, str]]
     """(role, text) of every finished turn, to seed a session that starts empty."""
+    preferences: SettingsKeeper
 
     def open_chats(self, continue_last: bool) -> None:
         """Open the store (on mount); reopen the last conversation when asked to."""
         self.chats.open()
+        self.preferences.on_saved.append(self._keep_settings)
         if continue_last:
             self.call_later(self._open_chat, None)
 
     def record_question(self, text: str, voice: bool) -> None:
         """Write the question down before it is sent: a crash from then on still keeps it."""
-        self.chats.asked(text, model=self._model(), voice=self._voice_name(voice))
+        chosen = self.preferences.current.to_dict()
+        self.chats.asked(text, model=self._model(), voice=self._voice_name(voice), settings=chosen)
 
     def record_answer(self, answer: Answer, ending: Ending, heard: str | None) -> None:
         """Write an answer down as it ends (``heard``: the part heard, for a stopped one)."""
@@ -66,6 +73,7 @@ class ChatActions(App[None]):
     async def action_new_chat(self) -> None:
         """Start a new conversation: an empty transcript and a fresh server session."""
         self.chats.new()
+        self.preferences.adopt(None)
         await self._show_chat([], [])
 
     def action_conversations(self) -> None:
@@ -93,7 +101,8 @@ class ChatActions(App[None]):
         transcript = self.chats.load(conversation_id)
         if transcript is None:
             return
-        # The history reaches the server when its next session starts (chats.unseeded).
+        # The history and the settings reach the server when its next session starts.
+        self.preferences.adopt(transcript.conversation.settings)
         await self._show_chat(records_of(transcript), transcript.history())
 
     async def _show_chat(self, records: list[TurnRecord], history: list[tuple[str, str]]) -> None:
@@ -101,6 +110,9 @@ class ChatActions(App[None]):
         self.history = history
         if self.link.connected or self.link.resumable:
             await self.link.new_session()
+
+    def _keep_settings(self, chosen: Preferences) -> None:
+        self.chats.keep_settings(chosen.to_dict())
 
     def _model(self) -> str | None:
         status = self._status()

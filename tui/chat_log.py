@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tui.store import NewTurn, Store, StoreError, Transcript, TurnStatus, export_file
 from tui.widgets.transcript import TurnRecord
@@ -76,13 +77,22 @@ class ChatLog:
             self.store.close()
             self.store = None
 
-    def asked(self, text: str, *, model: str | None, voice: str | None) -> None:
-        """Write a question down before it is sent; the first one starts the conversation."""
+    def asked(
+        self,
+        text: str,
+        *,
+        model: str | None,
+        voice: str | None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """Write a question down before it is sent; the first starts the conversation."""
         if self.store is None:
             return
         try:
             if self.conversation_id is None:
-                self.conversation_id = self.store.create_conversation(model=model, voice=voice)
+                self.conversation_id = self.store.create_conversation(
+                    model=model, voice=voice, settings=settings
+                )
             self.store.append_turn(self.conversation_id, NewTurn("user", text))
         except StoreError as exc:
             self._failed(exc)
@@ -105,6 +115,15 @@ class ChatLog:
         )
         try:
             self.store.append_turn(self.conversation_id, turn)
+        except StoreError as exc:
+            self._failed(exc)
+
+    def keep_settings(self, settings: dict[str, Any]) -> None:
+        """The conversation on screen is held with ``settings`` from now on."""
+        if self.store is None or self.conversation_id is None:
+            return  # the first question stores them with the new conversation
+        try:
+            self.store.set_settings(self.conversation_id, settings)
         except StoreError as exc:
             self._failed(exc)
 

@@ -66,7 +66,14 @@ APP_KEYS: list[Binding] = [
     key("f2", "copy_answer", "Copy", "Copy the selected text, else the last answer (OSC 52)"),
     key("ctrl+n", "new_chat", "New", "Start a new conversation"),
     key("ctrl+l", "conversations", "Chats", "Open, rename or delete past chats"),
-    # Not in the footer, which holds eight keys at 80 columns; the palette lists it.
+    # Not in the footer, which holds eight keys at 80 columns; the palette lists them.
+    key(
+        "f3",
+        "settings",
+        "Settings",
+        "Model, voice, speaking rate, system prompt and theme",
+        show=False,
+    ),
     key(
         "ctrl+t",
         "toggle_mode",

@@ -13,6 +13,11 @@ path in ``TALKTERM_CONFIG``)::
     [companion]       # extra settings for the server talkterm starts itself
     tts = "none"
 
+    [preferences]     # written by the settings screen (f3); see tui/preferences.py
+    voice = "en-us"
+    speed = 1.25
+    theme = "nord"
+
 The token is a ``SecretStr``: a stray repr or log line prints ``**********``.
 """
 
@@ -81,6 +86,8 @@ class Settings(BaseSettings):
     """Binding id to key(s), e.g. {"stop": "f8"}; see docs/keys.md."""
     companion: dict[str, str] = Field(default_factory=dict)
     """Extra TALKTERM_* settings for the companion server, e.g. {"tts": "none"}."""
+    preferences: dict[str, Any] = Field(default_factory=dict)
+    """Chosen in the app's settings screen (model, voice, speed, instructions, theme)."""
     connect_timeout: float = Field(10.0, gt=0)
     """Seconds to wait for the server's handshake (and for a companion to be ready)."""
     reconnect_max_delay: float = Field(15.0, gt=0)

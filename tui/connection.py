@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from server import protocol as p
+from tui import link as wire
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
 from tui.errors import NotConnected, UpgradeRefused
@@ -85,6 +86,17 @@ class Connection:
         tts: str
         demo: bool
         replaced: bool = False
+        models: list[str] | None = None
+        """Models the server can answer with (None: it did not say)."""
+        voices: list[str] | None = None
+        """Voices its speech engine offers (None: it did not say)."""
+
+    @dataclass
+    class SessionUpdated(Message):
+        """``session.updated``: the server took a session.update (and may list choices anew)."""
+
+        models: list[str] | None = None
+        voices: list[str] | None = None
 
     @dataclass
     class SessionResumed(Message):
@@ -360,10 +372,28 @@ def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
 
 
 def _session_started(event: dict[str, Any], *, replaced: bool = False) -> Message:
-    ext = (event.get("session") or {}).get("talkterm") or {}
+    ext = _extension(event)
     return Connection.SessionStarted(
-        str(ext.get("llm", "?")), str(ext.get("tts", "?")), bool(ext.get("demo")), replaced
+        str(ext.get("llm", "?")),
+        str(ext.get("tts", "?")),
+        bool(ext.get("demo")),
+        replaced,
+        models=wire.choices(ext.get("models")),
+        voices=wire.choices(ext.get("voices")),
     )
+
+
+def _session_updated(event: dict[str, Any]) -> Message | None:
+    """Only an update that lists models or voices tells the app something."""
+    ext = _extension(event)
+    models, voices = wire.choices(ext.get("models")), wire.choices(ext.get("voices"))
+    return None if models is None and voices is None else Connection.SessionUpdated(models, voices)
+
+
+def _extension(event: dict[str, Any]) -> dict[str, Any]:
+    session = event.get("session")
+    ext = session.get("talkterm") if isinstance(session, dict) else None
+    return ext if isinstance(ext, dict) else {}
 
 
 def _response_finished(event: dict[str, Any]) -> Message:
@@ -396,8 +426,9 @@ def _error(event: dict[str, Any]) -> Message:
     )
 
 
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.SESSION_CREATED: _session_started,
+    p.SESSION_UPDATED: _session_updated,
     p.RESPONSE_CREATED: lambda e: Connection.ResponseStarted(str((e.get("response") or {})["id"])),
     p.OUTPUT_ITEM_ADDED: lambda e: Connection.ItemStarted(
         e.get("response_id", ""), str((e.get("item") or {}).get("id", ""))

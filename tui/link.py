@@ -133,6 +133,18 @@ def response_create(voice: bool) -> dict[str, Any]:
     return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
 
 
+def choices(listed: Any) -> list[str] | None:
+    """Names from a server's list: plain strings, or objects with an ``id`` or ``name``."""
+    if not isinstance(listed, list):
+        return None
+    names = []
+    for entry in listed:
+        name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name:
+            names.append(name)
+    return names
+
+
 # -- failures in plain words --------------------------------------------------------------
 
 

@@ -23,6 +23,13 @@ idle, ~5 ms with both cores busy) and resume within ~1 ms of the sample where
 sound stopped (max ~2 ms idle, ~4 ms busy), about the rig's resolution.
 ``played_ms`` is the speaker's position, so after a pause it is exactly where
 resume picks up.
+
+Idle costs nothing: a running stream wakes the callback 50 times a second (with
+the app's tick, 1.6 % of a core doing nothing). Once nothing has been played for
+``rest_after_ms`` (the last answer's tail has long reached the speaker) the callback
+ends the stream, and ``begin`` starts it again; a restart costs about what a pause
+does (well under a frame, bench/idle_cpu.py), and ``begin`` runs when the question
+is sent, long before the answer's first audio arrives.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ _MARKS = 32
 # Handed-over audio kept so pause can rewind to the speaker; must cover what
 # PortAudio and the sound server hold (~50 ms) many times over.
 _HISTORY_MS = 500
+# Quiet time after which the stream rests; must cover what is in flight (~50 ms)
+# many times over, so no answer's tail is cut.
+REST_AFTER_MS = 1000
 
 
 def _sounddevice() -> ModuleType:
@@ -101,7 +111,12 @@ class Player:
     """Plays PCM16 mono responses, one generation at a time, with exact sample counting."""
 
     def __init__(
-        self, *, device: str | int | None = None, samplerate: int = 24000, block_ms: int = 20
+        self,
+        *,
+        device: str | int | None = None,
+        samplerate: int = 24000,
+        block_ms: int = 20,
+        rest_after_ms: float | None = REST_AFTER_MS,
     ) -> None:
         if samplerate <= 0 or block_ms <= 0:
             raise ValueError("samplerate and block_ms must be positive")
@@ -131,6 +146,12 @@ class Player:
         # since the last flush.
         self._marks: deque[tuple[float, int, int]] = deque(maxlen=_MARKS)
         self._stream: Any = None
+        # Quiet callbacks in a row, and how many end the stream (None: it never rests).
+        self._quiet = 0
+        self._rest_after = None if rest_after_ms is None else max(1, int(rest_after_ms // block_ms))
+        # True once the callback has ended the stream; begin() starts it again.
+        self._resting = False
+        self._stop_signal: type[BaseException] = Exception
 
     def __enter__(self) -> Player:
         self.open()
@@ -163,6 +184,7 @@ class Player:
             stream.start()
         except sd.PortAudioError as exc:
             raise AudioUnavailable(f"The audio output could not be opened: {exc}.") from None
+        self._stop_signal = sd.CallbackStop
         self._stream = stream
 
     def close(self) -> None:
@@ -177,9 +199,20 @@ class Player:
         """PortAudio's estimate of the time from callback to speaker, in ms."""
         return float(self._stream.latency) * 1000 if self._stream is not None else 0.0
 
+    @property
+    def resting(self) -> bool:
+        """Whether the stream is stopped for want of anything to play."""
+        return self._resting
+
+    @property
+    def running(self) -> bool:
+        """Whether PortAudio is running the stream (waking the callback every block)."""
+        return self._stream is not None and bool(self._stream.active)
+
     def begin(self, generation: int) -> None:
-        """Start a new response: buffer cleared, played position 0."""
+        """Start a new response: buffer cleared, played position 0, the stream running."""
         with self._lock:
+            wake, self._resting, self._quiet = self._resting, False, 0
             self._generation = generation
             self._buffer.clear()
             self._read = 0
@@ -189,6 +222,10 @@ class Player:
             self._starved = False
             self._played_frames = 0
             self._marks.clear()
+        if wake and self._stream is not None:
+            # The callback ended the stream; PortAudio wants it stopped before a start.
+            self._stream.abort()
+            self._stream.start()
 
     def feed(self, generation: int, pcm: bytes) -> None:
         """Append ready PCM; ignored unless ``generation`` is the current, unstopped one."""
@@ -276,8 +313,8 @@ class Player:
     def _flush(self, *, rewind: bool) -> None:
         """Drop what PortAudio and the sound server hold; place the position at the speaker."""
         stream = self._stream
-        if stream is None:
-            return
+        if stream is None or self._resting:
+            return  # a resting stream has nothing in flight
         # Restarting drops the tens of ms in flight, which the callback alone could only
         # stop feeding. The lock must not be held here: abort waits for the callback.
         started = self._stream_time()
@@ -318,8 +355,23 @@ class Player:
                 count = self._hand_over(outdata, wanted)
                 self._note_supply(count < wanted)
             self._marks.append((time.outputBufferDacTime, before, count // _FRAME))
+            rest = self._note_quiet(count)
         if count < wanted:
             outdata[count:wanted] = bytes(wanted - count)
+        if rest:
+            # PortAudio plays out this last (silent) block, then the stream stops.
+            raise self._stop_signal
+
+    def _note_quiet(self, count: int) -> bool:
+        """Whether the stream should rest now: nothing to play for long enough (lock held)."""
+        dry = self._read >= len(self._buffer)
+        idle = not self._accepting or (self._finished and dry)
+        if count or self._paused or not idle or self._rest_after is None:
+            self._quiet = 0
+            return False
+        self._quiet += 1
+        self._resting = self._quiet >= self._rest_after
+        return self._resting
 
     def _hand_over(self, outdata: Any, wanted: int) -> int:
         """Copy up to ``wanted`` ready bytes into ``outdata``; return how many (lock held)."""

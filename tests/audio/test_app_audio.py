@@ -16,6 +16,7 @@ from tests.helpers.tui_app import ask
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
 from tui.config import Settings
+from tui.player import Player
 
 pytestmark = pytest.mark.audio
 
@@ -83,3 +84,25 @@ async def test_stop_is_silence_within_50_ms(
     last = rec.last_sound_ms()
     assert last is not None and last > 1000
     assert last - marks["pressed"] <= 50 + EDGE_MS
+
+
+async def test_idle_app_rests_its_stream_and_still_speaks_every_answer_whole(
+    null_sink: dict[str, str], fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    server = await start_server()
+    short = "A short answer, spoken aloud."
+    player = Player(rest_after_ms=200)
+    app = make_app(Settings(server=server.ws_url), player=player)
+    heard = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
+        for question in ("First?", "Second?"):
+            await wait_for(pilot, lambda: not player.running, what="the stream resting")
+            fake_llm.enqueue(Reply(chunks=chunk_text(short), delay=0.01))
+            with record() as rec:
+                await ask(pilot, app, question)
+                await wait_for(pilot, lambda: app.state == "idle", timeout=30, what="answer over")
+                await pilot.pause(0.3)
+            heard.append(rec.speech_ms())
+    assert heard[0] > 800, "the first answer was heard"
+    assert abs(heard[1] - heard[0]) <= 100, f"both answers heard whole: {heard}"

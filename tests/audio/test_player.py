@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 import pytest
 
 from tests.helpers.recording import RATE, Piece, Recording
-from tests.helpers.waiting import holds
+from tests.helpers.waiting import holds, until
 from tui.player import AudioUnavailable, Player, list_devices
 
 pytestmark = pytest.mark.audio
@@ -309,3 +309,47 @@ def test_no_underruns_when_fed_in_time(player: Player) -> None:
 
     assert player.played_ms == len(chunks) * chunk_ms
     assert player.underruns == 0
+
+
+def test_an_idle_stream_rests_and_the_next_answer_plays_whole(
+    null_sink: dict[str, str], recorder: Recorder
+) -> None:
+    with Player(rest_after_ms=200) as player:
+        until(lambda: not player.running, what="the stream resting once nothing plays")
+        assert player.resting
+        with recorder() as rec:
+            player.begin(1)
+            assert player.running
+            player.feed(1, tone(400))
+            player.mark_finished(1)
+            drain(player)
+            # The tail has reached the speaker before the stream rests again.
+            until(lambda: not player.running, what="the stream resting after the answer")
+        assert player.played_ms == 400
+        assert player.underruns == 0
+
+    assert close_to(rec.speech_ms(), 400)
+
+
+def test_pause_and_stop_keep_working_across_a_rest(
+    null_sink: dict[str, str], recorder: Recorder
+) -> None:
+    with Player(rest_after_ms=100) as player:
+        until(lambda: not player.running, what="the stream resting")
+        player.stop()  # stopping nothing must not wake the stream
+        assert not player.running
+        with recorder() as rec:
+            player.begin(1)
+            player.feed(1, tone(2000))
+            until(lambda: player.played_ms > 300, what="the tone playing")
+            player.pause()
+            holds(lambda: player.running, for_s=0.4, what="a paused answer keeps its stream")
+            player.resume()
+            until(lambda: player.played_ms > 800, what="the tone playing again")
+            heard = player.stop()
+            stopped_at = time.monotonic()
+            until(lambda: not player.running, what="the stream resting after Stop")
+
+    last = rec.last_sound_ms()
+    assert last is not None and last <= rec.ms_at(stopped_at) + EDGE_MS
+    assert close_to(rec.speech_ms(), heard)

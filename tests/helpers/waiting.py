@@ -60,3 +60,12 @@ def holds(condition: Callable[[], object], for_s: float, what: str = "") -> None
         if time.monotonic() > deadline:
             return
         time.sleep(STEP)
+
+
+def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """``wait_for`` for code off the event loop: blocks until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(STEP)

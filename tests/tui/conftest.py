@@ -18,3 +18,12 @@ async def speaking_server(start_server: ServerFactory) -> Server:
 async def text_server(start_server: ServerFactory) -> Server:
     """A real server on port 0, wired to the fake LLM, with no speech."""
     return await start_server(tts="none")
+
+
+@pytest.fixture(autouse=True)
+def private_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither read nor write the developer's own config file (the settings screen saves)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("TALKTERM_CONFIG", raising=False)

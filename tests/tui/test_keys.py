@@ -135,14 +135,14 @@ async def test_the_palette_offers_what_applies_and_runs_it() -> None:
         await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
         idle = [title for title, _, _ in applicable_commands(app)]
         assert idle == [
-            *("Send", "Copy", "New", "Chats", "Voice/Text", "Quit"),
+            *("Send", "Copy", "New", "Chats", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Status"),
         ]
         await start_answer(app, pilot)
         titles = [title for title, _, _ in applicable_commands(app)]
         # A conversation exists once a question is asked: it can be exported.
         assert titles == [
-            *("Send", "Stop", "Pause", "Copy", "Voice/Text", "Quit"),
+            *("Send", "Stop", "Pause", "Copy", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Export conversation", "Status"),
         ]
         assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]

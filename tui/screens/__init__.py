@@ -1,1 +1,1 @@
-"""Screens pushed over the main one: the conversation list and its small prompts."""
+"""Screens pushed over the main one: the conversation list, its small prompts, the settings."""

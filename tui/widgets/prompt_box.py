@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
-from textual import events
+from textual import events, on
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widgets import TextArea
 
 
@@ -33,6 +35,11 @@ class PromptBox(TextArea):
         ),
     ]
 
+    BLINK_FOR_S = 10.0
+    """The cursor blinks this long after the last keystroke, then stays lit: blinking
+    redraws the screen twice a second, two thirds of what the idle app cost
+    (bench/idle_cpu.py). GTK's cursor-blink-timeout does the same, for the same reason."""
+
     def __init__(self, placeholder: str = "Ask something…") -> None:
         super().__init__(
             id="prompt",
@@ -41,6 +48,9 @@ class PromptBox(TextArea):
             show_line_numbers=False,
             tab_behavior="focus",
         )
+        self._active_at = time.monotonic()
+        self._calm: Timer | None = None
+        self._calmed = False
 
     async def _on_key(self, event: events.Key) -> None:
         # Textual calls TextArea's own handler after this one, unless the default is
@@ -59,3 +69,22 @@ class PromptBox(TextArea):
         if text:
             self.clear()
         return text
+
+    @on(events.Focus)
+    @on(TextArea.SelectionChanged)
+    def _stir(self) -> None:
+        """Someone is typing or moving the cursor: blink (if it did) until they stop."""
+        self._active_at = time.monotonic()
+        if self._calmed:
+            self._calmed, self.cursor_blink = False, True
+        if self._calm is None:
+            self._calm = self.set_timer(self.BLINK_FOR_S, self._settle_cursor)
+
+    def _settle_cursor(self) -> None:
+        quiet_for = time.monotonic() - self._active_at
+        if quiet_for < self.BLINK_FOR_S:
+            self._calm = self.set_timer(self.BLINK_FOR_S - quiet_for, self._settle_cursor)
+            return
+        self._calm = None
+        if self.cursor_blink:
+            self._calmed, self.cursor_blink = True, False

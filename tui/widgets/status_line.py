@@ -11,6 +11,7 @@ import time
 
 from textual.content import Content
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.answer import ResponseState
@@ -58,15 +59,18 @@ class StatusLine(Widget):
         self.timed = timed
         """Whether to show time to first text and audio (screenshots leave it out)."""
         self._retry_at: float | None = None
+        self._counter: Timer | None = None
 
     def on_mount(self) -> None:
-        """Count down to the next reconnection attempt."""
-        self.set_interval(0.25, self._count_down)
+        """Count down to the next reconnection attempt (only while there is one: idle is free)."""
+        self._counter = self.set_interval(0.25, self._count_down, pause=True)
 
     def show_link(self, link: LinkState, detail: str = "", error: str | None = None) -> None:
         """Show the link state (and replace the error line when ``error`` is given)."""
         self.link, self.link_detail = link, detail
         self._retry_at = None
+        if self._counter is not None:
+            self._counter.pause()
         if error is not None:
             self.error = error
 
@@ -75,6 +79,8 @@ class StatusLine(Widget):
         sentence = reason[:1].upper() + reason[1:] + "."
         self.show_link(LinkState.RECONNECTING, f"in {retry_in:.0f} s", sentence)
         self._retry_at = time.monotonic() + retry_in
+        if self._counter is not None:
+            self._counter.resume()
 
     def begin_answer(self) -> None:
         """A prompt was sent: clear the last answer's error and timings."""
