@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+from server.errors import TalktermError
 from server.http.audio_out import encode_file
 from server.http.auth import Authoriser
 from server.http.chat_request import MAX_BODY_BYTES, ChatRequest, parse_chat_request
 from server.http.chat_stream import ChatRun
-from server.http.errors import BadRequest, HTTPError, UpstreamFailed
+from server.http.errors import BadRequest, Busy, HTTPError, UpstreamFailed
+from server.session import admission
 from server.session.session import Services
 
 log = logging.getLogger("talkterm.server")
@@ -55,7 +57,12 @@ class ChatCompletions:
         except HTTPError as exc:
             await send_error(send, exc)
             return
-        run = ChatRun(self._services(), request, self._model)
+        services = self._services()
+        if admission.over_limit(services):
+            await send_error(send, Busy(admission.full_message(services.limits.max_sessions)))
+            return
+        services.http_answers += 1
+        run = ChatRun(services, request, self._model)
         run.start()
         watcher = asyncio.create_task(_watch(receive, run))
         try:
@@ -64,8 +71,10 @@ class ChatCompletions:
             else:
                 await _whole(run, send)
         finally:
+            services.http_answers -= 1
             watcher.cancel()
             run.stop()  # a no-op once the answer is complete
+            await asyncio.gather(watcher, return_exceptions=True)
 
 
 async def _stream(run: ChatRun, send: Send) -> None:
@@ -112,7 +121,12 @@ async def _whole(run: ChatRun, send: Send) -> None:
     if run.error is not None:
         await send_error(send, UpstreamFailed(run.error))
         return
-    await send_json(send, 200, await _completion(run, "".join(texts), bytes(audio)))
+    try:
+        body = await _completion(run, "".join(texts), bytes(audio))
+    except TalktermError as exc:  # e.g. ffmpeg missing for mp3/opus
+        await send_error(send, UpstreamFailed(exc))
+        return
+    await send_json(send, 200, body)
 
 
 async def _completion(run: ChatRun, text: str, audio: bytes) -> dict[str, Any]:

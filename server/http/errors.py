@@ -3,7 +3,8 @@
     HTTPError               status + OpenAI ``{"error": {message, type, param, code}}``
     ├── BadRequest          400 invalid_request_error
     ├── Unauthorised        401 invalid_request_error, code invalid_api_key
-    └── NotFound            404 invalid_request_error
+    ├── NotFound            404 invalid_request_error
+    └── Busy                503 server_error: the server is at its session limit
 
 Upstream failures (``TalktermError``) map onto the status OpenAI would give for
 the same trouble: a rate limit stays 429, an unreachable or failing LLM is 502,
@@ -66,6 +67,13 @@ class NotFound(HTTPError):
 
     status = 404
     kind = "invalid_request_error"
+
+
+class Busy(HTTPError):
+    """503: answering this would go past the server's limit of sessions and answers."""
+
+    status = 503
+    kind = "server_error"
 
 
 class UpstreamFailed(HTTPError):

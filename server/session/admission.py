@@ -1,7 +1,9 @@
 """Admission: whether a new connection may have a session, and what to say if not.
 
-Sessions are counted whether connected or waiting for a resume: both hold memory. A
-client resuming a live session is always let in (it adds nothing). Over the limit a new
+Sessions are counted whether connected or waiting for a resume: both hold memory; so is
+every HTTP answer in progress (``Services.http_answers``), which holds an upstream stream
+and an outbox as a session does. A client resuming a live session is always let in (it
+adds nothing). Over the limit a new
 connection gets HTTP 503 with a plain-words body at the handshake, never a hang.
 """
 
@@ -28,7 +30,7 @@ def full_message(limit: int) -> str:
 def refusal(services: Services, path: str) -> str | None:
     """Why a connection asking for ``path`` cannot have a session now, or None."""
     limit = services.limits.max_sessions
-    if len(services.sessions) < limit:
+    if _in_use(services) < limit:
         return None
     wanted = parse_qs(urlsplit(path).query).get(p.RESUME_SESSION_PARAM, [None])[0]
     if wanted is not None and wanted in services.sessions:
@@ -38,4 +40,8 @@ def refusal(services: Services, path: str) -> str | None:
 
 def over_limit(services: Services) -> bool:
     """Whether a session about to be made would exceed the limit (handshakes that raced)."""
-    return len(services.sessions) >= services.limits.max_sessions
+    return _in_use(services) >= services.limits.max_sessions
+
+
+def _in_use(services: Services) -> int:
+    return len(services.sessions) + services.http_answers

@@ -57,6 +57,8 @@ class Services:
     replay_budget: ReplayBudget = field(init=False)
     closing: bool = False
     sessions: dict[str, Session] = field(default_factory=dict)
+    http_answers: int = 0
+    """HTTP Chat Completions answers in progress (they count against the session limit)."""
     _book: ContextBook | None = None
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -69,3 +70,23 @@ async def test_a_session_without_a_client_does_not_synthesise_until_it_resumes(
     assert got.done["status"] == "completed"
     assert got.text() == LONG * 4
     await again.close()
+
+
+async def test_http_answers_count_against_the_session_limit(
+    fake_llm: FakeLLM, start_server
+) -> None:
+    """An HTTP answer holds an upstream stream like a session: at the limit it gets a 503."""
+    server = await start_server(max_sessions=1, resume_grace=0)
+    url = f"{server.http_url}/v1/chat/completions"
+    body = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    client = await Client.open(server.ws_url)  # the one session the server takes
+    async with httpx.AsyncClient(timeout=10) as http:
+        busy = await http.post(url, json=body)
+        assert busy.status_code == 503
+        assert "limit of 1 sessions" in busy.json()["error"]["message"]
+        await client.close()
+        await wait_for(None, lambda: not sessions(server), timeout=5, what="session gone")
+        fake_llm.enqueue(Reply(chunks=chunk_text("Hello there.")))
+        answered = await http.post(url, json=body)
+    assert answered.status_code == 200
+    assert answered.json()["choices"][0]["message"]["content"] == "Hello there."
