@@ -72,6 +72,8 @@ class Answer:
     starts_ms: list[float] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     audio_seen: bool = False
+    pcm_ms: float = 0.0
+    """Speech received, if it is PCM (HTTP streaming): what a stop's heard share is of."""
     audio_fed: bool = False
     """The audio thread has fed the player everything of this answer."""
     done: bool = False
@@ -95,6 +97,7 @@ class Answer:
             case Connection.AudioArrived() if self.voice:
                 self.first_audio_ms = self.first_audio_ms or self._since_sent()
                 self.audio_seen = True
+                self.pcm_ms += p.pcm_ms(len(event.audio))
                 feed.audio(self.generation, event.audio)
 
     def _since_sent(self) -> float:

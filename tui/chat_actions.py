@@ -14,7 +14,8 @@ from pathlib import Path
 from textual.app import App
 
 from tui.answer import Answer, Ending
-from tui.chat_log import ChatLog, heard_part, model_name, records_of
+from tui.chat_log import ChatLog, model_name, records_of
+from tui.heard import heard_prefix
 from tui.link import Link
 from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
@@ -61,7 +62,10 @@ class ChatActions(App[None]):
     def heard_text(self, answer: Answer, heard_ms: float) -> str | None:
         """What of a stopped answer was heard (None: text only, the whole text counts)."""
         # Text-only, or nothing heard yet: the server keeps the text as shown, and so do we.
-        return heard_part(answer.turn.text, answer.span_at(heard_ms)) if answer.audio_seen else None
+        if not answer.audio_seen:
+            return None
+        span = answer.span_at(heard_ms)
+        return heard_prefix(answer.turn.text, span, heard_ms, answer.pcm_ms)
 
     def take_unseeded(self) -> bool:
         """Whether an opened chat's history still has to reach the server (asked once)."""

@@ -38,11 +38,6 @@ def model_name(label: str) -> str | None:
     return label.split(" at ", 1)[0].strip() or None
 
 
-def heard_part(text: str, span: tuple[int, int] | None) -> str:
-    """What of a spoken answer was heard: up to the end of the sentence being spoken."""
-    return text[: span[1]] if span else ""
-
-
 def records_of(transcript: Transcript) -> list[TurnRecord]:
     """The stored turns as the transcript shows them."""
     records = []

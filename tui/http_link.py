@@ -26,6 +26,7 @@ from server import protocol as p
 from tui.config import Settings
 from tui.connection import Connection, Post
 from tui.errors import UpgradeRefused
+from tui.heard import heard_prefix
 from tui.http_stream import HTTPStatusError, request, sse_data
 from tui.link import Link, refused, unreachable
 
@@ -55,10 +56,7 @@ class _Reply:
         """What to remember: all of it, or the share of the text its heard audio covers."""
         if self.heard_ms is None:
             return self.text
-        share = min(1.0, self.heard_ms / p.pcm_ms(self.audio)) if self.audio else 0.0
-        cut = int(len(self.text) * share)
-        heard = self.text[:cut].rsplit(" ", 1)[0] if 0 < cut < len(self.text) else self.text[:cut]
-        return heard.rstrip()
+        return heard_prefix(self.text, None, self.heard_ms, p.pcm_ms(self.audio))
 
 
 class HttpLink:

@@ -74,6 +74,9 @@ async def test_app_answers_and_speaks_through_plain_nginx(
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: app.state == "idle", what="idle after stop")
             await fake_llm.wait_disconnect(timeout=5)
+            # The app keeps (and stores) the same heard part the link remembers, not nothing.
+            kept = app.history[-1][1]
+            assert app.history[-1][0] == "assistant" and 0 < len(kept) < len(LONG.strip())
 
             await ask(pilot, app, "and?")
             await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 3, what="third request")
@@ -82,7 +85,7 @@ async def test_app_answers_and_speaks_through_plain_nginx(
     assert said[0] == "Tea is ready. Enjoy it."
     # Only what was heard of the stopped answer is remembered.
     assert 0 < len(said[1]) < len(LONG.strip())
-    assert LONG.startswith(said[1])
+    assert LONG.startswith(said[1]) and LONG.startswith(kept)
 
 
 async def test_new_and_reopened_conversations_over_http(
