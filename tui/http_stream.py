@@ -98,6 +98,10 @@ def _request_bytes(
     return out + (conn.send(h11.EndOfMessage()) or b"")
 
 
+MAX_LINE = 1 << 20
+"""The longest SSE line accepted from a server."""
+
+
 async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
     while True:
         event = conn.next_event()
@@ -130,11 +134,18 @@ async def _body(conn: h11.Connection, reader: asyncio.StreamReader) -> AsyncIter
 
 
 async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """The ``data:`` payloads of a server-sent event stream."""
-    buffer = b""
+    """The ``data:`` payloads of a server-sent event stream (lines up to MAX_LINE bytes)."""
+    pending: list[bytes] = []  # the unfinished line, in pieces: no re-copy per chunk
+    size = 0
     async for chunk in chunks:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
+        *ends, rest = chunk.split(b"\n")
+        for end in ends:
+            line = b"".join([*pending, end])
+            pending, size = [], 0
             if line.startswith(b"data:"):
                 yield line[5:].strip().decode()
+        pending.append(rest)
+        size += len(rest)
+        if size > MAX_LINE:
+            # Our server's biggest event is a 100 ms audio delta (~6 KB of base64).
+            raise ConnectionResetError(f"the stream sent a line over {MAX_LINE} bytes")

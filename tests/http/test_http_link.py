@@ -12,6 +12,7 @@ from server import protocol as p
 from tests.helpers.waiting import wait_for
 from tui.connection import Connection
 from tui.http_link import HttpLink
+from tui.http_stream import MAX_LINE, sse_data
 
 MODELS = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
 
@@ -61,3 +62,16 @@ async def test_a_stream_it_cannot_read_fails_the_answer_in_plain_words(bad_serve
     assert any(isinstance(m, Connection.TextArrived) for m in posted)  # what came is shown
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_sse_lines_are_joined_across_chunks_and_bounded() -> None:
+    async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+
+    parts = (b'data: {"a"', b": 1}\n\nda", b"ta: [DONE]\n")
+    got = [d async for d in sse_data(chunks(*parts))]
+    assert got == ['{"a": 1}', "[DONE]"]
+    endless = chunks(*([b"x" * 65536] * (MAX_LINE // 65536 + 2)))
+    with pytest.raises(ConnectionResetError, match="line over"):
+        [d async for d in sse_data(endless)]
