@@ -33,13 +33,16 @@ from tui.link import Link, refused, unreachable
 log = logging.getLogger("talkterm.connection")
 # The server's own voice: "alloy" is what OpenAI clients send, and it maps to the default.
 _PCM = {"voice": "alloy", "format": "pcm16"}
+_REALTIME = "/v1/realtime"
 
 
 def http_base(ws_url: str) -> str:
-    """The HTTP base URL of the server behind a WebSocket URL."""
+    """The HTTP base URL of the server behind a WebSocket URL (a proxy's path prefix kept)."""
     scheme, rest = ws_url.split("://", 1)
-    host = rest.split("/", 1)[0]
-    return f"{'https' if scheme == 'wss' else 'http'}://{host}"
+    host, _, path = rest.partition("/")
+    prefix = "/" + path.split("?", 1)[0]
+    prefix = prefix[: prefix.find(_REALTIME)] if _REALTIME in prefix else ""
+    return f"{'https' if scheme == 'wss' else 'http'}://{host}{prefix.rstrip('/')}"
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from server import protocol as p
 from tests.helpers.waiting import wait_for
 from tui.connection import Connection
-from tui.http_link import HttpLink
+from tui.http_link import HttpLink, http_base
 from tui.http_stream import MAX_LINE, sse_data
 
 MODELS = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
@@ -75,3 +75,9 @@ async def test_sse_lines_are_joined_across_chunks_and_bounded() -> None:
     endless = chunks(*([b"x" * 65536] * (MAX_LINE // 65536 + 2)))
     with pytest.raises(ConnectionResetError, match="line over"):
         [d async for d in sse_data(endless)]
+
+
+def test_the_http_base_keeps_a_proxy_path_prefix() -> None:
+    assert http_base("ws://127.0.0.1:8765/v1/realtime") == "http://127.0.0.1:8765"
+    assert http_base("wss://example.org/talk/v1/realtime?x=1") == "https://example.org/talk"
+    assert http_base("ws://host:1") == "http://host:1"
