@@ -22,23 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers.tmux import Tmux  # noqa: E402
-
-TALKTERM = Path(sys.executable).parent / "talkterm"
+from tests.helpers.tmux import Tmux, talkterm_command  # noqa: E402
 
 
 async def once(tts: str, run: int) -> float:
     """Seconds from launch until the status line says connected and names the engine."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            "XDG_CONFIG_HOME": f"{tmp}/config",
-            "XDG_STATE_HOME": f"{tmp}/state",
-            "XDG_DATA_HOME": f"{tmp}/data",
-            "TALKTERM_PROBE_LOCAL": "false",
-            "TALKTERM_TTS": tts,
-            "TERM": "xterm-256color",
-        }
-        command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM}"
+        command = talkterm_command(Path(tmp), TALKTERM_TTS=tts)
         tmux = Tmux(f"talkterm-startup-{os.getpid()}-{run}", Path(tmp) / "state")
         started = time.perf_counter()
         await tmux.run("new-session", "-d", "-x", "100", "-y", "30", command)

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 from pathlib import Path
+
+TALKTERM = Path(sys.executable).parent / "talkterm"
+"""The installed ``talkterm`` command, as the README starts it."""
+
+
+def talkterm_command(home: Path, *args: str, **env: str) -> str:
+    """The shell command that starts talkterm with its config, state and data under ``home``."""
+    values = {
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "TALKTERM_PROBE_LOCAL": "false",
+        "TERM": "xterm-256color",
+    } | env
+    return " ".join(["env", *(f"{k}={v}" for k, v in values.items()), str(TALKTERM), *args])
 
 
 class Tmux:

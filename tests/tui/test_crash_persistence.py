@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.tmux import Tmux, gone
+from tests.helpers.tmux import Tmux, gone, talkterm_command
 from tui.store import Store
 
 pytestmark = [
@@ -24,7 +23,6 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-TALKTERM = Path(sys.executable).parent / "talkterm"
 SLOW = "The kettle hums for a long while before it boils. " * 20
 
 
@@ -34,14 +32,9 @@ class Launcher:
     def __init__(self, fake_llm: FakeLLM, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.env = {
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
             "TALKTERM_LLM_BASE_URL": fake_llm.base_url,
             "TALKTERM_LLM_MODEL": "fake-model",
             "TALKTERM_TTS": "none",
-            "TALKTERM_PROBE_LOCAL": "false",
-            "TERM": "xterm-256color",
         }
         self.sessions: list[Tmux] = []
 
@@ -50,9 +43,7 @@ class Launcher:
         return self.tmp_path / "data" / "talkterm" / "talkterm.db"
 
     async def start(self, *args: str) -> Tmux:
-        command = " ".join(
-            ["env", *(f"{k}={v}" for k, v in self.env.items()), str(TALKTERM), *args]
-        )
+        command = talkterm_command(self.tmp_path, *args, **self.env)
         name = f"talkterm-crash-{os.getpid()}-{self.tmp_path.name}-{len(self.sessions)}"
         session = Tmux(name, self.tmp_path / "state")
         self.sessions.append(session)

@@ -12,14 +12,13 @@ import os
 import re
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.tmux import Tmux, gone, running
+from tests.helpers.tmux import Tmux, gone, running, talkterm_command
 
 pytestmark = [
     pytest.mark.tmux,
@@ -27,7 +26,6 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-TALKTERM = Path(sys.executable).parent / "talkterm"
 ANSWER = "Tea is a drink made from leaves. You steep them in hot water. " * 8
 
 
@@ -35,17 +33,12 @@ ANSWER = "Tea is a drink made from leaves. You steep them in hot water. " * 8
 async def tmux(fake_llm: FakeLLM, tmp_path: Path) -> AsyncIterator[Tmux]:
     """talkterm running in a fresh tmux server; the tmux server is killed at the end."""
     (tmp_path / "config").mkdir()
-    env = {
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "TALKTERM_LLM_BASE_URL": fake_llm.base_url,
-        "TALKTERM_LLM_MODEL": "fake-model",
-        "TALKTERM_TTS": "espeak" if shutil.which("espeak-ng") else "none",
-        "TALKTERM_PROBE_LOCAL": "false",
-        "TERM": "xterm-256color",
-    }
-    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM}"
+    command = talkterm_command(
+        tmp_path,
+        TALKTERM_LLM_BASE_URL=fake_llm.base_url,
+        TALKTERM_LLM_MODEL="fake-model",
+        TALKTERM_TTS="espeak" if shutil.which("espeak-ng") else "none",
+    )
     session = Tmux(f"talkterm-test-{os.getpid()}-{tmp_path.name}", tmp_path / "state")
     await session.run("new-session", "-d", "-x", "110", "-y", "32", command)
     try:
@@ -113,15 +106,7 @@ async def test_no_server_is_left_after_sigkill(tmux: Tmux) -> None:
 
 async def test_a_newcomer_at_80_columns_sees_the_whole_greeting(tmp_path: Path) -> None:
     """No LLM configured: the demo hint wraps, and every word of it is on screen."""
-    env = {
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "TALKTERM_PROBE_LOCAL": "false",
-        "TALKTERM_TTS": "none",
-        "TERM": "xterm-256color",
-    }
-    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {TALKTERM} --text-only"
+    command = talkterm_command(tmp_path, "--text-only", TALKTERM_TTS="none")
     session = Tmux(f"talkterm-greet-{os.getpid()}-{tmp_path.name}", tmp_path / "state")
     await session.run("new-session", "-d", "-x", "80", "-y", "24", command)
     try:
