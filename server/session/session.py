@@ -32,7 +32,8 @@ from server.session.frames import split_frame
 from server.session.outbox import Outbox
 from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
-from server.session.response import ResponseRun, Voice
+from server.session.response import ResponseRun
+from server.session.response_parts import Voice
 from server.session.session_choices import checked_model, response_cap
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
