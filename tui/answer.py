@@ -6,7 +6,7 @@ import bisect
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from server import protocol as p
 from tui.connection import Connection
@@ -15,7 +15,7 @@ from tui.widgets.assistant_turn import AssistantTurn
 if TYPE_CHECKING:
     from tui.audio_feed import AudioFeed
 
-AnswerEvent = (
+AnswerEvent: TypeAlias = (
     Connection.ResponseStarted
     | Connection.ItemStarted
     | Connection.TextArrived

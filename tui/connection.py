@@ -13,10 +13,8 @@ token (HTTP 401/403 on the handshake) is final: retrying cannot fix it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
@@ -24,152 +22,31 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from server import protocol as p
-from tui import link as wire
 from tui.companion import CompanionEndpoint
 from tui.config import Settings
 from tui.errors import NotConnected, UpgradeRefused
 from tui.link import Endpoint, FixedEndpoint, Link, backoff_delay, refused, unreachable
+from tui.link_messages import ConnectionMessages
 from tui.resume import ResumePoint
+from tui.server_events import session_started, translate
 
-__all__ = ["Connection", "Endpoint", "FixedEndpoint", "Link", "NotConnected", "backoff_delay"]
+__all__ = [
+    "Connection",
+    "Endpoint",
+    "FixedEndpoint",
+    "Link",
+    "NotConnected",
+    "backoff_delay",
+    "translate",
+]
 
 log = logging.getLogger("talkterm.connection")
 
 Post = Callable[[Message], Any]
 
 
-class Connection:
+class Connection(ConnectionMessages):
     """One client link to the server, kept open by reconnecting."""
-
-    # -- what happened to the link ----------------------------------------------
-
-    @dataclass
-    class Connecting(Message):
-        """An attempt to connect has begun."""
-
-        url: str | None
-        attempt: int
-
-    @dataclass
-    class Connected(Message):
-        """The WebSocket handshake succeeded (or HTTP streaming answers, for a fallback)."""
-
-        url: str
-        transport: str = ""
-        """A transport other than the WebSocket, named in the status line ("HTTP streaming")."""
-
-    @dataclass
-    class Lost(Message):
-        """The link is down (or never came up); the next attempt is in ``retry_in`` s."""
-
-        reason: str
-        retry_in: float
-
-    @dataclass
-    class AuthRefused(Message):
-        """The server refused our token; no further attempts are made."""
-
-        reason: str
-
-    # -- what the server said -----------------------------------------------------
-
-    @dataclass
-    class SessionStarted(Message):
-        """``session.created``: which LLM and speech engine the server uses.
-
-        ``replaced`` is True when we asked to resume a session and the server started a
-        new one instead: whatever was in flight is lost and the conversation must be
-        sent again.
-        """
-
-        llm: str
-        tts: str
-        demo: bool
-        replaced: bool = False
-        models: list[str] | None = None
-        """Models the server can answer with (None: it did not say)."""
-        voices: list[str] | None = None
-        """Voices its speech engine offers (None: it did not say)."""
-
-    @dataclass
-    class SessionUpdated(Message):
-        """``session.updated``: the server took a session.update (and may list choices anew)."""
-
-        models: list[str] | None = None
-        voices: list[str] | None = None
-
-    @dataclass
-    class SessionResumed(Message):
-        """``session.resumed``: the server replays what we missed; nothing is lost."""
-
-        replayed: int
-
-    @dataclass
-    class ResponseStarted(Message):
-        """``response.created``."""
-
-        response_id: str
-
-    @dataclass
-    class ItemStarted(Message):
-        """``response.output_item.added``: the assistant item to truncate later."""
-
-        response_id: str
-        item_id: str
-
-    @dataclass
-    class TextArrived(Message):
-        """A transcript or text delta."""
-
-        response_id: str
-        delta: str
-
-    @dataclass
-    class SegmentAnnounced(Message):
-        """``response.output_audio.segment``: one sentence's audio follows."""
-
-        response_id: str
-        index: int
-        char_start: int
-        char_end: int
-        audio_start_ms: float
-        format: str
-
-    @dataclass
-    class AudioArrived(Message):
-        """One audio delta (binary frame or base64 event)."""
-
-        response_id: str
-        audio: bytes
-
-    @dataclass
-    class ResponseFinished(Message):
-        """``response.done``."""
-
-        response_id: str
-        status: str
-        timings: dict[str, float | None] = field(default_factory=dict)
-
-    @dataclass
-    class ResponsePaused(Message):
-        """``response.paused``."""
-
-        response_id: str
-
-    @dataclass
-    class ResponseResumed(Message):
-        """``response.resumed``."""
-
-        response_id: str
-
-    @dataclass
-    class ServerError(Message):
-        """An ``error`` event, with the server's plain-words message."""
-
-        code: str
-        message: str
-
-    # -----------------------------------------------------------------------------
 
     def __init__(
         self,
@@ -319,7 +196,7 @@ class Connection:
         if replaced:
             # Events queued for the lost session must not reach the new one.
             self._outbox = asyncio.Queue()
-        self._post(_session_started(event, replaced=replaced))
+        self._post(session_started(event, replaced=replaced))
 
     async def _pump(self, ws: ClientConnection) -> None:
         """One consumer and one producer; when either ends, the other is cancelled."""
@@ -355,90 +232,3 @@ class Connection:
         while True:
             event = await self._outbox.get()
             await ws.send(p.encode(event))
-
-
-# -- server event → message -------------------------------------------------------
-
-
-def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
-    """Turn one server frame into (message or None if ignored, its seq if numbered)."""
-    if isinstance(frame, bytes):
-        audio = p.decode_audio_frame(frame)
-        response_id = str(audio.header.get("response_id", ""))
-        return Connection.AudioArrived(response_id, audio.audio), audio.header.get("seq")
-    event = p.decode_text(frame)
-    build = _BUILDERS.get(event["type"])
-    return (build(event) if build is not None else None), event.get("seq")
-
-
-def _session_started(event: dict[str, Any], *, replaced: bool = False) -> Message:
-    ext = _extension(event)
-    return Connection.SessionStarted(
-        str(ext.get("llm", "?")),
-        str(ext.get("tts", "?")),
-        bool(ext.get("demo")),
-        replaced,
-        models=wire.choices(ext.get("models")),
-        voices=wire.choices(ext.get("voices")),
-    )
-
-
-def _session_updated(event: dict[str, Any]) -> Message | None:
-    """Only an update that lists models or voices tells the app something."""
-    ext = _extension(event)
-    models, voices = wire.choices(ext.get("models")), wire.choices(ext.get("voices"))
-    return None if models is None and voices is None else Connection.SessionUpdated(models, voices)
-
-
-def _extension(event: dict[str, Any]) -> dict[str, Any]:
-    session = event.get("session")
-    ext = session.get("talkterm") if isinstance(session, dict) else None
-    return ext if isinstance(ext, dict) else {}
-
-
-def _response_finished(event: dict[str, Any]) -> Message:
-    response = event.get("response") or {}
-    return Connection.ResponseFinished(
-        str(response.get("id", "")), str(response.get("status", "")), response.get("timings") or {}
-    )
-
-
-def _segment(event: dict[str, Any]) -> Message:
-    return Connection.SegmentAnnounced(
-        event.get("response_id", ""),
-        int(event.get("segment_index", 0)),
-        int(event.get("char_start", 0)),
-        int(event.get("char_end", 0)),
-        float(event.get("audio_start_ms", 0.0)),
-        str(event.get("format", "audio/pcm")),
-    )
-
-
-def _base64_audio(event: dict[str, Any]) -> Message:
-    return Connection.AudioArrived(event.get("response_id", ""), base64.b64decode(event["delta"]))
-
-
-def _error(event: dict[str, Any]) -> Message:
-    error = event.get("error") or {}
-    return Connection.ServerError(
-        str(error.get("code") or "error"),
-        str(error.get("message") or "The server reported an error."),
-    )
-
-
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
-    p.SESSION_CREATED: _session_started,
-    p.SESSION_UPDATED: _session_updated,
-    p.RESPONSE_CREATED: lambda e: Connection.ResponseStarted(str((e.get("response") or {})["id"])),
-    p.OUTPUT_ITEM_ADDED: lambda e: Connection.ItemStarted(
-        e.get("response_id", ""), str((e.get("item") or {}).get("id", ""))
-    ),
-    p.TRANSCRIPT_DELTA: lambda e: Connection.TextArrived(e.get("response_id", ""), e["delta"]),
-    p.TEXT_DELTA: lambda e: Connection.TextArrived(e.get("response_id", ""), e["delta"]),
-    p.AUDIO_SEGMENT: _segment,
-    p.AUDIO_DELTA: _base64_audio,
-    p.RESPONSE_DONE: _response_finished,
-    p.RESPONSE_PAUSED: lambda e: Connection.ResponsePaused(e.get("response_id", "")),
-    p.RESPONSE_RESUMED: lambda e: Connection.ResponseResumed(e.get("response_id", "")),
-    p.ERROR: _error,
-}

@@ -187,6 +187,6 @@ async def send_json(
 
 async def send_error(send: Send, exc: HTTPError) -> None:
     """An OpenAI-shaped error answer."""
-    headers = [(b"www-authenticate", b'Bearer realm="talkterm"')] if exc.status == 401 else []
+    headers = [(name.lower().encode(), value.encode()) for name, value in exc.headers().items()]
     await send_json(send, exc.status, exc.body(), headers)
 

@@ -22,7 +22,8 @@ from server.http.chat_request import ChatRequest
 from server.session.context import SessionContext
 from server.session.conversation import Item
 from server.session.outbox import Outbox
-from server.session.response import Reply, ResponseRun, Voice
+from server.session.response import Reply, ResponseRun
+from server.session.response_parts import Voice
 from server.session.session import Services
 from server.speech import unknown_voice
 from server.speech.audio_format import make_encoder

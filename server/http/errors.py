@@ -36,6 +36,10 @@ class HTTPError(Exception):
         self.code = code
         self.param = param
 
+    def headers(self) -> dict[str, str]:
+        """The headers this answer carries besides its JSON content type."""
+        return {}
+
     def body(self) -> dict[str, Any]:
         """The JSON body OpenAI sends with this status."""
         return {
@@ -60,6 +64,10 @@ class Unauthorised(HTTPError):
 
     status = 401
     kind = "invalid_request_error"
+
+    def headers(self) -> dict[str, str]:
+        """A 401 names the scheme it wants (RFC 9110)."""
+        return {"WWW-Authenticate": 'Bearer realm="talkterm"'}
 
 
 class NotFound(HTTPError):

@@ -65,5 +65,4 @@ def _model(name: str) -> dict[str, Any]:
 
 
 def _error(exc: HTTPError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="talkterm"'} if exc.status == 401 else None
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())

@@ -23,9 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from server import protocol as p
 from server.errors import TalktermError, TTSError, TTSUnavailable
@@ -34,11 +32,10 @@ from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item, SpokenSpan
 from server.session.outbox import Outbox
 from server.session.response_events import OPENING, ResponseEvents
-from server.speech import TTSProvider
-from server.speech.audio_format import Encoder
+from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
+from server.session.tasks import first_of, stop_tasks
 from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
-from server.speech.slots import SynthesisSlots
 from server.speech.speakable import speakable
 
 log = logging.getLogger("talkterm.server")
@@ -51,56 +48,11 @@ _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
 _BYTES_PER_S = p.PCM_RATE * p.PCM_SAMPLE_WIDTH
 
 
-@dataclass(slots=True)
-class Voice:
-    """How this response is spoken: engine, voice and wire format."""
-
-    tts: TTSProvider | None
-    name: str | None
-    encoder: Callable[[], Encoder]
-    format: dict[str, Any]
-    speed: float = 1.0
-    slots: SynthesisSlots | None = None
-    owner: str = ""
-
-
-@dataclass(slots=True)
-class Timings:
-    """Milestones of one response, in perf_counter seconds."""
-
-    started: float = field(default_factory=time.perf_counter)
-    first_text: float | None = None
-    first_audio: float | None = None
-    ended: float | None = None
-
-    def as_ms(self) -> dict[str, float | None]:
-        """The milestones as milliseconds since the response was created."""
-
-        def since(moment: float | None) -> float | None:
-            return None if moment is None else round((moment - self.started) * 1000, 1)
-
-        return {
-            "time_to_first_text_ms": since(self.first_text),
-            "time_to_first_audio_ms": since(self.first_audio),
-            "duration_ms": since(self.ended),
-        }
-
-
 class _Final:
     """Marks the end of the outbox."""
 
 
 _Chunks = asyncio.Queue[bytes | BaseException | None]
-
-
-class Audience(Protocol):
-    """Who the answer is for: synthesis waits while nobody is there (an ``Outlet``)."""
-
-    present: asyncio.Event
-
-    def accepting(self) -> bool:
-        """Whether the answer may send more now."""
-        ...
 
 
 class ResponseRun(ResponseEvents):
@@ -218,7 +170,7 @@ class ResponseRun(ResponseEvents):
                 self._finish()
             await sender
         finally:
-            await _stop(producer, speaker, sender)
+            await stop_tasks(producer, speaker, sender)
             self._notify_done()
 
     async def _produce(self) -> None:
@@ -261,7 +213,7 @@ class ResponseRun(ResponseEvents):
             self._tts_failed(exc)
         finally:
             # Awaited, not just cancelled: espeak-ng must be killed and reaped now.
-            await _stop(starter, *self._synthesis)
+            await stop_tasks(starter, *self._synthesis)
 
     async def _start_synthesis(
         self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, _Chunks] | None]
@@ -286,7 +238,7 @@ class ResponseRun(ResponseEvents):
         # This task's own context: an engine that shares its CPU serves the earliest first.
         speech_due.set(self._audio_due())
         try:
-            async with _slot(voice):
+            async with synthesis_slot(voice):
                 async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
                     chunks.put_nowait(pcm)
         except TTSError as exc:
@@ -344,7 +296,7 @@ class ResponseRun(ResponseEvents):
     async def _client_room(self) -> None:
         """Wait while no client is connected and no more room is kept for one (or cancel)."""
         while not (self._cancelled or self._outlet.accepting()):
-            await _first_of(self._outlet.present, self._stopped)
+            await first_of(self._outlet.present, self._stopped)
 
     async def _deliver(self, entry: Any) -> None:
         if isinstance(entry, tuple):
@@ -414,30 +366,8 @@ def _held_note(exc: TalktermError, held_s: float) -> TalktermError:
     return exc
 
 
-def _slot(voice: Voice) -> AbstractAsyncContextManager[None]:
-    """A server-wide synthesis slot for this voice's session, if slots are limited."""
-    return voice.slots.hold(voice.owner) if voice.slots is not None else nullcontext()
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    """Wait until any of ``events`` is set."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 def _is_opening(entry: Any) -> bool:
     return isinstance(entry, dict) and entry["type"] in OPENING
-
-
-async def _stop(*tasks: asyncio.Task[None]) -> None:
-    """Cancel tasks and wait until they have really finished."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _drain(chunks: _Chunks) -> AsyncIterator[bytes]:

@@ -15,7 +15,7 @@ from server.speech.sentences import Segment
 if TYPE_CHECKING:
     from server.errors import TalktermError
     from server.llm import Usage
-    from server.session.response import Timings, Voice
+    from server.session.response_parts import Timings, Voice
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
 

@@ -19,13 +19,21 @@ from websockets.exceptions import ConnectionClosed
 from server import protocol as p
 from server.config import LimitsSettings
 from server.llm import LLMProvider
+from server.session.client_events import (
+    bad_event,
+    required_field,
+    response_instructions,
+    response_modality,
+    user_item,
+)
 from server.session.context import ContextBook, SessionContext
 from server.session.conversation import Conversation, heard_text
 from server.session.frames import split_frame
 from server.session.outbox import Outbox
 from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
-from server.session.response import ResponseRun, Voice
+from server.session.response import ResponseRun
+from server.session.response_parts import Voice
 from server.session.session_choices import checked_model, response_cap
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
@@ -199,9 +207,9 @@ class Session:
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
         """Add a user (or system) text message to the conversation."""
-        role, text, item_id = _user_item(event)
+        role, text, item_id = user_item(event)
         if item_id is not None and item_id in self.conversation:
-            raise _bad(
+            raise bad_event(
                 event, "duplicate_item_id", f"Item id {item_id!r} already exists.", "item.id"
             )
         previous = self.conversation.last_id()
@@ -215,14 +223,14 @@ class Session:
     async def on_response_create(self, event: dict[str, Any]) -> None:
         """Start generating an answer to the conversation so far."""
         if self.response is not None and not self.response.cancelled:
-            raise _bad(
+            raise bad_event(
                 event,
                 "conversation_already_has_active_response",
                 f"Conversation already has an active response in progress: {self.response.id}. "
                 "Wait until the response is finished before creating a new one.",
             )
-        modality = _response_modality(event, self.config.modality)
-        instructions = _response_instructions(event, self.config.instructions)
+        modality = response_modality(event, self.config.modality)
+        instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
         messages = self.conversation.messages(instructions)
         item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
@@ -267,26 +275,26 @@ class Session:
 
     async def on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
         """Keep only the text the user heard, up to ``audio_end_ms``."""
-        item_id = _field(event, "item_id", str)
-        audio_end_ms = _field(event, "audio_end_ms", int)
+        item_id = required_field(event, "item_id", str)
+        audio_end_ms = required_field(event, "audio_end_ms", int)
         content_index = event.get("content_index", 0)
         item = self.conversation.get(item_id)
         if item is None:
-            raise _bad(event, "item_not_found", f"No item with id {item_id!r}.", "item_id")
+            raise bad_event(event, "item_not_found", f"No item with id {item_id!r}.", "item_id")
         if item.role != "assistant" or item.modality != "audio":
-            raise _bad(event, "invalid_item", "Only assistant audio items can be truncated.")
+            raise bad_event(event, "invalid_item", "Only assistant audio items can be truncated.")
         if content_index != 0:
-            raise _bad(event, "invalid_value", "content_index must be 0.", "content_index")
+            raise bad_event(event, "invalid_value", "content_index must be 0.", "content_index")
         active = self.response
         if active is not None and active.item is item and not active.cancelled:
-            raise _bad(
+            raise bad_event(
                 event,
                 "response_in_progress",
                 "Cancel the response before truncating its item.",
                 "item_id",
             )
         if audio_end_ms < 0 or audio_end_ms > item.audio_ms + 1:
-            raise _bad(
+            raise bad_event(
                 event,
                 "invalid_value",
                 f"audio_end_ms {audio_end_ms} is outside the item's audio "
@@ -312,7 +320,7 @@ class Session:
         if voice is None or engine is None:
             return
         if problem := unknown_voice(engine, voice):
-            raise _bad(event, "invalid_value", problem, "session.audio.output.voice")
+            raise bad_event(event, "invalid_value", problem, "session.audio.output.voice")
 
     async def _check_model(self, event: dict[str, Any], config: SessionConfig) -> SessionConfig:
         if config.model == self.config.model:
@@ -323,11 +331,11 @@ class Session:
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
         if wanted is not None and not isinstance(wanted, str):
-            raise _bad(event, "invalid_type", "response_id must be a string.", "response_id")
+            raise bad_event(event, "invalid_type", "response_id must be a string.", "response_id")
         run = self.response
         # A cancelled response is winding down: nothing is left to act on.
         if run is None or run.cancelled or (wanted is not None and wanted != run.id):
-            raise _bad(event, code, "There is no active response to act on.")
+            raise bad_event(event, code, "There is no active response to act on.")
         return run
 
     def _response_ended(self, run: ResponseRun) -> None:
@@ -351,86 +359,3 @@ class Session:
                 }
             },
         }
-
-
-def _bad(event: dict[str, Any], code: str, message: str, param: str | None = None) -> Exception:
-    event_id = event.get("event_id")
-    return p.ProtocolError(
-        code, message, param=param, event_id=event_id if isinstance(event_id, str) else None
-    )
-
-
-def _field(event: dict[str, Any], name: str, kind: type) -> Any:
-    value = event.get(name)
-    if value is None:
-        raise _bad(event, "missing_required_parameter", f"Missing required field '{name}'.", name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise _bad(event, "invalid_type", f"Field '{name}' must be a {kind.__name__}.", name)
-    return value
-
-
-def _user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
-    item = event.get("item")
-    if not isinstance(item, dict):
-        raise _bad(event, "invalid_type", "Field 'item' must be an object.", "item")
-    if item.get("type", "message") != "message":
-        raise _bad(event, "invalid_value", "Only 'message' items are supported.", "item.type")
-    role = item.get("role")
-    if role not in ("user", "system", "assistant"):
-        raise _bad(
-            event, "invalid_value", "item.role must be user, system or assistant.", "item.role"
-        )
-    # Assistant items re-seed a conversation (e.g. after a refused resume): output_text.
-    kinds = ("output_text", "text") if role == "assistant" else ("input_text", "text")
-    content = item.get("content")
-    if not isinstance(content, list) or not content:
-        raise _bad(event, "invalid_type", "item.content must be a non-empty list.", "item.content")
-    texts = []
-    for index, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") not in kinds:
-            raise _bad(
-                event,
-                "invalid_value",
-                f"{role} content parts must be {kinds[0]} (no audio input).",
-                f"item.content[{index}].type",
-            )
-        if not isinstance(part.get("text"), str):
-            raise _bad(
-                event,
-                "invalid_type",
-                "Content text must be a string.",
-                f"item.content[{index}].text",
-            )
-        texts.append(part["text"])
-    item_id = item.get("id")
-    if item_id is not None and not isinstance(item_id, str):
-        raise _bad(event, "invalid_type", "item.id must be a string.", "item.id")
-    return role, "\n".join(texts), item_id
-
-
-def _response_modality(event: dict[str, Any], default: str) -> str:
-    response = event.get("response")
-    response = {} if response is None else response
-    if not isinstance(response, dict):
-        raise _bad(event, "invalid_type", "Field 'response' must be an object.", "response")
-    modalities = response.get("output_modalities")
-    if modalities is None:
-        return default
-    if modalities not in (["text"], ["audio"]):
-        raise _bad(
-            event,
-            "invalid_value",
-            'response.output_modalities must be ["text"] or ["audio"].',
-            "response.output_modalities",
-        )
-    return str(modalities[0])
-
-
-def _response_instructions(event: dict[str, Any], default: str) -> str:
-    response = event.get("response")
-    instructions = response.get("instructions") if isinstance(response, dict) else None
-    if instructions is None:
-        return default
-    if not isinstance(instructions, str):
-        raise _bad(event, "invalid_type", "response.instructions must be a string.")
-    return instructions

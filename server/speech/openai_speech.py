@@ -12,6 +12,7 @@ import httpx
 
 from server.config import Settings, tts_key
 from server.errors import TTSError, TTSUnavailable
+from server.log_scrub import redact
 from server.protocol import PCM_RATE
 from server.speech import TTSProvider
 from server.speech.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
@@ -191,9 +192,8 @@ class OpenAISpeechTTS(TTSProvider):
         return TTSError(f"speech stream from {where} broke off ({reason})")
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _KEYLIKE.sub(r"\1***", text)
+        # Beyond our own key, anything key-shaped an upstream or proxy echoes is hidden too.
+        return _KEYLIKE.sub(r"\1***", redact(text, *self._secrets, mask="***"))
 
 
 def _error_detail(body: bytes) -> str:

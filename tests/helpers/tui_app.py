@@ -98,7 +98,8 @@ class Recorder:
         self.messages: list[Message] = []
 
     def __call__(self, message: Message) -> None:
-        if type(message).__qualname__.startswith(("Connection.", "AudioFeed.")):
+        # By handler name: the link's messages live in tui.link_messages, named for Connection.
+        if type(message).handler_name.startswith(("on_connection_", "on_audio_feed_")):
             self.messages.append(message)
 
     def of(self, kind: type[Message]) -> list[Any]:

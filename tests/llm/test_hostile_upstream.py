@@ -10,7 +10,8 @@ import pytest
 
 from server.errors import UpstreamProtocolError
 from server.llm import LLMEvent, TextDelta, Usage
-from server.llm.chat_completions import MAX_DELTA_CHARS, ChatCompletionsLLM
+from server.llm.chat_completions import ChatCompletionsLLM
+from server.llm.reply import MAX_DELTA_CHARS
 from server.llm.sse import LineSplitter
 from tests.fakes import hostile_upstream as hostile
 from tests.fakes.llm_upstream import FakeLLM

@@ -26,8 +26,8 @@ from server.llm.chat_completions import (
     ChatCompletionsLLM,
     parse_retry_after,
     public_url,
-    redact,
 )
+from server.log_scrub import redact
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text, refused_url
 
 pytestmark = pytest.mark.timeout(30)
