@@ -16,6 +16,7 @@ from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
 from tui.config import Settings
 from tui.connection import Connection, NotConnected
+from tui.screens.conversations import ConversationsScreen
 from tui.widgets.transcript import UserTurn
 
 
@@ -120,3 +121,15 @@ class Notices:
     def saying(self, words: str) -> bool:
         """Whether some notification said ``words``."""
         return any(words in text for text in self.messages)
+
+
+async def open_older_chat(pilot: Pilot[None], app: Talkterm, prompts: list[str]) -> None:
+    """Open the second conversation of the list (ctrl+l) and wait until its questions show."""
+    await pilot.press("ctrl+l")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
+    await pilot.press("down", "enter")
+    await wait_for(
+        pilot,
+        lambda: [t.prompt for t in app.query(UserTurn)] == prompts,
+        what="older conversation shown",
+    )

@@ -12,12 +12,11 @@ from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.nginx import nginx_binary, nginx_proxy
 from tests.helpers.player import FakePlayer
 from tests.helpers.server import ServerFactory
-from tests.helpers.tui_app import Recorder, ask
+from tests.helpers.tui_app import Recorder, ask, open_older_chat
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings, websocket_url
 from tui.connection import Connection
-from tui.screens.conversations import ConversationsScreen
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.transcript import UserTurn
 
@@ -110,14 +109,7 @@ async def test_new_and_reopened_conversations_over_http(
             # The new conversation carries nothing of the first.
             assert said(fake_llm) == [("user", "A red tea?")]
 
-            await pilot.press("ctrl+l")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
-            await pilot.press("down", "enter")  # the older one
-            await wait_for(
-                pilot,
-                lambda: [t.prompt for t in app.query(UserTurn)] == ["A dark tea?"],
-                what="first conversation shown",
-            )
+            await open_older_chat(pilot, app, ["A dark tea?"])
             await ask(pilot, app, "Stronger?")
             await wait_for(pilot, lambda: len(fake_llm.chat_requests) == 3, what="third answer")
     assert said(fake_llm) == [

@@ -10,9 +10,8 @@ import pytest
 from server.app import Server
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.player import FakePlayer
-from tests.helpers.tui_app import ask, server_app
+from tests.helpers.tui_app import ask, open_older_chat, server_app
 from tests.helpers.waiting import wait_for
-from tui.screens.conversations import ConversationsScreen
 from tui.store import Store
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.transcript import UserTurn
@@ -110,14 +109,7 @@ async def test_new_conversation_and_opening_one_from_the_list(
         await wait_for(pilot, lambda: app.state == "idle" and stored(db)[-1][2] == "Rooibos.")
         assert request_messages(fake_llm) == [("user", "A red tea?")]  # nothing of the first
 
-        await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
-        await pilot.press("down", "enter")  # the older one
-        await wait_for(
-            pilot,
-            lambda: [t.prompt for t in app.query(UserTurn)] == ["A dark tea?"],
-            what="first conversation shown",
-        )
+        await open_older_chat(pilot, app, ["A dark tea?"])
         await wait_for(pilot, lambda: app.link_state == "connected", what="its session")
         await ask(pilot, app, "Stronger?")
         await wait_for(pilot, lambda: app.state == "idle" and stored(db)[-1][2] == "Ok.")
