@@ -60,12 +60,14 @@ class Front:
         self._state = ServerState()
         # Built but not awaited: websockets' own connection lifecycle (handshake with
         # process_request, keepalive, handler, close), listening through _listen instead.
-        self.ws: WSServer = serve(
-            handler,
-            process_request=process_request,
-            server_header="talkterm",
-            compression=None,
-            max_size=options.max_size,
+        self.ws: WSServer = _ws_server(
+            serve(
+                handler,
+                process_request=process_request,
+                server_header="talkterm",
+                compression=None,
+                max_size=options.max_size,
+            )
         )
         self._config = uvicorn.Config(
             app,
@@ -92,7 +94,10 @@ class Front:
     async def start(self, host: str, port: int) -> None:
         """Bind and start accepting connections."""
         self._host, self._port = host, port
-        self.ws.create_server = self._listen
+        if hasattr(self.ws, "wrap"):  # websockets 14-16: the Server adopts a listening socket
+            self.ws.wrap(await self._listen())
+            return
+        self.ws.create_server = self._listen  # websockets >= 17: it calls this when awaited
         await self.ws
 
     async def close(self) -> None:
@@ -125,6 +130,19 @@ class Front:
             close_timeout=o.close_timeout,
         )
         return Handover(connection)
+
+
+def _ws_server(made: Any) -> WSServer:
+    """The websockets ``Server`` that ``serve()`` made, whichever websockets this is.
+
+    websockets >= 17 returns the Server itself; 14-16 (what openai-agents allows) return a
+    ``serve`` object holding it and a ``loop.create_server`` coroutine we never await.
+    """
+    if isinstance(made, WSServer):
+        return made
+    made.create_server.close()  # unawaited on purpose: _listen makes the listening socket
+    server: WSServer = made.server
+    return server
 
 
 class HTTPProtocol(H11Protocol):
