@@ -33,6 +33,9 @@ ITEM_CREATE: Final = "conversation.item.create"
 ITEM_TRUNCATE: Final = "conversation.item.truncate"
 RESPONSE_CREATE: Final = "response.create"
 RESPONSE_CANCEL: Final = "response.cancel"
+ITEM_DELETE: Final = "conversation.item.delete"
+ITEM_RETRIEVE: Final = "conversation.item.retrieve"
+OUTPUT_AUDIO_CLEAR: Final = "output_audio_buffer.clear"
 # Client → server, talkterm extensions.
 RESPONSE_PAUSE: Final = "response.pause"
 RESPONSE_RESUME: Final = "response.resume"
@@ -44,6 +47,9 @@ CLIENT_EVENTS: Final = frozenset(
         ITEM_TRUNCATE,
         RESPONSE_CREATE,
         RESPONSE_CANCEL,
+        ITEM_DELETE,
+        ITEM_RETRIEVE,
+        OUTPUT_AUDIO_CLEAR,
         RESPONSE_PAUSE,
         RESPONSE_RESUME,
     }
@@ -55,6 +61,9 @@ SESSION_UPDATED: Final = "session.updated"
 ITEM_ADDED: Final = "conversation.item.added"
 ITEM_DONE: Final = "conversation.item.done"
 ITEM_TRUNCATED: Final = "conversation.item.truncated"
+ITEM_DELETED: Final = "conversation.item.deleted"
+ITEM_RETRIEVED: Final = "conversation.item.retrieved"
+OUTPUT_AUDIO_CLEARED: Final = "output_audio_buffer.cleared"
 RESPONSE_CREATED: Final = "response.created"
 OUTPUT_ITEM_ADDED: Final = "response.output_item.added"
 OUTPUT_ITEM_DONE: Final = "response.output_item.done"
@@ -73,6 +82,10 @@ AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
+# Sent only to a client that set ``session.talkterm.extensions`` (our app does): a plain
+# OpenAI client validates every event against OpenAI's own types, and some stop at the first
+# unknown one or at any ``error``. Answers to our own requests (response.paused) need no flag.
+EXTENSION_EVENTS: Final = frozenset({AUDIO_SEGMENT})
 
 # Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
 CONTEXT_TRIMMED: Final = "context_trimmed"
@@ -177,6 +190,14 @@ def decode_client_event(raw: str | bytes) -> dict[str, Any]:
     return event
 
 
+def is_extension(event: dict[str, Any]) -> bool:
+    """Whether only a client that asked for talkterm's extensions should see ``event``."""
+    kind = event.get("type")
+    if kind == ERROR:  # notices ("info") fail nothing, and a plain client takes errors as fatal
+        return bool(event.get("error", {}).get("type") == "info")
+    return kind in EXTENSION_EVENTS
+
+
 def error_event(
     code: str,
     message: str,
@@ -196,6 +217,11 @@ def error_event(
             "event_id": event_id,
         },
     }
+
+
+def error_for(exc: ProtocolError) -> dict[str, Any]:
+    """The ``error`` event that answers a refused client event."""
+    return error_event(exc.code, exc.message, param=exc.param, event_id=exc.event_id)
 
 
 @dataclass(frozen=True, slots=True)

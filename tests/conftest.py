@@ -63,7 +63,7 @@ async def server(start_server: ServerFactory) -> Server:
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[Client]:
-    """A connected test client."""
-    c = await Client.open(server.ws_url)
+    """A connected test client that takes talkterm's extension events, as the app does."""
+    c = await Client.open(server.ws_url, extensions=True)
     yield c
     await c.close()

@@ -118,7 +118,8 @@ def modality(voice: bool) -> str:
 def session_update(voice: bool) -> dict[str, Any]:
     """Ask for the output mode and for audio as binary frames."""
     session = {"type": "realtime", "output_modalities": [modality(voice)]}
-    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
+    talkterm = {"binary_audio": True, "extensions": True}  # segments and notices, too
+    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": talkterm}}
 
 
 def conversation_item(role: str, text: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from server import protocol as p
 
 def bad_event(
     event: dict[str, Any], code: str, message: str, param: str | None = None
-) -> Exception:
+) -> p.ProtocolError:
     """A ``ProtocolError`` for ``event``, carrying its ``event_id`` when it has a usable one."""
     event_id = event.get("event_id")
     return p.ProtocolError(

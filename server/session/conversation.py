@@ -13,6 +13,9 @@ from typing import Any
 
 from server.protocol import new_id
 
+# previous_item_id that puts an item first (the Realtime API's word for it).
+ROOT = "root"
+
 
 @dataclass(slots=True)
 class SpokenSpan:
@@ -110,12 +113,33 @@ class Conversation:
         """Id of the newest item, for ``previous_item_id``."""
         return next(reversed(self._items), None)
 
-    def add(self, role: str, text: str, item_id: str | None = None, **kw: Any) -> Item:
-        """Append a new item and return it."""
+    def add(
+        self, role: str, text: str, item_id: str | None = None, after: str | None = None, **kw: Any
+    ) -> Item:
+        """Add a new item at the end, or after the item ``after`` ("root": first); return it."""
         item = Item(id=item_id or new_id("item"), role=role, text=text, **kw)
-        self._items[item.id] = item
+        if after is None or after == self.last_id():
+            self._items[item.id] = item
+        else:
+            entries = list(self._items.items())
+            at = 0 if after == ROOT else [key for key, _ in entries].index(after) + 1
+            entries.insert(at, (item.id, item))
+            self._items = dict(entries)
         self.trim()
         return item
+
+    def previous_id(self, item_id: str) -> str | None:
+        """Id of the item before ``item_id`` (None for the first)."""
+        before = None
+        for key in self._items:
+            if key == item_id:
+                return before
+            before = key
+        return None
+
+    def delete(self, item_id: str) -> None:
+        """Forget one item."""
+        self._items.pop(item_id, None)
 
     def trim(self) -> None:
         """Forget the oldest items while over a bound; never the newest user item."""

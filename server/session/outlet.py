@@ -39,6 +39,8 @@ class Outlet:
     ) -> None:
         self.ws: ServerConnection | None = None
         self.binary_audio = False
+        self.extensions = False
+        """Whether the client asked for talkterm's extension events (p.is_extension)."""
         self.buffer = ReplayBuffer(replay_bytes, budget)
         self.stall_timeout = stall_timeout
         self.present = asyncio.Event()
@@ -52,8 +54,11 @@ class Outlet:
         """Number, remember and (if connected) send one event.
 
         An audio delta whose ``delta`` is raw bytes goes out as a binary frame
-        when the client asked for that, else base64 in JSON.
+        when the client asked for that, else base64 in JSON. An extension event the
+        client did not ask for is not sent at all (nor numbered).
         """
+        if not self.extensions and p.is_extension(event):
+            return
         async with self._wire:
             self._seq += 1
             frame = self._encode({**event, "seq": self._seq})

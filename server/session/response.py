@@ -32,6 +32,7 @@ from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item, SpokenSpan
 from server.session.outbox import Outbox
 from server.session.response_events import OPENING, ResponseEvents
+from server.session.response_options import Framing
 from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
 from server.session.tasks import first_of, stop_tasks
 from server.speech.scheduler import speech_due
@@ -70,8 +71,10 @@ class ResponseRun(ResponseEvents):
         on_done: Callable[[ResponseRun], None],
         outbox: Outbox,
         outlet: Audience,
+        framing: Framing | None = None,
     ) -> None:
         self.id = p.new_id("resp")
+        self.framing = framing or Framing()
         self.item = item
         self.status = "in_progress"
         self.timings = Timings()

@@ -15,6 +15,7 @@ from server.speech.sentences import Segment
 if TYPE_CHECKING:
     from server.errors import TalktermError
     from server.llm import Usage
+    from server.session.response_options import Framing
     from server.session.response_parts import Timings, Voice
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
@@ -29,6 +30,7 @@ class ResponseEvents:
     error: TalktermError | None
     usage: Usage | None
     timings: Timings
+    framing: Framing
     _voice: Voice
     _last_opening: dict[str, Any] | None
 
@@ -73,6 +75,7 @@ class ResponseEvents:
             "output": [self.item.as_realtime()] if self.status != "in_progress" else [],
             "output_modalities": [self.item.modality],
             "conversation_id": None,
+            "metadata": self.framing.metadata,
             "audio": {"output": {"format": self._voice.format, "voice": self._voice.name}},
             "usage": None,
             "timings": self.timings.as_ms(),
@@ -102,7 +105,7 @@ class ResponseEvents:
         events = [
             self._event(p.RESPONSE_CREATED, response=self.response_object()),
             self._event(p.OUTPUT_ITEM_ADDED, response_id=self.id, output_index=0, item=item),
-            self._event(p.ITEM_ADDED, item=item, previous_item_id=None),
+            *self._in_conversation(p.ITEM_ADDED, item),
             self._event(p.CONTENT_PART_ADDED, **where, part=part),
         ]
         self._last_opening = events[-1]
@@ -130,11 +133,19 @@ class ResponseEvents:
                     "text": text,
                 }
             )
-            item = self.item.as_realtime()
-            events += [
-                self._event(p.CONTENT_PART_DONE, **where, part=part),
-                self._event(p.OUTPUT_ITEM_DONE, response_id=self.id, output_index=0, item=item),
-                self._event(p.ITEM_DONE, item=item, previous_item_id=None),
-            ]
-        events.append(self._event(p.RESPONSE_DONE, response=self.response_object()))
+            events.append(self._event(p.CONTENT_PART_DONE, **where, part=part))
+        # A cancelled or failed answer closes its item too (status "incomplete"), before
+        # response.done: clients that mirror the conversation wait for it.
+        item = self.item.as_realtime()
+        events += [
+            self._event(p.OUTPUT_ITEM_DONE, response_id=self.id, output_index=0, item=item),
+            *self._in_conversation(p.ITEM_DONE, item),
+            self._event(p.RESPONSE_DONE, response=self.response_object()),
+        ]
         return events
+
+    def _in_conversation(self, kind: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The conversation.item event, unless the answer is out of band."""
+        if not self.framing.in_conversation:
+            return []
+        return [self._event(kind, item=item, previous_item_id=self.framing.previous_item_id)]

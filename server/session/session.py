@@ -21,22 +21,23 @@ from server.config import LimitsSettings
 from server.llm import LLMProvider
 from server.session.client_events import (
     bad_event,
-    required_field,
     response_instructions,
     response_modality,
-    user_item,
 )
 from server.session.context import ContextBook, SessionContext
-from server.session.conversation import Conversation, heard_text
+from server.session.conversation import Conversation, Item
 from server.session.frames import split_frame
+from server.session.items import ItemHandlers
 from server.session.outbox import Outbox
 from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
+from server.session.response_options import framing, input_messages
 from server.session.response_parts import Voice
-from server.session.session_choices import checked_model, response_cap
-from server.session.session_config import SessionConfig, apply_update
-from server.speech import TTSProvider, unknown_voice
+from server.session.session_choices import response_cap
+from server.session.session_config import SessionConfig
+from server.session.updates import updated_config
+from server.speech import TTSProvider, engine_voice
 from server.speech.audio_format import make_encoder
 from server.speech.slots import SynthesisSlots
 
@@ -90,7 +91,7 @@ class Services:
         self.replay_budget = ReplayBudget(self.limits.replay_budget_bytes)
 
 
-class Session:
+class Session(ItemHandlers):
     """One conversation; outlives its connection by the resume grace period."""
 
     def __init__(self, services: Services) -> None:
@@ -189,36 +190,22 @@ class Session:
 
     async def _reject(self, exc: p.ProtocolError) -> None:
         async with self._lock:
-            await self.send(
-                p.error_event(exc.code, exc.message, param=exc.param, event_id=exc.event_id)
-            )
+            await self.send(p.error_for(exc))
 
     # -- handlers, one per client event --------------------------------------
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
         """Change instructions, modalities, voice, audio format or transport."""
-        config = apply_update(self.config, event)
-        self._check_voice(event, config.voice)
-        config = await self._check_model(event, config)
-        self.config = config
+        services = self.services
+        self.config, problems = await updated_config(
+            self.config, event, tts=services.tts, llm=services.llm, refresh=services.refresh_models
+        )
         self.outlet.binary_audio = self.config.binary_audio
+        self.outlet.extensions = self.config.extensions
         async with self._lock:
+            for problem in problems:
+                await self.send(p.error_for(problem))
             await self.send(self._session_event(p.SESSION_UPDATED))
-
-    async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
-        """Add a user (or system) text message to the conversation."""
-        role, text, item_id = user_item(event)
-        if item_id is not None and item_id in self.conversation:
-            raise bad_event(
-                event, "duplicate_item_id", f"Item id {item_id!r} already exists.", "item.id"
-            )
-        previous = self.conversation.last_id()
-        item = self.conversation.add(role, text, item_id)
-        async with self._lock:
-            for kind in (p.ITEM_ADDED, p.ITEM_DONE):
-                await self.send(
-                    {"type": kind, "previous_item_id": previous, "item": item.as_realtime()}
-                )
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
         """Start generating an answer to the conversation so far."""
@@ -232,12 +219,18 @@ class Session:
         modality = response_modality(event, self.config.modality)
         instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
-        messages = self.conversation.messages(instructions)
-        item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
+        frame = framing(event, self.conversation)
+        messages = input_messages(event, self.conversation, instructions)
+        if messages is None:
+            messages = self.conversation.messages(instructions)
+        if frame.in_conversation:
+            item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
+        else:  # out of band: an answer the history never holds
+            item = Item(p.new_id("item"), "assistant", status="in_progress", modality=modality)
         fmt = self.config.audio_format
         voice = Voice(
             tts=self.services.tts if modality == "audio" else None,
-            name=self.config.voice,
+            name=engine_voice(self.services.tts, self.config.voice),
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
             speed=self.config.speed,
@@ -256,6 +249,7 @@ class Session:
             on_done=self._response_ended,
             outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
             outlet=self.outlet,
+            framing=frame,
         )
         run = self.response
         self._runs.add(run)
@@ -273,60 +267,7 @@ class Session:
         """Release a held response (talkterm extension)."""
         await self._active(event, "response_resume_not_active").resume()
 
-    async def on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
-        """Keep only the text the user heard, up to ``audio_end_ms``."""
-        item_id = required_field(event, "item_id", str)
-        audio_end_ms = required_field(event, "audio_end_ms", int)
-        content_index = event.get("content_index", 0)
-        item = self.conversation.get(item_id)
-        if item is None:
-            raise bad_event(event, "item_not_found", f"No item with id {item_id!r}.", "item_id")
-        if item.role != "assistant" or item.modality != "audio":
-            raise bad_event(event, "invalid_item", "Only assistant audio items can be truncated.")
-        if content_index != 0:
-            raise bad_event(event, "invalid_value", "content_index must be 0.", "content_index")
-        active = self.response
-        if active is not None and active.item is item and not active.cancelled:
-            raise bad_event(
-                event,
-                "response_in_progress",
-                "Cancel the response before truncating its item.",
-                "item_id",
-            )
-        if audio_end_ms < 0 or audio_end_ms > item.audio_ms + 1:
-            raise bad_event(
-                event,
-                "invalid_value",
-                f"audio_end_ms {audio_end_ms} is outside the item's audio "
-                f"(0 to {int(item.audio_ms)} ms).",
-                "audio_end_ms",
-            )
-        item.text = heard_text(item, audio_end_ms)
-        item.truncated = True
-        async with self._lock:
-            await self.send(
-                {
-                    "type": p.ITEM_TRUNCATED,
-                    "item_id": item.id,
-                    "content_index": 0,
-                    "audio_end_ms": audio_end_ms,
-                }
-            )
-
     # -- helpers ---------------------------------------------------------------
-
-    def _check_voice(self, event: dict[str, Any], voice: str | None) -> None:
-        engine = self.services.tts
-        if voice is None or engine is None:
-            return
-        if problem := unknown_voice(engine, voice):
-            raise bad_event(event, "invalid_value", problem, "session.audio.output.voice")
-
-    async def _check_model(self, event: dict[str, Any], config: SessionConfig) -> SessionConfig:
-        if config.model == self.config.model:
-            return config
-        services = self.services
-        return await checked_model(event, config, services.llm, services.refresh_models)
 
     def _active(self, event: dict[str, Any], code: str) -> ResponseRun:
         wanted = event.get("response_id")
@@ -354,6 +295,8 @@ class Session:
                     "tts": services.tts.name if services.tts is not None else "none",
                     "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
+                    "extensions": self.config.extensions,
+                    "asked_model": self.config.asked_model,
                     "models": services.models,
                     "voices": services.voice_names(),
                 }

@@ -24,10 +24,17 @@ async def checked_model(
     llm: LLMProvider,
     refresh: Callable[[], Awaitable[list[str] | None]],
 ) -> SessionConfig:
-    """``config`` with a model the upstream offers; "talkterm" stands for the default."""
+    """``config`` with a model the upstream offers; "talkterm" stands for the default.
+
+    An OpenAI Realtime model name (``gpt-realtime*``, ``gpt-4o-realtime-preview``…), which
+    OpenAI clients send by default, also means the server's model; ``asked_model`` keeps
+    what was asked so session.updated can say so.
+    """
     if config.model == DEFAULT_MODEL_ALIAS:
-        return replace(config, model=llm.model)
+        return replace(config, model=llm.model, asked_model=None)
     known = await refresh()
+    if _openai_realtime(config.model) and (known is None or config.model not in known):
+        return replace(config, model=llm.model, asked_model=config.model)
     if known is not None and config.model not in known:
         listed = ", ".join(known[:_LISTED]) + (", …" if len(known) > _LISTED else "")
         raise _bad(
@@ -35,7 +42,12 @@ async def checked_model(
             "session.model",
             f"Model {config.model!r} is not offered by {llm.label}; choose one of: {listed}.",
         )
-    return config
+    return replace(config, asked_model=None)
+
+
+def _openai_realtime(model: str) -> bool:
+    """Whether ``model`` names one of OpenAI's own speech-to-speech models."""
+    return model.startswith("gpt-") and "realtime" in model
 
 
 def response_cap(event: dict[str, Any], default: int | None) -> int | None:

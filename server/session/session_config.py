@@ -6,6 +6,7 @@ everything else is checked here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -33,6 +34,10 @@ class SessionConfig:
     max_output_tokens: int | None = None
     """None: no cap ("inf")."""
     speed: float = 1.0
+    extensions: bool = False
+    """The client takes talkterm's extension events (p.is_extension); our app does."""
+    asked_model: str | None = None
+    """An OpenAI model name the client asked for, answered by ``model`` instead."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -73,8 +78,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
-    """Return config changed by a ``session.update``; reject it whole if any field is wrong."""
+def apply_update(
+    config: SessionConfig, event: dict[str, Any]
+) -> tuple[SessionConfig, list[p.ProtocolError]]:
+    """Config changed by a ``session.update``, and one error per bad field (the rest apply).
+
+    A bad voice name must never cost the instructions sent beside it (issue 16); only a
+    ``session`` that is not an object, or not a realtime session, changes nothing.
+    """
     session = event.get("session")
     event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
 
@@ -86,51 +97,88 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
     if session.get("type", "realtime") != "realtime":
         raise bad("session.type", "Only 'realtime' sessions are supported.")
     changes: dict[str, Any] = {}
-    if "instructions" in session:
-        if not isinstance(session["instructions"], str):
-            raise bad("session.instructions", "instructions must be a string.")
-        changes["instructions"] = session["instructions"]
-    if "output_modalities" in session:
-        modalities = session["output_modalities"]
-        if modalities not in (["text"], ["audio"]):
-            raise bad(
-                "session.output_modalities", 'output_modalities must be ["text"] or ["audio"].'
-            )
-        changes["modality"] = modalities[0]
-    if "max_output_tokens" in session:
-        changes["max_output_tokens"] = parse_cap(
-            session["max_output_tokens"], "session.max_output_tokens", bad
-        )
-    if "model" in session:
-        model = session["model"]
-        if not isinstance(model, str) or not model.strip():
-            raise bad("session.model", "model must be a non-empty string.")
-        changes["model"] = model.strip()
-    changes |= _audio_changes(session.get("audio"), bad)
-    changes |= _extension_changes(session.get("talkterm"), bad)
-    return replace(config, **changes)
+    problems: list[p.ProtocolError] = []
+    readers: list[Callable[[], dict[str, Any]]] = [
+        lambda: _instructions(session, bad),
+        lambda: _modality(session, bad),
+        lambda: _cap(session, bad),
+        lambda: _model(session, bad),
+        *_audio_readers(session.get("audio"), bad),
+        lambda: _extension_changes(session.get("talkterm"), bad),
+    ]
+    for read in readers:
+        try:
+            changes |= read()
+        except p.ProtocolError as exc:
+            problems.append(exc)
+    return replace(config, **changes), problems
 
 
-def _audio_changes(audio: Any, bad: Any) -> dict[str, Any]:
+def _instructions(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+    if "instructions" not in session:
+        return {}
+    if not isinstance(session["instructions"], str):
+        raise bad("session.instructions", "instructions must be a string.")
+    return {"instructions": session["instructions"]}
+
+
+def _modality(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+    if "output_modalities" not in session:
+        return {}
+    modalities = session["output_modalities"]
+    if modalities not in (["text"], ["audio"]):
+        raise bad("session.output_modalities", 'output_modalities must be ["text"] or ["audio"].')
+    return {"modality": modalities[0]}
+
+
+def _cap(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+    if "max_output_tokens" not in session:
+        return {}
+    cap = parse_cap(session["max_output_tokens"], "session.max_output_tokens", bad)
+    return {"max_output_tokens": cap}
+
+
+def _model(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+    if "model" not in session:
+        return {}
+    model = session["model"]
+    if not isinstance(model, str) or not model.strip():
+        raise bad("session.model", "model must be a non-empty string.")
+    return {"model": model.strip()}
+
+
+def _audio_readers(audio: Any, bad: Any) -> list[Callable[[], dict[str, Any]]]:
+    """One reader per audio field, so a bad format does not cost the voice beside it."""
+    return [
+        lambda: _audio_changes(audio, bad, "voice"),
+        lambda: _audio_changes(audio, bad, "format"),
+        lambda: _audio_changes(audio, bad, "speed"),
+    ]
+
+
+def _audio_changes(audio: Any, bad: Any, name: str) -> dict[str, Any]:
     if audio is None:
         return {}
     if not isinstance(audio, dict):
+        if name != "voice":  # said once, not once per field
+            return {}
         raise bad("session.audio", "audio must be an object.")
     output = audio.get("output")
     if output is None:
         return {}
     if not isinstance(output, dict):
+        if name != "voice":
+            return {}
         raise bad("session.audio.output", "audio.output must be an object.")
-    changes: dict[str, Any] = {}
-    if "voice" in output:
+    if name not in output:
+        return {}
+    if name == "voice":
         if not isinstance(output["voice"], str) or not output["voice"].strip():
             raise bad("session.audio.output.voice", "voice must be a non-empty string.")
-        changes["voice"] = output["voice"]
-    if "format" in output:
-        changes["audio_format"] = _audio_format(output["format"], bad)
-    if "speed" in output:
-        changes["speed"] = _speed(output["speed"], bad)
-    return changes
+        return {"voice": output["voice"]}
+    if name == "format":
+        return {"audio_format": _audio_format(output["format"], bad)}
+    return {"speed": _speed(output["speed"], bad)}
 
 
 def _speed(speed: Any, bad: Any) -> float:
@@ -162,8 +210,10 @@ def _extension_changes(ext: Any, bad: Any) -> dict[str, Any]:
         return {}
     if not isinstance(ext, dict):
         raise bad("session.talkterm", "talkterm must be an object.")
-    if "binary_audio" in ext:
-        if not isinstance(ext["binary_audio"], bool):
-            raise bad("session.talkterm.binary_audio", "binary_audio must be true or false.")
-        return {"binary_audio": ext["binary_audio"]}
-    return {}
+    changes: dict[str, Any] = {}
+    for name in ("binary_audio", "extensions"):
+        if name in ext:
+            if not isinstance(ext[name], bool):
+                raise bad(f"session.talkterm.{name}", f"{name} must be true or false.")
+            changes[name] = ext[name]
+    return changes

@@ -28,6 +28,11 @@ log = logging.getLogger("talkterm.server")
 # The Realtime API's speed range; a server pace times a session's speed is kept within it,
 # so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
 PACE_RANGE: Final = (0.25, 1.5)
+# OpenAI's voice names. OpenAI clients send one by default (openai-agents: "ash"); an engine
+# that has no voice of that name speaks them with its default voice.
+REALTIME_VOICES: Final = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
 
 
 class TTSProvider(ABC):
@@ -92,13 +97,20 @@ class TTSProvider(ABC):
 
 def unknown_voice(engine: TTSProvider, voice: str) -> str | None:
     """What to tell a client that chose ``voice``, if ``engine`` does not know it."""
-    if engine.accepts(voice):
+    if engine.accepts(voice) or voice in REALTIME_VOICES:
         return None
     examples = ", ".join(engine.voice_examples())
     hints = [f"try {examples}"] if examples else []
     hints += [engine.voice_hint] if engine.voice_hint else []
     where = f" ({'; '.join(hints)})" if hints else ""
     return f"Voice {voice!r} is not one of the {engine.label} voices{where}."
+
+
+def engine_voice(engine: TTSProvider | None, voice: str | None) -> str | None:
+    """The voice to ask ``engine`` for: None (its default) for an OpenAI name it lacks."""
+    if engine is not None and voice in REALTIME_VOICES and not engine.accepts(voice):
+        return None
+    return voice
 
 
 def _espeak() -> type[TTSProvider]:

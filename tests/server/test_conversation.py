@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+from typing import Any
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
@@ -156,17 +157,39 @@ async def test_no_llm_configured_gives_a_labelled_demo(start_server) -> None:
     await client.close()
 
 
-async def test_voice_must_exist_for_espeak(fake_llm: FakeLLM, client: Client) -> None:
-    def voice(name: str) -> dict:
-        return {"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"voice": name}}}}
+async def test_espeak_refuses_an_unknown_voice_but_keeps_the_rest_of_the_update(
+    fake_llm: FakeLLM, client: Client
+) -> None:
+    def update(name: str, **more: Any) -> dict[str, Any]:
+        session = {"audio": {"output": {"voice": name}}} | more
+        return {"type": p.SESSION_UPDATE, "session": session}
 
-    await client.send(voice("alloy"))
+    await client.send(update("no-such-voice", instructions="Be terse."))
     error = await client.expect(p.ERROR)
     assert error["error"]["code"] == "invalid_value" and "en-us" in error["error"]["message"]
-    await client.send(voice("en-gb"))
+    assert error["error"]["param"] == "session.audio.output.voice"
+    session = (await client.expect(p.SESSION_UPDATED))["session"]
+    assert session["instructions"] == "Be terse." and session["audio"]["output"]["voice"] is None
+    await client.send(update("en-gb"))
     assert (await client.expect(p.SESSION_UPDATED))["session"]["audio"]["output"][
         "voice"
     ] == "en-gb"
+    fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
+    await client.ask("Hi")
+    got = await client.collect()
+    assert not got.of(p.ERROR) and len(got.audio) > p.PCM_RATE
+    system = fake_llm.chat_requests[-1].json["messages"][0]
+    assert system == {"role": "system", "content": "Be terse."}
+
+
+async def test_openai_voice_names_speak_with_espeak_default(
+    fake_llm: FakeLLM, client: Client
+) -> None:
+    """openai-agents sends voice "ash": espeak-ng speaks it with its own default voice."""
+    await client.send(
+        {"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"voice": "ash"}}}}
+    )
+    assert (await client.expect(p.SESSION_UPDATED))["session"]["audio"]["output"]["voice"] == "ash"
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
     await client.ask("Hi")
     got = await client.collect()

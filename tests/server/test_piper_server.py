@@ -25,7 +25,7 @@ ANSWER = "Sure, here is the answer. Piper reads it aloud, sentence by sentence."
 
 async def test_piper_speaks_an_answer(fake_llm: FakeLLM, start_server: ServerFactory) -> None:
     server = await start_server(tts="piper")
-    client = await Client.open(server.ws_url)
+    client = await Client.open(server.ws_url, extensions=True)
     ext = client.session["session"]["talkterm"]
     assert (ext["tts"], ext["voice"]) == ("piper", DEFAULT_VOICE)
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
@@ -47,6 +47,8 @@ async def test_bad_voice_at_session_update_lists_valid_ones(start_server: Server
     error = (await client.expect(p.ERROR))["error"]
     assert error["param"] == "session.audio.output.voice"
     assert "en_XX-nobody-low" in error["message"] and DEFAULT_VOICE in error["message"]
+    # The rest of the update applies; the voice stays what it was.
+    assert (await client.expect(p.SESSION_UPDATED))["session"]["audio"]["output"]["voice"] is None
     for fine in ("alloy", DEFAULT_VOICE):
         await client.send(
             {"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"voice": fine}}}}
