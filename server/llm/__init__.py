@@ -13,9 +13,13 @@ Engines: ``chat_completions`` (any OpenAI-compatible endpoint) and ``demo``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+Message = dict[str, Any]
+"""A Chat Completions message: role and content, or an assistant's ``tool_calls``, or a
+``tool`` result with its ``tool_call_id``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,17 @@ class Finished:
     reason: str
 
 
-LLMEvent = TextDelta | Finished | Usage
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call the model makes: its name first, then its arguments' JSON."""
+
+    index: int
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+LLMEvent = TextDelta | ToolCallDelta | Finished | Usage
 
 
 class LLMProvider(Protocol):
@@ -54,12 +68,17 @@ class LLMProvider(Protocol):
 
     def stream(
         self,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         model: str | None = None,
         max_output_tokens: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[LLMEvent]:
-        """Stream one reply (of at most ``max_output_tokens``); closing it aborts it at once."""
+        """Stream one reply (of at most ``max_output_tokens``); closing it aborts it at once.
+
+        ``options`` are the client's own request fields (``tools``, ``temperature``…),
+        sent to the upstream as they are.
+        """
         ...
 
     async def models(self) -> list[str] | None:

@@ -12,7 +12,7 @@ import contextlib
 import email.utils
 import json
 import math
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar, cast
 
@@ -24,7 +24,7 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import LLMEvent
+from server.llm import LLMEvent, Message
 from server.llm.discovery import context_window, list_models
 from server.llm.reply import ReplyReader
 from server.llm.sse import error_from_payload, trim
@@ -86,16 +86,21 @@ class ChatCompletionsLLM:
 
     async def stream(
         self,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         model: str | None = None,
         max_output_tokens: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[LLMEvent, None]:
-        """Stream one reply as TextDelta events, then Usage if the upstream reports it."""
+        """Stream one reply as TextDelta / ToolCallDelta events, then Usage if reported."""
         body: dict[str, Any] = {
+            **(options or {}),
             "model": model or self.model,
             # A client may send lone surrogates (valid JSON); the upstream takes UTF-8 only.
-            "messages": [{k: utf8_safe(v) for k, v in m.items()} for m in messages],
+            "messages": [
+                {k: utf8_safe(v) if isinstance(v, str) else v for k, v in m.items()}
+                for m in messages
+            ],
             "stream": True,
             "stream_options": {"include_usage": True},
         }

@@ -14,11 +14,14 @@ llama.cpp's server and llama-cpp-python, and reads the context size they name.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from server.llm import Message
 
 # Role markers and separators a chat template adds around every message
 # (llama 3: five special tokens; ChatML: four plus the role).
@@ -49,12 +52,16 @@ def estimate_text(text: str) -> int:
     return math.ceil(len(text.encode("utf-8", "replace")) / BYTES_PER_TOKEN)
 
 
-def estimate_message(message: dict[str, str]) -> int:
+def estimate_message(message: Message) -> int:
     """Estimated tokens of one chat message, template overhead included."""
-    return estimate_text(message.get("content", "")) + MESSAGE_OVERHEAD
+    content = message.get("content")
+    text = content if isinstance(content, str) else ""
+    if "tool_calls" in message:  # the calls' JSON is what the model reads of them
+        text += json.dumps(message["tool_calls"])
+    return estimate_text(text) + MESSAGE_OVERHEAD
 
 
-def estimate_messages(messages: Sequence[dict[str, str]]) -> int:
+def estimate_messages(messages: Sequence[Message]) -> int:
     """Estimated prompt tokens of a whole request."""
     return PROMPT_OVERHEAD + sum(estimate_message(m) for m in messages)
 
@@ -66,15 +73,15 @@ class TokenEstimator:
     scale: float = 1.0
     calibrated: bool = False
 
-    def messages(self, messages: Sequence[dict[str, str]]) -> int:
+    def messages(self, messages: Sequence[Message]) -> int:
         """Estimated prompt tokens of ``messages``."""
         return math.ceil(estimate_messages(messages) * self.scale)
 
-    def message(self, message: dict[str, str]) -> int:
+    def message(self, message: Message) -> int:
         """Estimated tokens of one message."""
         return math.ceil(estimate_message(message) * self.scale)
 
-    def observe(self, messages: Sequence[dict[str, str]], prompt_tokens: int) -> None:
+    def observe(self, messages: Sequence[Message], prompt_tokens: int) -> None:
         """Learn from the upstream's ``usage.prompt_tokens`` for ``messages``."""
         raw = estimate_messages(messages)
         if prompt_tokens <= 0 or raw <= 0:

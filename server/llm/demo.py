@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator
-from typing import Final
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Final
 
-from server.llm import Finished, LLMEvent, TextDelta
+from server.llm import Finished, LLMEvent, Message, TextDelta
 
 DEMO_REPLY: Final = (
     "This is the talkterm demo responder, not a language model: no LLM is configured, "
@@ -43,12 +43,13 @@ class DemoLLM:
 
     async def stream(
         self,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         model: str | None = None,
         max_output_tokens: int | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[LLMEvent, None]:
-        """Stream the fixed reply with a short pause per word (a word counts as a token)."""
+        """Stream the fixed reply with a short pause per word (it calls no tools)."""
         for index, match in enumerate(_WORD.finditer(self._reply)):
             if max_output_tokens is not None and index >= max_output_tokens:
                 yield Finished("length")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from server.errors import UpstreamProtocolError
-from server.llm import Finished, LLMEvent, TextDelta, Usage
+from server.llm import Finished, LLMEvent, TextDelta, ToolCallDelta, Usage
 from server.llm.sse import (
     LineSplitter,
     SSEDecoder,
@@ -18,6 +18,7 @@ from server.llm.sse import (
     load_json,
     parse_chat_chunk,
     parse_usage,
+    tool_call_piece,
     trim,
 )
 
@@ -92,7 +93,11 @@ class ReplyReader:
         if chunk.text:
             self.received += len(chunk.text)
             events.extend(TextDelta(piece) for piece in text_pieces(chunk.text))
-        if chunk.finish_reason not in (None, "stop"):
+        for call in chunk.tool_calls:
+            self.received += len(call.arguments)
+            events.append(call)
+        # "tool_calls" is a natural end too: the answer is the calls.
+        if chunk.finish_reason not in (None, "stop", "tool_calls"):
             events.append(Finished(str(chunk.finish_reason)))
         return events
 
@@ -108,6 +113,9 @@ class ReplyReader:
                 "stream",
             )
         content = message_content(payload)
+        calls = _message_tool_calls(payload)
+        if content is None and calls:
+            content = ""
         if content is None:
             raise UpstreamProtocolError(
                 f"The LLM endpoint at {self._where} answered with JSON instead of a stream: "
@@ -118,6 +126,7 @@ class ReplyReader:
         self.received = len(content)
         usage = parse_usage(payload.get("usage")) if isinstance(payload, dict) else None
         events: list[LLMEvent] = [TextDelta(piece) for piece in text_pieces(content)]
+        events += calls
         if usage:
             events.append(Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens))
         return events
@@ -136,6 +145,18 @@ def text_pieces(text: str, limit: int = MAX_DELTA_CHARS) -> list[str]:
     if start < len(text):
         pieces.append(text[start:])
     return pieces
+
+
+def _message_tool_calls(payload: object) -> list[ToolCallDelta]:
+    """The tool calls of a whole (non-streamed) Chat Completions body."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+        return []
+    choices = payload["choices"]
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if not isinstance(calls, list):
+        return []
+    return [tool_call_piece(call, n) for n, call in enumerate(calls)]
 
 
 def message_content(payload: object) -> str | None:

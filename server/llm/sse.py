@@ -29,6 +29,7 @@ from server.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
+from server.llm import ToolCallDelta
 from server.llm.context import is_overflow, overflow_window
 
 DONE: Final = "[DONE]"
@@ -178,6 +179,7 @@ class ChatChunk:
     finish_reason: str | None = None
     usage: TokenUsage | None = None
     done: bool = False
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 def parse_chat_chunk(event: SSEEvent) -> ChatChunk:
@@ -195,7 +197,35 @@ def parse_chat_chunk(event: SSEEvent) -> ChatChunk:
         raise error_from_payload(payload, context="The LLM endpoint reported an error mid-stream")
     text, finish_reason = _first_choice(payload.get("choices"))
     return ChatChunk(
-        text=text, finish_reason=finish_reason, usage=parse_usage(payload.get("usage"))
+        text=text,
+        finish_reason=finish_reason,
+        usage=parse_usage(payload.get("usage")),
+        tool_calls=_tool_calls(payload.get("choices")),
+    )
+
+
+def _tool_calls(choices: object) -> tuple[ToolCallDelta, ...]:
+    """The ``delta.tool_calls`` pieces of the first choice (OpenAI's streamed shape)."""
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return ()
+    delta = choices[0].get("delta")
+    calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+    return tuple(tool_call_piece(call, n) for n, call in enumerate(calls or []))
+
+
+def tool_call_piece(call: object, position: int) -> ToolCallDelta:
+    """One tool call (or a piece of it), streamed or whole; malformed parts are left out."""
+    if not isinstance(call, dict):
+        raise UpstreamProtocolError(f"The LLM sent a tool call that is not an object: {call!r}.")
+    index = call.get("index", position)
+    raw = call.get("function")
+    function: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    name, arguments, call_id = function.get("name"), function.get("arguments"), call.get("id")
+    return ToolCallDelta(
+        index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+        call_id=call_id if isinstance(call_id, str) and call_id else None,
+        name=name if isinstance(name, str) and name else None,
+        arguments=arguments if isinstance(arguments, str) else "",
     )
 
 

@@ -39,7 +39,12 @@ def user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
     if not isinstance(item, dict):
         raise bad_event(event, "invalid_type", "Field 'item' must be an object.", "item")
     if item.get("type", "message") != "message":
-        raise bad_event(event, "invalid_value", "Only 'message' items are supported.", "item.type")
+        raise bad_event(
+            event,
+            "invalid_value",
+            "Only message, function_call and function_call_output items are supported.",
+            "item.type",
+        )
     role = item.get("role")
     if role not in ("user", "system", "assistant"):
         raise bad_event(
@@ -73,6 +78,29 @@ def user_item(event: dict[str, Any]) -> tuple[str, str, str | None]:
     if item_id is not None and not isinstance(item_id, str):
         raise bad_event(event, "invalid_type", "item.id must be a string.", "item.id")
     return role, "\n".join(texts), item_id
+
+
+TOOL_ITEMS = ("function_call", "function_call_output")
+
+
+def tool_item_fields(event: dict[str, Any]) -> tuple[str, str, str, str, str | None]:
+    """Kind, call_id, name, text (arguments or output) and id of a tool item to create."""
+    item = event["item"]
+    kind = item["type"]
+    call_id = item.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise bad_event(event, "invalid_value", f"A {kind} item needs a call_id.", "item.call_id")
+    field = "arguments" if kind == "function_call" else "output"
+    text = item.get(field, "")
+    if not isinstance(text, str):
+        raise bad_event(event, "invalid_type", f"item.{field} must be a string.", f"item.{field}")
+    name = item.get("name", "")
+    if kind == "function_call" and (not isinstance(name, str) or not name):
+        raise bad_event(event, "invalid_value", "A function_call item needs a name.", "item.name")
+    item_id = item.get("id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise bad_event(event, "invalid_type", "item.id must be a string.", "item.id")
+    return kind, call_id, str(name), text, item_id
 
 
 def response_modality(event: dict[str, Any], default: str) -> str:

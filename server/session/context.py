@@ -15,18 +15,20 @@ once more with fewer turns. Either way the user is told in plain words with a
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from server import protocol as p
 from server.errors import ContextOverflow, UpstreamError, UpstreamProtocolError
-from server.llm import Finished, LLMEvent, LLMProvider, TextDelta, Usage
+from server.llm import Finished, LLMEvent, LLMProvider, Message, TextDelta, ToolCallDelta, Usage
 from server.llm.context import TokenEstimator
 
 log = logging.getLogger("talkterm.server")
 
-Messages = list[dict[str, str]]
+Messages = list[Message]
+# The client's own request fields for the upstream (tools, temperature…).
+Options = Mapping[str, Any]
 TRIMMED: Final = p.CONTEXT_TRIMMED
 FULL: Final = p.CONTEXT_FULL
 # An answer that stops at the context's end with less than this many tokens left no
@@ -148,7 +150,13 @@ class SessionContext:
         self._told_trimmed = False
 
     async def reply(
-        self, llm: LLMProvider, messages: Messages, *, model: str, cap: int | None
+        self,
+        llm: LLMProvider,
+        messages: Messages,
+        *,
+        model: str,
+        cap: int | None,
+        options: Options | None = None,
     ) -> AsyncIterator[ContextEvent]:
         """Stream the answer to ``messages`` fitted to ``model``'s context, with notices."""
         context = await self.book.model(model)
@@ -156,7 +164,7 @@ class SessionContext:
         if fitted.left_out and not self._told_trimmed:
             self._told_trimmed = True
             yield Notice(TRIMMED, _trimmed_message(fitted.left_out, context.window))
-        first = _Attempt(context, fitted.messages, cap)
+        first = _Attempt(context, fitted.messages, cap, options)
         refusal: UpstreamError | None = None
         try:
             async for event in first.run(llm, model):
@@ -176,7 +184,7 @@ class SessionContext:
         self._told_trimmed = True
         cut = isinstance(refusal, UpstreamProtocolError)
         yield Notice(TRIMMED, _retry_message(retry.left_out, cut=cut))
-        async for later in _again(llm, model, context, retry, cap):
+        async for later in _again(llm, model, context, retry, cap, options):
             yield later
         if refusal is not None and not (isinstance(refusal, ContextOverflow) and refusal.window):
             # The upstream named no size, but a request this big failed where a smaller
@@ -185,21 +193,26 @@ class SessionContext:
 
 
 async def _again(
-    llm: LLMProvider, model: str, context: ModelContext, retry: Fitted, cap: int | None
+    llm: LLMProvider,
+    model: str,
+    context: ModelContext,
+    retry: Fitted,
+    cap: int | None,
+    options: Options | None,
 ) -> AsyncIterator[ContextEvent]:
     """The retry with fewer turns; a cut before its first word is the transport's: once more.
 
     llama-cpp-python may drop the connection it failed on only after the retry went out on
     it (seen in 1 run of 15 against the real server).
     """
-    attempt = _Attempt(context, retry.messages, cap)
+    attempt = _Attempt(context, retry.messages, cap, options)
     try:
         async for event in attempt.run(llm, model):
             yield event
     except UpstreamProtocolError as exc:
         if attempt.text_sent or exc.cut_after != 0:
             raise
-        attempt = _Attempt(context, retry.messages, cap)
+        attempt = _Attempt(context, retry.messages, cap, options)
         async for event in attempt.run(llm, model):
             yield event
     if attempt.context_filled:
@@ -254,10 +267,13 @@ def _head_count(messages: Messages) -> int:
 class _Attempt:
     """One request upstream: passes its events on and learns from usage and finish."""
 
-    def __init__(self, context: ModelContext, messages: Messages, cap: int | None) -> None:
+    def __init__(
+        self, context: ModelContext, messages: Messages, cap: int | None, options: Options | None
+    ) -> None:
         self._context = context
         self._messages = messages
         self._cap = cap
+        self._options = options
         self.text_sent = 0
         self.context_filled = False
 
@@ -270,10 +286,14 @@ class _Attempt:
         """Stream one reply upstream."""
         finished: str | None = None
         usage: Usage | None = None
-        stream = llm.stream(self._messages, model=model, max_output_tokens=self._cap)
+        stream = llm.stream(
+            self._messages, model=model, max_output_tokens=self._cap, options=self._options
+        )
         async for event in stream:
             if isinstance(event, TextDelta):
                 self.text_sent += len(event.text)
+            elif isinstance(event, ToolCallDelta):
+                self.text_sent += len(event.arguments) + 1  # a call says something
             elif isinstance(event, Finished):
                 finished = event.reason
             elif isinstance(event, Usage):

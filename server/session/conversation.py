@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from server.llm import Message
 from server.protocol import new_id
+from server.session.tool_items import ToolCallRef, add_tool_message, tool_item
 
 # previous_item_id that puts an item first (the Realtime API's word for it).
 ROOT = "root"
@@ -34,7 +36,17 @@ class Item:
     delta`` copied the whole answer per delta (100,000 deltas took 10.5 s).
     """
 
-    __slots__ = ("_parts", "id", "modality", "role", "spans", "status", "truncated")
+    __slots__ = (
+        "_parts",
+        "call",
+        "id",
+        "kind",
+        "modality",
+        "role",
+        "spans",
+        "status",
+        "truncated",
+    )
 
     def __init__(
         self,
@@ -45,8 +57,13 @@ class Item:
         modality: str = "text",
         spans: list[SpokenSpan] | None = None,
         truncated: bool = False,
+        kind: str = "message",
+        call: ToolCallRef | None = None,
     ) -> None:
         self.id = id
+        self.kind = kind
+        """message, function_call (text: its arguments) or function_call_output (text: it)."""
+        self.call = call
         self.role = role
         self._parts = [text] if text else []
         self.status = status
@@ -76,6 +93,8 @@ class Item:
 
     def as_realtime(self) -> dict[str, Any]:
         """The item as the Realtime API shapes it (no audio bytes)."""
+        if self.kind != "message":
+            return tool_item(self)
         if self.role == "assistant":
             part: dict[str, Any] = (
                 {"type": "output_audio", "transcript": self.text}
@@ -160,13 +179,19 @@ class Conversation:
                 return item.id
         return None
 
-    def messages(self, instructions: str) -> list[dict[str, str]]:
-        """Chat Completions messages: the system prompt, then every non-empty item."""
+    def messages(self, instructions: str) -> list[Message]:
+        """Chat Completions messages: the system prompt, then every non-empty item.
+
+        A model's tool calls join the assistant message before them (or make one), and
+        a call's output is a ``tool`` message, as Chat Completions wants them.
+        """
         self.trim()
-        out = [{"role": "system", "content": instructions}] if instructions else []
-        out += [
-            {"role": item.role, "content": item.text} for item in self._items.values() if item.text
-        ]
+        out: list[Message] = [{"role": "system", "content": instructions}] if instructions else []
+        for item in self._items.values():
+            if item.kind == "message" and item.text:
+                out.append({"role": item.role, "content": item.text})
+            elif item.kind != "message":
+                add_tool_message(out, item)
         return out
 
 

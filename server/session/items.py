@@ -14,9 +14,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from server import protocol as p
-from server.session.client_events import bad_event, required_field, user_item
+from server.session.client_events import (
+    TOOL_ITEMS,
+    bad_event,
+    required_field,
+    tool_item_fields,
+    user_item,
+)
 from server.session.conversation import ROOT, Conversation, Item, heard_text
 from server.session.response import ResponseRun
+from server.session.tool_items import ToolCallRef
 
 
 class ItemHandlers:
@@ -28,8 +35,14 @@ class ItemHandlers:
     send: Callable[[dict[str, Any]], Awaitable[None]]
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
-        """Add a message at the end, or after ``previous_item_id`` ("root": first)."""
-        role, text, item_id = user_item(event)
+        """Add a message or tool item at the end, or after ``previous_item_id`` ("root": first)."""
+        raw = event.get("item")
+        if isinstance(raw, dict) and raw.get("type") in TOOL_ITEMS:
+            kind, call_id, name, text, item_id = tool_item_fields(event)
+            role, extra = "tool", {"kind": kind, "call": ToolCallRef(call_id, name)}
+        else:
+            role, text, item_id = user_item(event)
+            extra = {}
         if item_id is not None and item_id in self.conversation:
             raise bad_event(
                 event, "duplicate_item_id", f"Item id {item_id!r} already exists.", "item.id"
@@ -46,7 +59,7 @@ class ItemHandlers:
                 f"previous_item_id {after!r} is not an item of this conversation.",
                 "previous_item_id",
             )
-        item = self.conversation.add(role, text, item_id, after=after)
+        item = self.conversation.add(role, text, item_id, after=after, **extra)
         await self._announce_item(item)
 
     async def _announce_item(self, item: Item) -> None:

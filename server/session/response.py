@@ -27,7 +27,7 @@ from typing import Any
 
 from server import protocol as p
 from server.errors import TalktermError, TTSError, TTSUnavailable
-from server.llm import TextDelta, Usage
+from server.llm import TextDelta, ToolCallDelta, Usage
 from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item, SpokenSpan
 from server.session.outbox import Outbox
@@ -35,6 +35,7 @@ from server.session.response_events import OPENING, ResponseEvents
 from server.session.response_options import Framing
 from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
 from server.session.tasks import first_of, stop_tasks
+from server.session.tool_calls import CallStream, NewItem, standalone_item
 from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
 from server.speech.speakable import speakable
@@ -72,9 +73,11 @@ class ResponseRun(ResponseEvents):
         outbox: Outbox,
         outlet: Audience,
         framing: Framing | None = None,
+        new_call_item: NewItem = standalone_item,
     ) -> None:
         self.id = p.new_id("resp")
         self.framing = framing or Framing()
+        self.calls = CallStream(self.id, new_call_item, self.framing.in_conversation, item.id)
         self.item = item
         self.status = "in_progress"
         self.timings = Timings()
@@ -186,6 +189,9 @@ class ResponseRun(ResponseEvents):
                     self.usage = event
                 elif isinstance(event, Notice):
                     self._outbox.put_nowait(p.error_event(event.code, event.message, kind="info"))
+                elif isinstance(event, ToolCallDelta):
+                    for call_event in self.calls.feed(event):
+                        await self._outbox.put(call_event, len(event.arguments) + _EVENT_OVERHEAD)
                 elif isinstance(event, TextDelta) and event.text:
                     delta = self._event(kind, delta=event.text, **self._where())
                     await self._outbox.put(delta, len(event.text) + _EVENT_OVERHEAD)
@@ -193,6 +199,8 @@ class ResponseRun(ResponseEvents):
                         self._segments.put_nowait(segment)
             for segment in splitter.flush() if self.audio else []:
                 self._segments.put_nowait(segment)
+            for call_event in self.calls.close():
+                self._outbox.put_nowait(call_event)
         except TalktermError as exc:
             self.error = _held_note(exc, self._outbox.held_s)
         except Exception as exc:  # a bug must fail one response, not the session

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from server.llm import Usage
     from server.session.response_options import Framing
     from server.session.response_parts import Timings, Voice
+    from server.session.tool_calls import CallStream
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
 
@@ -31,6 +32,7 @@ class ResponseEvents:
     usage: Usage | None
     timings: Timings
     framing: Framing
+    calls: CallStream
     _voice: Voice
     _last_opening: dict[str, Any] | None
 
@@ -72,7 +74,7 @@ class ResponseEvents:
             "object": "realtime.response",
             "status": self.status,
             "status_details": self._status_details(),
-            "output": [self.item.as_realtime()] if self.status != "in_progress" else [],
+            "output": self._output() if self.status != "in_progress" else [],
             "output_modalities": [self.item.modality],
             "conversation_id": None,
             "metadata": self.framing.metadata,
@@ -87,6 +89,9 @@ class ResponseEvents:
                 "total_tokens": self.usage.total_tokens,
             }
         return body
+
+    def _output(self) -> list[dict[str, Any]]:
+        return [self.item.as_realtime(), *(call.as_realtime() for call in self.calls.items)]
 
     def _status_details(self) -> dict[str, Any] | None:
         if self.status == "cancelled":

@@ -36,6 +36,8 @@ from server.session.response_options import framing, input_messages
 from server.session.response_parts import Voice
 from server.session.session_choices import response_cap
 from server.session.session_config import SessionConfig
+from server.session.tool_calls import joining, standalone_item
+from server.session.tools import response_tools
 from server.session.updates import updated_config
 from server.speech import TTSProvider, engine_voice
 from server.speech.audio_format import make_encoder
@@ -238,11 +240,12 @@ class Session(ItemHandlers):
             owner=self.id,
         )
         llm, model = self.services.llm, self.config.model
+        options = response_tools(event, self.config.tools, self.config.tool_choice)
         limits = self.services.limits
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
-            reply=lambda: self.context.reply(llm, messages, model=model, cap=cap),
+            reply=lambda: self.context.reply(llm, messages, model=model, cap=cap, options=options),
             item=item,
             voice=voice,
             lookahead=self.services.lookahead,
@@ -250,6 +253,7 @@ class Session(ItemHandlers):
             outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
             outlet=self.outlet,
             framing=frame,
+            new_call_item=joining(self.conversation) if frame.in_conversation else standalone_item,
         )
         run = self.response
         self._runs.add(run)

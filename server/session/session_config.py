@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from server import protocol as p
+from server.session.tools import parse_tool_choice, parse_tools
 
 _DEFAULT_FORMAT = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # The Realtime API's own upper bound for max_output_tokens.
@@ -38,6 +39,9 @@ class SessionConfig:
     """The client takes talkterm's extension events (p.is_extension); our app does."""
     asked_model: str | None = None
     """An OpenAI model name the client asked for, answered by ``model`` instead."""
+    tools: tuple[dict[str, Any], ...] = ()
+    """The client's function tools (Realtime shape), passed to the upstream."""
+    tool_choice: str | dict[str, Any] = "auto"
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -49,6 +53,8 @@ class SessionConfig:
             "instructions": self.instructions,
             "output_modalities": [self.modality],
             "max_output_tokens": wire_cap(self.max_output_tokens),
+            "tools": list(self.tools),
+            "tool_choice": self.tool_choice,
             "audio": {
                 "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed}
             },
@@ -103,6 +109,7 @@ def apply_update(
         lambda: _modality(session, bad),
         lambda: _cap(session, bad),
         lambda: _model(session, bad),
+        lambda: _tools(session, bad),
         *_audio_readers(session.get("audio"), bad),
         lambda: _extension_changes(session.get("talkterm"), bad),
     ]
@@ -145,6 +152,17 @@ def _model(session: dict[str, Any], bad: Any) -> dict[str, Any]:
     if not isinstance(model, str) or not model.strip():
         raise bad("session.model", "model must be a non-empty string.")
     return {"model": model.strip()}
+
+
+def _tools(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "tools" in session:
+        changes["tools"] = parse_tools(session["tools"], "session.tools", bad)
+    if "tool_choice" in session:
+        changes["tool_choice"] = parse_tool_choice(
+            session["tool_choice"], "session.tool_choice", bad
+        )
+    return changes
 
 
 def _audio_readers(audio: Any, bad: Any) -> list[Callable[[], dict[str, Any]]]:

@@ -48,6 +48,16 @@ HUGE_DIGITS: Final = 5_000
 
 
 @dataclass
+class ToolCall:
+    """A tool call the fake model makes: name first, then its arguments in ``pieces``."""
+
+    name: str
+    arguments: str
+    call_id: str = "call_fake1"
+    pieces: int = 3
+
+
+@dataclass
 class Reply:
     """What the next chat completion request gets."""
 
@@ -62,6 +72,8 @@ class Reply:
     usage: bool = True
     chunked: bool = True
     finish: str = "stop"
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Calls streamed after the text as OpenAI does (finish_reason "tool_calls")."""
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -371,7 +383,24 @@ class _Stream:
             self._fake.sent_log.append((piece, sent))
         if reply.fault in _MIDWAY:
             return await self._fault()
+        for index, call in enumerate(reply.tool_calls):
+            if not await self._tool_call(index, call):
+                return False
         return await self._finish()
+
+    async def _tool_call(self, index: int, call: ToolCall) -> bool:
+        """One tool call as OpenAI streams it: id, type and name, then argument pieces."""
+        opening = {"index": index, "id": call.call_id, "type": "function"}
+        opening["function"] = {"name": call.name, "arguments": ""}
+        if not await self._event(self._chunk({"tool_calls": [opening]})):
+            return False
+        size = max(1, -(-len(call.arguments) // call.pieces))
+        for start in range(0, len(call.arguments), size):
+            arguments = call.arguments[start : start + size]
+            piece = {"index": index, "function": {"arguments": arguments}}
+            if not await self._event(self._chunk({"tool_calls": [piece]})):
+                return False
+        return True
 
     async def _content(self, piece: str) -> bool:
         if self._reply.fault == "empty_deltas":
@@ -383,7 +412,10 @@ class _Stream:
     async def _finish(self) -> bool:
         fault = self._reply.fault
         if fault != "no_finish":
-            if not await self._event(self._chunk({}, finish=self._reply.finish)):
+            finish = self._reply.finish
+            if self._reply.tool_calls and finish == "stop":
+                finish = "tool_calls"
+            if not await self._event(self._chunk({}, finish=finish)):
                 return False
             if self._usage and not await self._send_usage():
                 return False
