@@ -21,7 +21,7 @@ from server.errors import TalktermError
 from server.http.audio_out import encode_file
 from server.http.auth import Authoriser
 from server.http.chat_request import MAX_BODY_BYTES, ChatRequest, parse_chat_request
-from server.http.chat_stream import ChatRun
+from server.http.chat_stream import ChatRun, Piece
 from server.http.errors import BadRequest, Busy, HTTPError, UpstreamFailed
 from server.session import admission
 from server.session.session import Services
@@ -82,7 +82,7 @@ async def _stream(run: ChatRun, send: Send) -> None:
         await _stream_pieces(run, pieces, send)
 
 
-async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send: Send) -> None:
+async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[Piece], send: Send) -> None:
     first = await anext(pieces, None)
     if first is None and run.error is not None and not run.cancelled:
         await send_error(send, UpstreamFailed(run.error))
@@ -100,7 +100,7 @@ async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send:
         # which the openai SDK raises as APIError.
         await _event(send, UpstreamFailed(run.error).body())
     else:
-        await _event(send, run.chunk(run.last_delta(), finish="stop"))
+        await _event(send, run.chunk(run.last_delta(), finish=run.finish_reason))
         if run.request.include_usage:
             await _event(send, run.usage_chunk())
         await send({"type": "http.response.body", "body": DONE, "more_body": True})
@@ -114,7 +114,7 @@ async def _whole(run: ChatRun, send: Send) -> None:
         async for piece in pieces:
             if isinstance(piece, bytes):
                 audio += piece
-            else:
+            elif isinstance(piece, str):
                 texts.append(piece)
     if run.cancelled:
         return
@@ -132,6 +132,9 @@ async def _whole(run: ChatRun, send: Send) -> None:
 async def _completion(run: ChatRun, text: str, audio: bytes) -> dict[str, Any]:
     request: ChatRequest = run.request
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if run.tool_calls:
+        message["tool_calls"] = run.tool_calls
+        message["content"] = text or None
     if request.audio:
         data = await encode_file(audio, request.audio_format)
         message["content"] = None
@@ -145,7 +148,9 @@ async def _completion(run: ChatRun, text: str, audio: bytes) -> dict[str, Any]:
         "created": run.created,
         "model": run.model,
         "system_fingerprint": None,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": run.finish_reason}
+        ],
         "usage": run.usage,
     }
 

@@ -1,25 +1,34 @@
 """A Chat Completions request body, checked the way OpenAI checks it.
 
-Only what the answer depends on is read: the history, streaming, usage, the
-answer's length cap and the audio output. Sampling options (temperature …) are
-accepted and ignored, as the LLM upstream is configured on the server.
+Only what the answer depends on is read: the history (tool calls and results
+included), streaming, usage, the answer's length cap and the audio output. Sampling
+and tool options (temperature, tools …) are forwarded to the upstream
+(``chat_options``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from server import protocol as p
+from server.http.chat_options import assistant_tool_calls, request_options, tool_message
 from server.http.errors import BadRequest
+from server.llm import Message
 
 AudioFormat = Literal["pcm16", "wav", "mp3", "opus"]
 AUDIO_FORMATS: tuple[AudioFormat, ...] = ("pcm16", "wav", "mp3", "opus")
 # Streamed audio must be decodable chunk by chunk; OpenAI itself streams only pcm16.
 STREAMABLE: frozenset[str] = frozenset({"pcm16", "wav"})
 # Developer messages are system messages to any upstream that predates the name.
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+}
 MAX_BODY_BYTES = 4 << 20
 
 
@@ -28,7 +37,7 @@ class ChatRequest:
     """What a Chat Completions request asks for."""
 
     model: str
-    messages: list[dict[str, str]]
+    messages: list[Message]
     stream: bool = False
     include_usage: bool = False
     audio: bool = False
@@ -36,6 +45,8 @@ class ChatRequest:
     audio_format: AudioFormat = "pcm16"
     max_tokens: int | None = None
     """``max_completion_tokens`` (or the older ``max_tokens``); None: the server's default."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Fields forwarded to the upstream as they are (tools, temperature …)."""
 
     @property
     def has_system(self) -> bool:
@@ -73,6 +84,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         voice=voice,
         audio_format=fmt,
         max_tokens=_cap(body),
+        options=request_options(body),
     )
 
 
@@ -101,7 +113,7 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def _messages(raw: object) -> list[dict[str, str]]:
+def _messages(raw: object) -> list[Message]:
     if not isinstance(raw, list) or not raw:
         raise BadRequest("messages must be a non-empty array.", code="invalid_value",
                          param="messages")
@@ -113,10 +125,18 @@ def _messages(raw: object) -> list[dict[str, str]]:
         role = _ROLES.get(str(message.get("role")))
         if role is None:
             raise BadRequest(
-                f"{where}.role must be system, developer, user or assistant.",
+                f"{where}.role must be system, developer, user, assistant or tool.",
                 code="invalid_value", param=f"{where}.role",
             )
-        out.append({"role": role, "content": p.utf8_safe(_content(message, where))})
+        content = p.utf8_safe(_content(message, where))
+        if role == "tool":
+            out.append(tool_message(message, where, content))
+            continue
+        calls = assistant_tool_calls(message, where) if role == "assistant" else None
+        if calls:
+            out.append({"role": role, "content": content or None, "tool_calls": calls})
+        else:
+            out.append({"role": role, "content": content})
     return out
 
 
@@ -124,6 +144,8 @@ def _content(message: dict[str, Any], where: str) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
+    if content is None and message.get("role") == "assistant" and message.get("tool_calls"):
+        return ""
     if content is None and message.get("role") == "assistant":
         audio = message.get("audio")  # an earlier spoken answer, referred to by id: text lost
         return "" if audio is None else str(audio.get("transcript", ""))

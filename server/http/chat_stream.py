@@ -4,7 +4,8 @@ A ``ResponseRun`` (sentence splitting, pipelined synthesis, first clause early)
 does the work; this adapter gives it a ``send`` that queues its Realtime events
 and turns them into ``chat.completion.chunk`` objects: text deltas become
 ``delta.content`` (or ``delta.audio.transcript`` when speaking), audio deltas
-``delta.audio.data`` in base64, ``response.done`` the finish chunk.
+``delta.audio.data`` in base64, the model's tool calls ``delta.tool_calls``,
+``response.done`` the finish chunk.
 """
 
 from __future__ import annotations
@@ -19,19 +20,23 @@ from server import protocol as p
 from server.errors import TalktermError
 from server.http.audio_out import wav_header
 from server.http.chat_request import ChatRequest
+from server.llm import Message
 from server.session.context import SessionContext
 from server.session.conversation import Item
 from server.session.outbox import Outbox
 from server.session.response import Reply, ResponseRun
 from server.session.response_parts import Voice
 from server.session.session import Services
-from server.speech import unknown_voice
+from server.session.tool_calls import ARGUMENTS_DELTA
+from server.speech import engine_voice, unknown_voice
 from server.speech.audio_format import make_encoder
 
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # Audio ids stay valid for an hour at OpenAI; ours are never stored, but SDKs expect the field.
 _EXPIRES_S = 3600
 _QUEUED_EVENTS = 64
+# One piece of an answer: text, audio, or a ``delta.tool_calls`` entry.
+Piece = str | bytes | dict[str, Any]
 
 
 def _reply(services: Services, request: ChatRequest) -> Reply:
@@ -40,7 +45,8 @@ def _reply(services: Services, request: ChatRequest) -> Reply:
     cap = request.max_tokens or services.max_output_tokens
     context = SessionContext(services.book)
     llm = services.llm
-    return lambda: context.reply(llm, messages, model=llm.model, cap=cap)
+    options = request.options
+    return lambda: context.reply(llm, messages, model=llm.model, cap=cap, options=options)
 
 
 class _Listener:
@@ -67,6 +73,8 @@ class ChatRun:
         self.usage: dict[str, int] | None = None
         self.error: TalktermError | None = None
         self.cancelled = False
+        self.tool_calls: list[dict[str, Any]] = []
+        """The model's tool calls so far, whole (for a non-streamed answer)."""
         # Bounded: a client that reads slowly fills the answer's own outbox, which then
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
@@ -107,8 +115,9 @@ class ChatRun:
         """Wait until the run's tasks have finished."""
         await self._run.wait()
 
-    async def pieces(self) -> AsyncGenerator[str | bytes, None]:
-        """The answer in order, text as str and audio as bytes, ending at response.done.
+    async def pieces(self) -> AsyncGenerator[Piece, None]:
+        """The answer in order, text as str, audio as bytes and tool calls as
+        ``delta.tool_calls`` entries, ending at response.done.
 
         An upstream failure ends the iteration with ``self.error`` set. Streamed WAV
         gets its header in front of the first audio.
@@ -125,9 +134,33 @@ class ChatRun:
             elif kind == p.RESPONSE_DONE:
                 self._finish(event["response"])
                 return
+            elif (call := self._tool_piece(event)) is not None:
+                yield call
 
-    def delta(self, piece: str | bytes) -> dict[str, Any]:
+    def _tool_piece(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """A ``delta.tool_calls`` entry for a call's start or a piece of its arguments."""
+        kind = event["type"]
+        if kind == p.OUTPUT_ITEM_ADDED and event["item"]["type"] == "function_call":
+            item = event["item"]
+            function = {"name": item["name"], "arguments": ""}
+            call = {"id": item["call_id"], "type": "function", "function": function}
+            self.tool_calls.append(call)
+            return {"index": len(self.tool_calls) - 1} | call
+        if kind == ARGUMENTS_DELTA and self.tool_calls:
+            index = event["output_index"] - 1
+            self.tool_calls[index]["function"]["arguments"] += event["delta"]
+            return {"index": index, "function": {"arguments": event["delta"]}}
+        return None
+
+    @property
+    def finish_reason(self) -> str:
+        """Why the answer ended: "tool_calls" when the model called tools, else "stop"."""
+        return "tool_calls" if self.tool_calls else "stop"
+
+    def delta(self, piece: Piece) -> dict[str, Any]:
         """The chunk ``delta`` for one piece of the answer."""
+        if isinstance(piece, dict):
+            return {"tool_calls": [piece]}
         if isinstance(piece, bytes):
             return {"audio": {"id": self.audio_id, "data": base64.b64encode(piece).decode()}}
         if self.request.audio:
@@ -181,7 +214,7 @@ class ChatRun:
             }
 
 
-def _with_instructions(request: ChatRequest, instructions: str) -> list[dict[str, str]]:
+def _with_instructions(request: ChatRequest, instructions: str) -> list[Message]:
     """The client's history; the server's system prompt first unless the client sent one."""
     if request.has_system or not instructions:
         return list(request.messages)
@@ -193,4 +226,4 @@ def _voice(services: Services, wanted: str | None) -> str | None:
     tts = services.tts
     if wanted is None or tts is None or unknown_voice(tts, wanted) is not None:
         return services.voice
-    return wanted
+    return engine_voice(tts, wanted) or services.voice
