@@ -33,6 +33,9 @@ class ItemHandlers:
     response: ResponseRun | None
     _lock: asyncio.Lock
     send: Callable[[dict[str, Any]], Awaitable[None]]
+    edit_cancelled: str | None = None
+    """The answer an item edit cancelled, until the next response.create: the
+    ``response.cancel`` a client sends right after its truncate finds it already done."""
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
         """Add a message or tool item at the end, or after ``previous_item_id`` ("root": first)."""
@@ -135,4 +138,15 @@ class ItemHandlers:
         run = self.response
         if run is not None and run.item is item:
             run.cancel()
+            self.edit_cancelled = run.id
             await run.wait()
+
+    def cancelled_by_edit(self, event: dict[str, Any]) -> bool:
+        """Whether a ``response.cancel`` asks for what an item edit already cancelled.
+
+        openai-agents interrupts with a truncate then a cancel; answering the cancel with
+        an error made it drop its next response.create (it took the error for that one's).
+        """
+        wanted = event.get("response_id")
+        done = self.edit_cancelled
+        return done is not None and (wanted is None or wanted == done)

@@ -218,6 +218,7 @@ class Session(ItemHandlers):
                 f"Conversation already has an active response in progress: {self.response.id}. "
                 "Wait until the response is finished before creating a new one.",
             )
+        self.edit_cancelled = None
         modality = response_modality(event, self.config.modality)
         instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
@@ -260,7 +261,10 @@ class Session(ItemHandlers):
         run.start().add_done_callback(lambda _: self._runs.discard(run))
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
-        """Stop the active response at once."""
+        """Stop the active response at once (one an item edit stopped is already done)."""
+        active = self.response
+        if (active is None or active.cancelled) and self.cancelled_by_edit(event):
+            return
         self._active(event, "response_cancel_not_active").cancel()
 
     async def on_response_pause(self, event: dict[str, Any]) -> None:

@@ -96,6 +96,7 @@ async def test_truncate_of_the_answer_being_spoken_cancels_it_then_cuts(
     await plain.send(
         {"type": p.ITEM_TRUNCATE, "item_id": item_id, "content_index": 0, "audio_end_ms": 0}
     )
+    await plain.send({"type": p.RESPONSE_CANCEL})  # already done by the truncate: no error
     rest = await plain.read_until(p.ITEM_TRUNCATED)
     kinds = rest.types()
     done = rest.of(p.RESPONSE_DONE)[0]["response"]
@@ -107,6 +108,11 @@ async def test_truncate_of_the_answer_being_spoken_cancels_it_then_cuts(
     await plain.send({"type": "conversation.item.retrieve", "item_id": item_id})
     item = (await plain.expect("conversation.item.retrieved"))["item"]
     assert item["content"][0]["transcript"] == ""  # nothing was heard
+    fake_llm.enqueue(Reply(chunks=["Next."]))
+    await plain.ask("Go on")  # a next answer starts as usual
+    assert (await plain.collect()).text() == "Next."
+    await plain.send({"type": p.RESPONSE_CANCEL})  # now nothing is active: OpenAI's error
+    assert (await plain.expect(p.ERROR))["error"]["code"] == "response_cancel_not_active"
 
 
 async def test_output_audio_buffer_clear_silences_the_answer(
