@@ -78,6 +78,7 @@ case "$mode" in
     need_apt "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
     setup_python test
     setup_llama_server
+    bash scripts/client-venvs.sh   # the frameworks tests/clients/ drive, a venv each
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

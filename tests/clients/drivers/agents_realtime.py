@@ -75,8 +75,12 @@ def _item(item: Any) -> dict[str, Any]:
     text = ""
     for part in data.get("content") or []:
         text += part.get("text") or part.get("transcript") or ""
-    return {"type": data.get("type"), "role": data.get("role"), "text": text,
-            "status": data.get("status")}
+    return {
+        "type": data.get("type"),
+        "role": data.get("role"),
+        "text": text,
+        "status": data.get("status"),
+    }
 
 
 async def main(url: str) -> None:
