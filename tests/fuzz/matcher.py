@@ -165,7 +165,8 @@ def _check_opening(rid: str, kinds: list[str], *, cancelled: bool) -> None:
 
 def check_pauses(events: list[dict[str, Any]]) -> None:
     """Nothing of a paused response is sent before it is resumed, but for the
-    response.done of a response cancelled while paused (test_sequences.py).
+    closing of a response cancelled while paused: its item closed as incomplete, then
+    response.done (test_sequences.py).
 
     response.paused and .resumed name their response and its item.
     """
@@ -179,6 +180,9 @@ def check_pauses(events: list[dict[str, Any]]) -> None:
         if kind in (p.RESPONSE_PAUSED, p.RESPONSE_RESUMED):
             assert rid in items and event.get("item_id") == items[rid], event
             (paused.add if kind == p.RESPONSE_PAUSED else paused.discard)(rid)
+        elif rid in paused and kind == p.OUTPUT_ITEM_DONE:
+            # A cancel while paused closes the item (incomplete) before response.done.
+            assert event["item"]["status"] == "incomplete", f"{rid}: {event} while paused"
         elif rid in paused:
             status = event["response"]["status"] if kind == p.RESPONSE_DONE else None
             assert status == "cancelled", f"{rid}: {kind} (status {status}) while paused"

@@ -131,43 +131,43 @@ def error(eid: str | None, *codes: str) -> Err:
 
 
 def _session_update(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
+    """One error per bad field, then session.updated with the good ones applied."""
     session = event.get("session")
-    if session_is_bad(session):
+    if not isinstance(session, dict) or session.get("type", "realtime") != "realtime":
         return fixed(Err(_SESSION_FAULT, eid))
+    errors = [Err(_SESSION_FAULT, eid)] * session_faults(session)
     instructions = session.get("instructions")
-    return fixed(Ack(p.SESSION_UPDATED, instructions))
+    echoed = instructions if isinstance(instructions, str) else None
+    return fixed(*errors, Ack(p.SESSION_UPDATED, echoed))
 
 
-def session_is_bad(session: Any) -> bool:
-    """Whether any documented session field has a wrong type or value."""
-    if not isinstance(session, dict):
-        return True
-    if session.get("type", "realtime") != "realtime":
-        return True
+def session_faults(session: dict[str, Any]) -> int:
+    """How many of a session's documented fields have a wrong type or value."""
+    faults = 0
     if "instructions" in session and not isinstance(session["instructions"], str):
-        return True
+        faults += 1
     if "output_modalities" in session and session["output_modalities"] not in (
         ["text"],
         ["audio"],
     ):
-        return True
-    return _audio_is_bad(session.get("audio")) or _extension_is_bad(session.get("talkterm"))
+        faults += 1
+    return faults + _audio_faults(session.get("audio")) + _extension_faults(session.get("talkterm"))
 
 
-def _audio_is_bad(audio: Any) -> bool:
+def _audio_faults(audio: Any) -> int:
     if audio is None:
-        return False
+        return 0
     if not isinstance(audio, dict):
-        return True
+        return 1
     output = audio.get("output")
     if output is None:
-        return False
+        return 0
     if not isinstance(output, dict):
-        return True
-    voice = output.get("voice", "en-us")
-    if not isinstance(voice, str) or not voice.strip():
-        return True
-    return "format" in output and format_is_bad(output["format"])
+        return 1
+    faults = 0
+    if "voice" in output and (not isinstance(output["voice"], str) or not output["voice"].strip()):
+        faults += 1
+    return faults + ("format" in output and format_is_bad(output["format"]))
 
 
 def format_is_bad(fmt: Any) -> bool:
@@ -180,12 +180,12 @@ def format_is_bad(fmt: Any) -> bool:
     return kind == "audio/pcm" and fmt.get("rate", p.PCM_RATE) != p.PCM_RATE
 
 
-def _extension_is_bad(ext: Any) -> bool:
+def _extension_faults(ext: Any) -> int:
     if ext is None:
-        return False
+        return 0
     if not isinstance(ext, dict):
-        return True
-    return "binary_audio" in ext and not isinstance(ext["binary_audio"], bool)
+        return 1
+    return int("binary_audio" in ext and not isinstance(ext["binary_audio"], bool))
 
 
 # -- conversation.item.create / .truncate --------------------------------------
@@ -199,6 +199,13 @@ def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     item_id = item.get("id")
     if item_id and item_id in ctx.items:
         return fixed(error(eid, "duplicate_item_id"))
+    after = event.get("previous_item_id")
+    if (
+        after is not None
+        and after != "root"
+        and not (isinstance(after, str) and after in ctx.items)
+    ):
+        return fixed(error(eid, "item_not_found"))  # (fuzzed ids never name unknown items)
     if item_id:
         ctx.items[item_id] = ItemInfo(assistant_audio=False)
     text = "\n".join(part["text"] for part in item["content"])
