@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 declare -A CLIENTS=(
   [agents]="openai-agents==0.24.0"
   [pipecat]="pipecat-ai[openai]==1.14.0"
+  [livekit]="livekit-agents[openai]==1.8.9"
   [llm]="llm==0.36"
 )
 
