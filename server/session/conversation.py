@@ -13,7 +13,7 @@ from typing import Any
 
 from server.llm import Message
 from server.protocol import new_id
-from server.session.tool_items import ToolCallRef, add_tool_message, tool_item
+from server.session.tool_items import ToolCallRef, add_tool_message, answered_calls, tool_item
 
 # previous_item_id that puts an item first (the Realtime API's word for it).
 ROOT = "root"
@@ -187,10 +187,11 @@ class Conversation:
         """
         self.trim()
         out: list[Message] = [{"role": "system", "content": instructions}] if instructions else []
+        paired = answered_calls(self._items.values())
         for item in self._items.values():
             if item.kind == "message" and item.text:
                 out.append({"role": item.role, "content": item.text})
-            elif item.kind != "message":
+            elif item.call is not None and item.call.call_id in paired:
                 add_tool_message(out, item)
         return out
 

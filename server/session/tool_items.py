@@ -8,6 +8,7 @@ back, and runs nothing itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,23 @@ def tool_item(item: Item) -> dict[str, Any]:
     if item.kind == "function_call":
         return body | {"name": item.call.name, "arguments": item.text}
     return body | {"output": item.text}
+
+
+def answered_calls(items: Iterable[Item]) -> set[str]:
+    """The call ids with both a finished call and its output.
+
+    Chat Completions refuses a call without its result (and a result without its call):
+    a call cut off by a cancel, or one the client never answered, is left out upstream.
+    """
+    calls, outputs = set(), set()
+    for item in items:
+        if item.call is None:
+            continue
+        if item.kind == "function_call" and item.status == "completed":
+            calls.add(item.call.call_id)
+        elif item.kind == "function_call_output":
+            outputs.add(item.call.call_id)
+    return calls & outputs
 
 
 def add_tool_message(messages: list[Message], item: Item) -> None:

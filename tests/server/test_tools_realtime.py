@@ -117,3 +117,20 @@ async def test_response_tools_override_and_no_tools_sends_none(
     sent = fake_llm.chat_requests[-1].json
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert sent["tools"][0]["function"]["name"] == "get_weather"
+
+
+async def test_a_call_never_answered_is_left_out_upstream(
+    fake_llm: FakeLLM, plain: PlainClient
+) -> None:
+    """Chat Completions refuses a tool call without its result: the next turn omits it."""
+    await plain.send({"type": p.SESSION_UPDATE, "session": {"tools": [WEATHER]}})
+    await plain.expect(p.SESSION_UPDATED)
+    fake_llm.enqueue(Reply(tool_calls=[ToolCall("get_weather", ARGS, "call_x")]))
+    await plain.ask("Weather?")
+    assert (await plain.collect()).of("response.function_call_arguments.done")
+    fake_llm.enqueue(Reply(chunks=["Never mind."]))
+    await plain.ask("Never mind, hello.")
+    await plain.collect()
+    messages = fake_llm.chat_requests[-1].json["messages"]
+    assert [m["content"] for m in messages[1:]] == ["Weather?", "Never mind, hello."]
+    assert not any("tool_calls" in m or m["role"] == "tool" for m in messages)
