@@ -95,8 +95,8 @@ async def server(llama_server: str) -> AsyncIterator[Server]:
 
 
 async def chat(server: Server) -> Client:
-    """A text-only session with a short system prompt."""
-    client = await Client.open(server.ws_url)
+    """A text-only session with a short system prompt, taking notices as the app does."""
+    client = await Client.open(server.ws_url, extensions=True)
     session = {"output_modalities": ["text"], "instructions": "Be brief."}
     await client.send({"type": p.SESSION_UPDATE, "session": session})
     await client.expect(p.SESSION_UPDATED)
@@ -133,6 +133,24 @@ async def test_the_cap_is_forwarded(server: Server) -> None:
     client = await chat(server)
     got = await turn(client, "Just a little.", max_output_tokens=5)
     assert got.done["status"] == "completed"
+    assert got.text() == " la" * 5
+    await client.close()
+
+
+async def test_tools_pass_through_to_the_real_server(server: Server) -> None:
+    """llama-cpp-python takes the client's tools and tool_choice (its default chat format
+    answers in text; the tiny model calls nothing): the answer streams as usual."""
+    client = await chat(server)
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    update = {"tools": [weather], "tool_choice": "auto"}
+    await client.send({"type": p.SESSION_UPDATE, "session": update})
+    await client.expect(p.SESSION_UPDATED)
+    got = await turn(client, "Weather?", max_output_tokens=5)
+    assert got.done["status"] == "completed", got.of(p.ERROR)
     assert got.text() == " la" * 5
     await client.close()
 
