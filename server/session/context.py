@@ -108,8 +108,9 @@ def fit(
     window = context.window
     if window is not None:
         history = _within(history, head + newest, context, window, cap)
-    # A history that starts with an answer has lost its question: drop that answer too.
-    while history and history[0]["role"] == "assistant":
+    # A history that starts with an answer has lost its question: drop that answer too;
+    # a tool result whose call was dropped goes with it (Chat Completions refuses it).
+    while history and history[0]["role"] in ("assistant", "tool"):
         history = history[1:]
     total = len(messages) - len(head) - 1
     return Fitted(head + history + newest, total - len(history))

@@ -64,3 +64,19 @@ def test_keep_at_most_bounds_the_history_for_a_retry() -> None:
     fitted = fit(messages, ModelContext(window=None), cap=None, keep_at_most=4)
     assert len(fitted.messages) == 1 + 4 + 1
     assert fitted.left_out == 6
+
+
+def test_a_tool_result_never_stays_without_its_call() -> None:
+    """Chat Completions refuses a ``tool`` message whose assistant ``tool_calls`` is gone."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    old = [
+        {"role": "user", "content": "question " + "word " * 300},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "result " + "word " * 40},
+    ]
+    messages = [SYSTEM, *old, *turns(3), {"role": "user", "content": "go on"}]
+    # Room for the turns and the tool result, not for the call's big question.
+    fitted = fit(messages, ModelContext(window=700), cap=100)
+    kept = fitted.messages[1:-1]
+    assert kept and kept[0]["role"] == "user"
+    assert all(m["role"] != "tool" for m in kept)
