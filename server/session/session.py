@@ -223,6 +223,7 @@ class Session(ItemHandlers):
         instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
         frame = framing(event, self.conversation)
+        options = response_tools(event, self.config.tools, self.config.tool_choice)
         messages = input_messages(event, self.conversation, instructions)
         if messages is None:
             messages = self.conversation.messages(instructions)
@@ -241,7 +242,6 @@ class Session(ItemHandlers):
             owner=self.id,
         )
         llm, model = self.services.llm, self.config.model
-        options = response_tools(event, self.config.tools, self.config.tool_choice)
         limits = self.services.limits
         self.response = ResponseRun(
             send=self.send,

@@ -134,3 +134,15 @@ async def test_a_call_never_answered_is_left_out_upstream(
     messages = fake_llm.chat_requests[-1].json["messages"]
     assert [m["content"] for m in messages[1:]] == ["Weather?", "Never mind, hello."]
     assert not any("tool_calls" in m or m["role"] == "tool" for m in messages)
+
+
+async def test_bad_response_tools_leave_no_trace(fake_llm: FakeLLM, plain: PlainClient) -> None:
+    await plain.send(
+        {"type": p.RESPONSE_CREATE, "event_id": "e1", "response": {"tools": [{"type": "mcp"}]}}
+    )
+    error = (await plain.expect(p.ERROR))["error"]
+    assert (error["param"], error["event_id"]) == ("response.tools[0]", "e1")
+    await plain.send(p.user_text_item("Hello"))
+    # The refused response added nothing: the user's item is the conversation's first.
+    assert (await plain.expect(p.ITEM_DONE))["previous_item_id"] is None
+    assert fake_llm.chat_requests == []
