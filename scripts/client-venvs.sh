@@ -6,7 +6,7 @@
 #   bash scripts/client-venvs.sh            # all of them
 #   bash scripts/client-venvs.sh agents     # one
 # Idempotent: a venv is made again only when its requirement line below changes.
-# First install from a warm pip cache: ~20 s per venv; cold: ~1-2 min each (wheels only).
+# First install from a warm pip cache on 2 busy cores: about 1.5-2 min per venv (wheels only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
