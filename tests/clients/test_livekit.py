@@ -9,8 +9,6 @@ and is spoken, the interrupt silences the answer, no error, and the history is i
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.clients.harness import client_python, framework_server, run_driver
@@ -28,14 +26,14 @@ async def test_generate_reply_interrupt_and_history(fake_llm: FakeLLM) -> None:
         Reply(chunks=chunk_text(STORY, 3), delay=0.03),
     )
     async with framework_server(python, fake_llm) as ready:
-        started = time.perf_counter()
         report = await run_driver(python, "livekit_realtime", fake_llm, ready["http"])
     assert report["errors"] == []
     first, story = report["turns"]
     assert first["reply_wait_s"] < 5 and story["reply_wait_s"] < 5  # metadata echoed
     assert first["text"] == "Arr, Paris it be." and first["audio_bytes"] > 24_000
-    assert story["late_audio_frames"] == 0 and len(story["text"]) < len(STORY)
-    assert fake_llm.disconnected_at and fake_llm.disconnected_at[0] > started  # cancelled
+    assert len(story["text"]) < len(STORY) // 2
+    # The interrupt closed the answer's upstream request: nothing more of it is made.
+    assert 0 < fake_llm.disconnected_at[0] - story["interrupted_at"] < 2.0
     history = [(h["role"], h["text"]) for h in report["history"]]
     assert history[:3] == [
         ("user", "What is the capital of France?"),

@@ -9,8 +9,6 @@ user notices: the answer arrives with the instructions applied, the interrupt si
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.clients.harness import client_python, framework_server, run_driver
@@ -25,12 +23,12 @@ async def test_default_service_answers_and_an_interrupt_silences_it(fake_llm: Fa
     python = client_python("pipecat")
     fake_llm.enqueue(Reply(chunks=chunk_text(STORY, 3), delay=0.03))
     async with framework_server(python, fake_llm) as ready:
-        started = time.perf_counter()
         report = await run_driver(python, "pipecat_realtime", fake_llm, ready["listening"])
     assert report["errors"] == []
     assert report["interrupted"] and report["audio_bytes"] > 0
-    assert report["late_audio_frames"] == 0
-    assert report["text"] and len(report["text"]) < len(STORY)
-    assert fake_llm.disconnected_at and fake_llm.disconnected_at[0] > started  # cancelled
+    assert report["text"] and len(report["text"]) < len(STORY) // 2
+    # The interrupt closed the answer's upstream request: nothing more of it is made.
+    closed = fake_llm.disconnected_at[0] - report["interrupted_at"]
+    assert 0 < closed < 2.0
     system = fake_llm.chat_requests[0].json["messages"][0]
     assert system == {"role": "system", "content": "Answer like a pirate."}

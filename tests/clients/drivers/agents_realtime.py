@@ -35,8 +35,9 @@ async def turn(session: Any, text: str, report: dict[str, Any], interrupt: bool)
     interrupted turn ends once nothing has come for 2 s after the interrupt.
     """
     await session.send_message(text)
-    audio, ends, after = 0, 0, 0
+    audio, ends = 0, 0
     interrupted = False
+    interrupted_at: float | None = None
     events = aiter(session)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -55,10 +56,10 @@ async def turn(session: Any, text: str, report: dict[str, Any], interrupt: bool)
             report["tools"].append(str(event.output))
         elif kind == "audio":
             audio += len(event.audio.data)
-            if interrupted:
-                after += 1
-            elif interrupt:
+            if interrupt and not interrupted:
                 interrupted = True
+                # The same clock as the fake upstream's (CLOCK_MONOTONIC): the test compares.
+                interrupted_at = time.perf_counter()
                 await session.interrupt()
         elif kind == "history_updated":
             report["history"] = [_item(item) for item in event.history]
@@ -66,7 +67,7 @@ async def turn(session: Any, text: str, report: dict[str, Any], interrupt: bool)
             ends += 1
             if not interrupt and ends == 2:
                 break
-    report["turns"].append({"audio_bytes": audio, "audio_after_interrupt": after})
+    report["turns"].append({"audio_bytes": audio, "interrupted_at": interrupted_at})
 
 
 def _item(item: Any) -> dict[str, Any]:

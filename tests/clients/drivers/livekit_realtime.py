@@ -28,7 +28,7 @@ async def answer(session: Any, text: str, *, interrupt: bool) -> dict[str, Any]:
     started = time.monotonic()
     generation = await session.generate_reply()
     waited = time.monotonic() - started
-    said, audio, late = "", 0, 0
+    said, audio, heard_ms = "", 0, 0.0
     interrupted_at: float | None = None
     async for message in generation.message_stream:
 
@@ -37,21 +37,22 @@ async def answer(session: Any, text: str, *, interrupt: bool) -> dict[str, Any]:
 
         reading = asyncio.create_task(read_text())
         async for frame in message.audio_stream:
-            audio += len(frame.data) * 2
-            if interrupted_at is not None and time.monotonic() - interrupted_at > 1.0:
-                late += 1
+            audio += frame.samples_per_channel * 2
+            heard_ms += frame.samples_per_channel * 1000 / frame.sample_rate
             if interrupt and interrupted_at is None:
-                interrupted_at = time.monotonic()
+                # The same clock as the fake upstream's (CLOCK_MONOTONIC): the test compares.
+                interrupted_at = time.perf_counter()
                 session.interrupt()
+                played = int(heard_ms)  # as an AgentSession does: what was played so far
                 session.truncate(
-                    message_id=message.message_id, modalities=["audio", "text"], audio_end_ms=300
+                    message_id=message.message_id, modalities=["audio", "text"], audio_end_ms=played
                 )
         said += await reading
     return {
         "reply_wait_s": round(waited, 3),
         "text": said,
         "audio_bytes": audio,
-        "late_audio_frames": late,
+        "interrupted_at": interrupted_at,
     }
 
 
@@ -61,7 +62,7 @@ async def main(url: str) -> None:
     async with aiohttp.ClientSession() as http:
         model = RealtimeModel(base_url=url, api_key="unused", http_session=http)
         session = model.session()
-        session.on("error", lambda error: errors.append(str(error.error)))
+        session.on("error", lambda error: errors.append(repr(error.error)))
         await session.update_instructions("Answer like a pirate.")
         first = await answer(session, "What is the capital of France?", interrupt=False)
         second = await answer(session, "Tell me a very long story.", interrupt=True)
