@@ -125,8 +125,8 @@ def setup_logging(settings: Settings) -> Path:
 
 def list_devices() -> int:
     """Print the output devices, one per line."""
+    from tui.audio.player import list_devices as devices
     from tui.errors import AudioUnavailable
-    from tui.player import list_devices as devices
 
     try:
         found = devices()

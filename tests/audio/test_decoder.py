@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.recording import RATE, Recording
-from tui.decoder import DecodeError, SegmentAssembler, UnsupportedFormat, decode_segment
+from tui.audio.decoder import DecodeError, SegmentAssembler, UnsupportedFormat, decode_segment
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("ffmpeg") and shutil.which("espeak-ng")),

@@ -13,7 +13,7 @@ from tests.helpers.tui_app import Recorder, ask
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
-from tui.connection import Connection
+from tui.link.websocket import Connection
 
 ANSWER = (
     "The first thing to know is that tea leaves need hot water. Green tea likes it cooler, "

@@ -11,7 +11,7 @@ from typing import Any
 from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.prompt_box import PromptBox
 
 SIZE = (100, 30)

@@ -15,7 +15,8 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
 from tui.config import Settings
-from tui.connection import Connection, NotConnected
+from tui.errors import NotConnected
+from tui.link.websocket import Connection
 from tui.screens.conversations import ConversationsScreen
 from tui.widgets.transcript import UserTurn
 

@@ -16,7 +16,7 @@ from tests.helpers.tui_app import Recorder, ask, open_older_chat
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings, websocket_url
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.transcript import UserTurn
 

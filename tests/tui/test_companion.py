@@ -7,8 +7,8 @@ import pytest
 from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
-from tui.companion import Companion, CompanionError, http_status
 from tui.config import Settings
+from tui.link.companion import Companion, CompanionError, http_status
 
 
 async def test_companion_starts_answers_healthz_and_stops() -> None:

@@ -6,7 +6,7 @@ from textual.widgets._footer import FooterKey
 
 from tests.helpers.tui_app import scripted_app
 from tests.helpers.waiting import wait_for
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.greeting import Greeting
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine

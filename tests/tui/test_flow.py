@@ -9,7 +9,7 @@ from tests.helpers.server import ServerFactory, sessions
 from tests.helpers.texts import LONG
 from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import stays, wait_for
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine

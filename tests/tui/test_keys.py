@@ -15,8 +15,8 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.commands import applicable_commands
-from tui.connection import Connection
+from tui.app.commands import applicable_commands
+from tui.link.websocket import Connection
 from tui.screens.conversations import ConversationsScreen
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox

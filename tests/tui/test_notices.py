@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.helpers.tui_app import Notices, scripted_app
 from tests.helpers.waiting import wait_for
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.prompt_box import PromptBox
 
 

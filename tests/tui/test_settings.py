@@ -13,9 +13,10 @@ from textual.widgets import Input, Select, Static, TextArea
 from server import protocol as p
 from tests.helpers.tui_app import ScriptedLink, scripted_app
 from tests.helpers.waiting import wait_for
+from tui.app.config_file import replace_table
 from tui.config import config_path
-from tui.config_file import replace_table
-from tui.connection import Connection, translate
+from tui.link.server_events import translate
+from tui.link.websocket import Connection
 from tui.preferences import Preferences
 from tui.screens.settings import Chosen, Problem, SettingsScreen
 

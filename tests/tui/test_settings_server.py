@@ -15,7 +15,7 @@ from tests.helpers.server import ServerFactory
 from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
 from tui.screens.settings import SettingsScreen

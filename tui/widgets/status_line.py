@@ -14,8 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.answer import ResponseState
-from tui.link import LinkState
+from tui.states import LinkState, ResponseState
 
 _LINK_STYLES = {
     LinkState.CONNECTED: "$text-success",

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tui import link as wire
+from textual.app import App
+
+from tui.app.config_file import Value, write_table
 from tui.config import config_path
-from tui.config_file import Value, write_table
+from tui.link import Link, send_all
 from tui.preferences import Preferences
 from tui.screens.settings import Chosen, SettingsScreen
-
-if TYPE_CHECKING:
-    from tui.app import Talkterm
 
 log = logging.getLogger("talkterm.settings")
 
@@ -31,9 +30,9 @@ TABLE = "preferences"
 class SettingsKeeper:
     """Holds the chosen settings and the server's lists; opens the screen and saves."""
 
-    def __init__(self, app: Talkterm) -> None:
-        self.app = app
-        stored = dict(app.settings.preferences)
+    def __init__(self, app: App[Any], stored: dict[str, Any], link: Link) -> None:
+        self.app, self.link = app, link
+        stored = dict(stored)
         self.theme: str | None = stored.pop("theme", None)
         try:
             self.current = Preferences.from_dict(stored)
@@ -95,8 +94,8 @@ class SettingsKeeper:
         self.current = self.saved = chosen.preferences
         self.app.theme = chosen.theme  # saved by _keep_theme
         self._write()
-        if self.app.link.connected:
-            wire.send_all(self.app.link, self.session_events())
+        if self.link.connected:
+            send_all(self.link, self.session_events())
             self.app.notify("Saved. The next answer uses these settings.", timeout=3)
         else:
             self.app.notify("Saved. They apply once the server is connected.", timeout=4)

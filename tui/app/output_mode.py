@@ -10,11 +10,11 @@ from textual import on, work
 from textual.app import App
 from textual.reactive import reactive
 
-from tui import link as wire
-from tui.audio_feed import AudioFeed, open_player
+from tui.audio.feed import AudioFeed, open_player
+from tui.audio.playback import Playback
 from tui.config import Settings
-from tui.link import Link
-from tui.playback import Playback
+from tui.link import Link, send_all
+from tui.link.events import session_update
 from tui.widgets.status_line import StatusLine
 
 
@@ -44,7 +44,7 @@ class OutputMode(App[None]):
         """Show the mode, and ask the server for it (and for audio as binary frames)."""
         self.query_one(StatusLine).mode = "voice" if self.spoken else "text"
         if self.link.connected:
-            wire.send_all(self.link, [wire.session_update(self.spoken)])
+            send_all(self.link, [session_update(self.spoken)])
 
     @work(thread=True, exclusive=True, group="audio-open", exit_on_error=False)
     def open_audio(self) -> None:

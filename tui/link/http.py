@@ -1,15 +1,11 @@
-"""The app's link over HTTP streaming, and the link that falls back to it.
+"""The app's link over HTTP streaming.
 
 ``HttpLink`` plays the server's part of the Realtime conversation on the client:
 it keeps the history the events describe and answers ``response.create`` with
 one ``POST /v1/chat/completions`` (stream, text and audio), posting the same
-``Connection.*`` messages the WebSocket link posts. Pause and resume are local
-(the app holds text and playback; the stream keeps arriving into its buffers);
-Stop closes the request; a dropped stream ends the HTTP mode as a lost link.
-
-``FallbackLink`` tries the WebSocket first and switches to HTTP streaming when
-the upgrade is refused (any non-101 answer but 401/403), and tries the
-WebSocket again on the next reconnect.
+messages the WebSocket link posts. Pause and resume are local (the app holds text
+and playback; the stream keeps arriving into its buffers); Stop closes the request;
+a dropped stream ends the HTTP mode as a lost link.
 """
 
 from __future__ import annotations
@@ -23,26 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import protocol as p
-from tui.config import Settings
-from tui.connection import Connection, Post
-from tui.errors import UpgradeRefused
 from tui.heard import heard_prefix
-from tui.http_stream import HTTPStatusError, request, sse_data
-from tui.link import Link, refused, unreachable
+from tui.link import unreachable
+from tui.link.http_stream import HTTPStatusError, request, sse_data
+from tui.link.messages import ConnectionMessages as Messages
+from tui.link.messages import Post
 
 log = logging.getLogger("talkterm.connection")
 # The server's own voice: "alloy" is what OpenAI clients send, and it maps to the default.
 _PCM = {"voice": "alloy", "format": "pcm16"}
-_REALTIME = "/v1/realtime"
-
-
-def http_base(ws_url: str) -> str:
-    """The HTTP base URL of the server behind a WebSocket URL (a proxy's path prefix kept)."""
-    scheme, rest = ws_url.split("://", 1)
-    host, _, path = rest.partition("/")
-    prefix = "/" + path.split("?", 1)[0]
-    prefix = prefix[: prefix.find(_REALTIME)] if _REALTIME in prefix else ""
-    return f"{'https' if scheme == 'wss' else 'http'}://{host}{prefix.rstrip('/')}"
 
 
 @dataclass
@@ -82,9 +67,9 @@ class HttpLink:
         models = json.loads(raw)
         self._model = str(models["data"][0]["id"]) if models.get("data") else "?"
         self.connected = True
-        self._post(Connection.Connected(self.url, transport="HTTP streaming"))
+        self._post(Messages.Connected(self.url, transport="HTTP streaming"))
         # A new, empty conversation on this side: the app re-sends its history.
-        self._post(Connection.SessionStarted(self._model, "server", False, replaced=True))
+        self._post(Messages.SessionStarted(self._model, "server", False, replaced=True))
         try:
             await self._dropped.wait()
         finally:
@@ -100,7 +85,7 @@ class HttpLink:
                 await self._answer  # it remembers what it had; forgotten just below
         self.history.clear()
         self._last = None
-        self._post(Connection.SessionStarted(self._model, "server", False))
+        self._post(Messages.SessionStarted(self._model, "server", False))
 
     def send(self, event: dict[str, Any]) -> None:
         """Act on one client event as the server would."""
@@ -118,7 +103,7 @@ class HttpLink:
         elif kind in (p.RESPONSE_PAUSE, p.RESPONSE_RESUME):
             rid = str(event.get("response_id", ""))
             paused = kind == p.RESPONSE_PAUSE
-            ack = Connection.ResponsePaused if paused else Connection.ResponseResumed
+            ack = Messages.ResponsePaused if paused else Messages.ResponseResumed
             self._post(ack(rid))
         elif kind == p.ITEM_TRUNCATE:
             self._truncate(str(event["item_id"]), int(event["audio_end_ms"]))
@@ -129,8 +114,8 @@ class HttpLink:
         self._answer = asyncio.create_task(self._stream(rid, item, voice))
 
     async def _stream(self, rid: str, item: str, voice: bool) -> None:
-        self._post(Connection.ResponseStarted(rid))
-        self._post(Connection.ItemStarted(rid, item))
+        self._post(Messages.ResponseStarted(rid))
+        self._post(Messages.ItemStarted(rid, item))
         # Stop sends cancel and truncate together: the truncate lands while this task is
         # still unwinding, so it marks the reply rather than the history.
         reply = self._last = _Reply(item)
@@ -146,21 +131,21 @@ class HttpLink:
                 delta, error = _delta(data)
                 if error is not None:
                     code = str(error.get("code") or "error")
-                    self._post(Connection.ServerError(code, str(error.get("message"))))
+                    self._post(Messages.ServerError(code, str(error.get("message"))))
                     status = "failed"
                     break
                 audio = delta.get("audio") or {}
                 if piece := delta.get("content") or audio.get("transcript"):
                     reply.text += piece
-                    self._post(Connection.TextArrived(rid, piece))
+                    self._post(Messages.TextArrived(rid, piece))
                 if pcm := audio.get("data"):
                     raw = base64.b64decode(pcm)
                     reply.audio += len(raw)
-                    self._post(Connection.AudioArrived(rid, raw))
+                    self._post(Messages.AudioArrived(rid, raw))
         except asyncio.CancelledError:
             status = "cancelled"  # Stop: leaving the request closed the connection
         except HTTPStatusError as exc:
-            self._post(Connection.ServerError(f"http_{exc.status}", exc.message))
+            self._post(Messages.ServerError(f"http_{exc.status}", exc.message))
             status = "failed"
         except OSError as exc:
             self._drop(reply, unreachable(self.url, exc))
@@ -168,19 +153,19 @@ class HttpLink:
         except (ValueError, TypeError, AttributeError) as exc:
             # Not OpenAI's chunk shape (bad JSON or base64, a proxy's page): say so, end it.
             message = f"The server's stream could not be read ({type(exc).__name__}: {exc})."
-            self._post(Connection.ServerError("bad_stream", message))
+            self._post(Messages.ServerError("bad_stream", message))
             status = "failed"
         self._finish(rid, reply, status)
 
     def _finish(self, rid: str, reply: _Reply, status: str) -> None:
         if status != "failed":
             self._remember(reply)
-        self._post(Connection.ResponseFinished(rid, status))
+        self._post(Messages.ResponseFinished(rid, status))
 
     def _drop(self, reply: _Reply, reason: str) -> None:
         """A dropped stream: keep what arrived, report the link lost (the app marks it)."""
         self._remember(reply)
-        self._post(Connection.Lost(reason, 0.0))
+        self._post(Messages.Lost(reason, 0.0))
         self._dropped.set()
 
     def _remember(self, reply: _Reply) -> None:
@@ -204,65 +189,3 @@ def _delta(data: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         return {}, chunk["error"] or {}
     choices = chunk.get("choices") or []
     return (choices[0].get("delta") or {} if choices else {}), None
-
-
-class FallbackLink:
-    """WebSocket first; HTTP streaming when the upgrade is refused."""
-
-    def __init__(self, ws: Connection, token: str | None, post: Post) -> None:
-        self.ws, self._token, self._post = ws, token, post
-        self.http: HttpLink | None = None
-
-    @property
-    def connected(self) -> bool:
-        """Whether events can be sent now."""
-        return self.http.connected if self.http is not None else self.ws.connected
-
-    @property
-    def resumable(self) -> bool:
-        """Only a WebSocket session can be resumed."""
-        return self.http is None and self.ws.resumable
-
-    def send(self, event: dict[str, Any]) -> None:
-        """Send through whichever transport is active."""
-        (self.http if self.http is not None else self.ws).send(event)
-
-    async def run(self) -> None:
-        """Alternate: WebSocket until refused, HTTP until a stream drops, WebSocket again."""
-        while True:
-            try:
-                await self.ws.run()
-                return  # the token was refused: final
-            except UpgradeRefused as exc:
-                log.info("WebSocket refused (HTTP %s); trying HTTP streaming", exc.status)
-                where = exc.url
-            self.http = HttpLink(http_base(where), self._token, self._post)
-            try:
-                await self.http.run()
-            except HTTPStatusError as exc:
-                if exc.status in (401, 403):
-                    self._post(Connection.AuthRefused(refused(exc.status)))
-                    return
-                self._post(Connection.Lost(exc.message, 1.0))
-            except OSError as exc:
-                self._post(Connection.Lost(unreachable(self.http.url, exc), 1.0))
-            finally:
-                self.http = None
-            await asyncio.sleep(1.0)
-
-    async def new_session(self) -> None:
-        """Leave the current conversation for an empty one, on whichever transport is active."""
-        await (self.http if self.http is not None else self.ws).new_session()
-
-    async def close(self) -> None:
-        """Stop what the WebSocket link started."""
-        await self.ws.close()
-
-
-def make_link(settings: Settings, post: Post) -> Link:
-    """The app's link: with --server, WebSocket falling back to HTTP; else the companion's."""
-    ws = Connection.from_settings(settings, post)
-    if not settings.server:
-        return ws  # our own companion always speaks WebSocket
-    ws.fallback = True
-    return FallbackLink(ws, settings.token_value, post)

@@ -1,6 +1,6 @@
 """Palette commands that open the settings screen on one field.
 
-The key's own command, *Settings*, is listed with the other keys by ``tui.commands``.
+The key's own command, *Settings*, is listed with the other keys by ``tui.app.commands``.
 """
 
 from __future__ import annotations

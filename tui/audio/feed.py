@@ -1,7 +1,7 @@
 """The audio thread: decode each segment off the UI thread and feed the player.
 
 The app puts (generation, what) items on a queue and returns at once; this
-thread turns them into PCM with ``tui.decoder`` and hands it to the player.
+thread turns them into PCM with ``tui.audio.decoder`` and hands it to the player.
 Items of any generation but the newest are dropped here, and the player drops
 them again, so audio of a stopped answer can never be heard.
 """
@@ -14,42 +14,15 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from textual.message import Message
 
-from tui.decoder import SegmentAssembler
+from tui.audio import PlayerLike
+from tui.audio.decoder import SegmentAssembler
 from tui.errors import DecodeError
 
 log = logging.getLogger("talkterm.audio")
-
-
-class PlayerLike(Protocol):
-    """The part of ``tui.player.Player`` the app uses (tests pass a recording double)."""
-
-    @property
-    def underruns(self) -> int:
-        """Times the speaker ran dry mid-answer."""
-        ...
-
-    @property
-    def played_ms(self) -> float:
-        """Audio the speaker has played in this generation, in ms."""
-        ...
-
-    @property
-    def buffered_ms(self) -> float:
-        """Audio fed but not yet played, in ms."""
-        ...
-
-    def open(self) -> None: ...
-    def begin(self, generation: int) -> None: ...
-    def feed(self, generation: int, pcm: bytes) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def stop(self) -> float: ...
-    def mark_finished(self, generation: int) -> None: ...
-    def close(self) -> None: ...
 
 
 class AudioFeed:
@@ -163,7 +136,7 @@ def open_player(
 
     Blocking: PortAudio can take a while, so run it in a thread worker.
     """
-    from tui.player import Player
+    from tui.audio.player import Player
 
     try:
         opened: PlayerLike = player or Player(

@@ -3,7 +3,7 @@
 Other threads (the network worker, the UI) call ``begin``/``feed``/``pause``/
 ``stop``; PortAudio's own thread runs the callback, which only copies ready
 bytes out of the buffer under a short lock and pads with silence. Decoding
-happens before ``feed`` (see ``tui.decoder``), never in the callback.
+happens before ``feed`` (see ``tui.audio.decoder``), never in the callback.
 
 Each response has a *generation* number chosen by the caller; audio fed for
 any generation but the current one is dropped, so late frames of a stopped

@@ -14,35 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from textual.message import Message
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from server import protocol as p
-from tui.companion import CompanionEndpoint
-from tui.config import Settings
 from tui.errors import NotConnected, UpgradeRefused
-from tui.link import Endpoint, FixedEndpoint, Link, backoff_delay, refused, unreachable
-from tui.link_messages import ConnectionMessages
-from tui.resume import ResumePoint
-from tui.server_events import session_started, translate
-
-__all__ = [
-    "Connection",
-    "Endpoint",
-    "FixedEndpoint",
-    "Link",
-    "NotConnected",
-    "backoff_delay",
-    "translate",
-]
+from tui.link import Endpoint, backoff_delay, refused, unreachable
+from tui.link.messages import ConnectionMessages, Post
+from tui.link.resume import ResumePoint
+from tui.link.server_events import session_started, translate
 
 log = logging.getLogger("talkterm.connection")
-
-Post = Callable[[Message], Any]
 
 
 class Connection(ConnectionMessages):
@@ -69,25 +53,6 @@ class Connection(ConnectionMessages):
         self._ws: ClientConnection | None = None
         self.resume = ResumePoint()
         self._renewing = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings, post: Post) -> Connection:
-        """The link the settings describe: --server, or a companion server of our own."""
-        endpoint: Endpoint = (
-            FixedEndpoint(settings.server, settings.token_value)
-            if settings.server
-            else CompanionEndpoint(
-                ready_within=settings.connect_timeout + 5, extra_env=settings.companion
-            )
-        )
-        return cls(
-            endpoint,
-            post,
-            open_timeout=settings.connect_timeout,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            max_delay=settings.reconnect_max_delay,
-        )
 
     async def close(self) -> None:
         """Stop the companion server, if this link started one."""

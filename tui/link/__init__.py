@@ -1,30 +1,22 @@
-"""The link's network-free parts: its states, the events the app sends, backoff, plain words."""
+"""The link to the server: what the app needs of it, and its network-free parts.
+
+``Link`` is the interface; ``setup.make_link`` chooses the variant (``websocket``:
+the Realtime WebSocket with resume; ``http``: Chat Completions streaming; ``fallback``:
+the first, falling back to the second). ``messages`` are what every variant posts,
+``server_events`` turns frames into them, ``events`` builds what the app sends. Here:
+endpoints, backoff, the error codes the app matches, failures in plain words.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Any, Protocol
 
-from server import protocol as p
 from tui.errors import NotConnected
 
 log = logging.getLogger("talkterm.link")
-
-
-class LinkState(StrEnum):
-    """How the link to the server stands, as the app and its status line name it."""
-
-    STARTING = "starting"
-    """Starting the companion server."""
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    """Down; the next attempt is scheduled."""
-    REFUSED = "refused"
-    """The server refused the token: final, there are no more attempts."""
 
 
 # Server error codes that only mean a control event raced the end of its response.
@@ -105,44 +97,6 @@ def send_all(link: Link, events: Iterable[dict[str, Any]]) -> None:
             link.send(event)
         except NotConnected:
             log.info("not connected; dropped %s", event["type"])
-
-
-# -- what the app asks of the server ------------------------------------------------------
-
-
-def modality(voice: bool) -> str:
-    """The Realtime output modality for spoken or text-only answers."""
-    return "audio" if voice else "text"
-
-
-def session_update(voice: bool) -> dict[str, Any]:
-    """Ask for the output mode and for audio as binary frames."""
-    session = {"type": "realtime", "output_modalities": [modality(voice)]}
-    return {"type": p.SESSION_UPDATE, "session": session | {"talkterm": {"binary_audio": True}}}
-
-
-def conversation_item(role: str, text: str) -> dict[str, Any]:
-    """A conversation.item.create for one earlier turn (user or assistant)."""
-    kind = "output_text" if role == "assistant" else "input_text"
-    item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
-    return {"type": p.ITEM_CREATE, "item": item}
-
-
-def response_create(voice: bool) -> dict[str, Any]:
-    """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
-    return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
-
-
-def choices(listed: Any) -> list[str] | None:
-    """Names from a server's list: plain strings, or objects with an ``id`` or ``name``."""
-    if not isinstance(listed, list):
-        return None
-    names = []
-    for entry in listed:
-        name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name:
-            names.append(name)
-    return names
 
 
 # -- failures in plain words --------------------------------------------------------------

@@ -9,8 +9,7 @@ from typing import Any
 from textual.message import Message
 
 from server import protocol as p
-from tui import link as wire
-from tui.link_messages import ConnectionMessages as Messages
+from tui.link.messages import ConnectionMessages as Messages
 
 
 def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
@@ -32,15 +31,15 @@ def session_started(event: dict[str, Any], *, replaced: bool = False) -> Message
         str(ext.get("tts", "?")),
         bool(ext.get("demo")),
         replaced,
-        models=wire.choices(ext.get("models")),
-        voices=wire.choices(ext.get("voices")),
+        models=choices(ext.get("models")),
+        voices=choices(ext.get("voices")),
     )
 
 
 def _session_updated(event: dict[str, Any]) -> Message | None:
     """Only an update that lists models or voices tells the app something."""
     ext = _extension(event)
-    models, voices = wire.choices(ext.get("models")), wire.choices(ext.get("voices"))
+    models, voices = choices(ext.get("models")), choices(ext.get("voices"))
     return None if models is None and voices is None else Messages.SessionUpdated(models, voices)
 
 
@@ -96,3 +95,15 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.RESPONSE_RESUMED: lambda e: Messages.ResponseResumed(e.get("response_id", "")),
     p.ERROR: _error,
 }
+
+
+def choices(listed: Any) -> list[str] | None:
+    """Names from a server's list: plain strings, or objects with an ``id`` or ``name``."""
+    if not isinstance(listed, list):
+        return None
+    names = []
+    for entry in listed:
+        name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name:
+            names.append(name)
+    return names

@@ -22,23 +22,26 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from server import protocol as p
-from tui import answer as endings
-from tui import link as wire
-from tui.answer import Answer, AnswerEvent, Ending, ResponseState
-from tui.audio_feed import AudioFeed, PlayerLike
-from tui.chat_actions import ChatActions
-from tui.chat_log import ChatLog
-from tui.clipboard import CopyActions
-from tui.commands import APP_KEYS, TalktermCommands, shown_keys
+from tui.app import answer as endings
+from tui.app.answer import Answer, AnswerEvent, Ending
+from tui.app.chat_actions import ChatActions
+from tui.app.chat_log import ChatLog
+from tui.app.clipboard import CopyActions
+from tui.app.commands import TalktermCommands
+from tui.app.output_mode import OutputMode
+from tui.app.settings_actions import SettingsActions
+from tui.app.settings_commands import SettingsCommands
+from tui.app.settings_keeper import SettingsKeeper
+from tui.audio import PlayerLike
+from tui.audio.feed import AudioFeed
+from tui.audio.playback import Playback
 from tui.config import Settings
-from tui.connection import Connection
-from tui.http_link import make_link
-from tui.link import Link, LinkState
-from tui.output_mode import OutputMode
-from tui.playback import Playback
-from tui.settings_actions import SettingsActions
-from tui.settings_commands import SettingsCommands
-from tui.settings_keeper import SettingsKeeper
+from tui.keys import APP_KEYS, shown_keys
+from tui.link import BUSY, RACES, Link, send_all
+from tui.link.events import conversation_item, response_create
+from tui.link.setup import make_link
+from tui.link.websocket import Connection
+from tui.states import LinkState, ResponseState
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView
@@ -79,7 +82,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         self.chats = ChatLog(settings.store_path, self.store_warning)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
-        self.preferences = SettingsKeeper(self)
+        self.preferences = SettingsKeeper(self, settings.preferences, self.link)
         self.set_reactive(OutputMode.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
@@ -168,7 +171,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
             await self._end_answer(endings.FORGOTTEN)
         if self.take_unseeded() or message.replaced:
             # The new session starts empty: give it the conversation as the person saw it.
-            self._send(*(wire.conversation_item(role, text) for role, text in self.history))
+            self._send(*(conversation_item(role, text) for role, text in self.history))
 
     def on_connection_session_resumed(self, message: Connection.SessionResumed) -> None:
         """Back in the same session: the answer carries on where it was cut."""
@@ -217,7 +220,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
 
     async def on_connection_server_error(self, message: Connection.ServerError) -> None:
         """Say what went wrong, in the server's plain words."""
-        if message.code in wire.RACES:
+        if message.code in RACES:
             log.info("ignored a race: %s", message.message)
             return
         if message.code in p.NOTICE_CODES:
@@ -225,7 +228,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
             self.notify(message.message, title="Conversation", timeout=10)
             return
         answer = self.answer
-        if message.code == wire.BUSY and answer is not None and answer.response_id is None:
+        if message.code == BUSY and answer is not None and answer.response_id is None:
             # The server may still be closing the answer we cancelled: ask again, briefly.
             if (delay := answer.retry_delay()) is not None:
                 self.set_timer(delay, lambda: self._ask_again(answer))
@@ -311,7 +314,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         turn = await transcript.add_assistant()
         generation = self.sound.begin(voice)
         # The answer exists before the request leaves, so no event of it can be missed.
-        self.answer = Answer(turn, generation, voice, sent_at, create=wire.response_create(voice))
+        self.answer = Answer(turn, generation, voice, sent_at, create=response_create(voice))
         self.state = ResponseState.STREAMING
         self._ticker.resume()
         self.history.append(("user", text))
@@ -381,7 +384,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
             await self._end_answer(endings.PLAYED)
 
     def _send(self, *events: dict[str, Any]) -> None:
-        wire.send_all(self.link, events)
+        send_all(self.link, events)
 
 
 def _default_link(app: Talkterm) -> Link:

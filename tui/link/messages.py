@@ -1,4 +1,4 @@
-"""What a ``Connection`` posts: typed messages for what happened to the link and what
+"""What a link posts: typed messages for what happened to the link and what
 the server said.
 
 They are nested on ``ConnectionMessages`` (which ``Connection`` inherits) under the
@@ -7,9 +7,14 @@ namespace ``connection``, so handlers stay named ``on_connection_text_arrived`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from textual.message import Message
+
+Post = Callable[[Message], Any]
+"""How a link hands a message to the app (``App.post_message``)."""
 
 
 class ConnectionMessages:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from server import protocol as p
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 
 if TYPE_CHECKING:
-    from tui.audio_feed import AudioFeed
+    from tui.audio.feed import AudioFeed
 
 AnswerEvent: TypeAlias = (
     Connection.ResponseStarted
@@ -23,16 +22,6 @@ AnswerEvent: TypeAlias = (
     | Connection.AudioArrived
 )
 """The server events that fill an answer in."""
-
-
-class ResponseState(StrEnum):
-    """Where the app is with an answer."""
-
-    IDLE = "idle"
-    STREAMING = "streaming"
-    PAUSED = "paused"
-    STOPPING = "stopping"
-    """Stopped on screen; waiting for the server to confirm the cancel."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from textual.app import App
 
-from tui import link as wire
-from tui.connection import Connection
-from tui.link import Link
-from tui.settings_keeper import SettingsKeeper
+from tui.app.settings_keeper import SettingsKeeper
+from tui.link import Link, send_all
+from tui.link.websocket import Connection
 
 
 class SettingsActions(App[None]):
@@ -25,7 +24,7 @@ class SettingsActions(App[None]):
     def settings_for_session(self, message: Connection.SessionStarted) -> None:
         """A new session: keep the models and voices it lists, tell it the chosen settings."""
         self.preferences.learn(message.models, message.voices)
-        wire.send_all(self.link, self.preferences.session_events())
+        send_all(self.link, self.preferences.session_events())
 
     def on_connection_session_updated(self, message: Connection.SessionUpdated) -> None:
         """The server may list its models and voices anew."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.audio_feed import AudioFeed, PlayerLike, QuietCollector
+from tui.audio import PlayerLike
+from tui.audio.feed import AudioFeed, QuietCollector
 
 
 class Playback:

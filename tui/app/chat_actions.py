@@ -13,13 +13,13 @@ from pathlib import Path
 
 from textual.app import App
 
-from tui.answer import Answer, Ending
-from tui.chat_log import ChatLog, model_name, records_of
+from tui.app.answer import Answer, Ending
+from tui.app.chat_log import ChatLog, model_name, records_of
+from tui.app.settings_keeper import SettingsKeeper
 from tui.heard import heard_prefix
 from tui.link import Link
 from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
-from tui.settings_keeper import SettingsKeeper
 from tui.store import StoreError
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView, TurnRecord

@@ -1,0 +1,32 @@
+"""What the widgets show about the app: where an answer is, and how the link stands.
+
+These sit at the bottom of the app's layers: the app sets them, the status line shows
+them, and neither the link nor the widgets need anything else of each other.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ResponseState(StrEnum):
+    """Where the app is with an answer."""
+
+    IDLE = "idle"
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    """Stopped on screen; waiting for the server to confirm the cancel."""
+
+
+class LinkState(StrEnum):
+    """How the link to the server stands, as the app and its status line name it."""
+
+    STARTING = "starting"
+    """Starting the companion server."""
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    """Down; the next attempt is scheduled."""
+    REFUSED = "refused"
+    """The server refused the token: final, there are no more attempts."""
