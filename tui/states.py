@@ -7,6 +7,7 @@ them, and neither the link nor the widgets need anything else of each other.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class ResponseState(StrEnum):
@@ -30,3 +31,11 @@ class LinkState(StrEnum):
     """Down; the next attempt is scheduled."""
     REFUSED = "refused"
     """The server refused the token: final, there are no more attempts."""
+
+
+Mark = Literal["paused", "stopped", "failed", "interrupted", "incomplete"]
+"""How an answer on screen is marked (no mark: playing, or done and heard to the end)."""
+MARKS: tuple[Mark, ...] = get_args(Mark)
+
+Mode = Literal["voice", "text"]
+"""Whether answers are spoken or text only, as the status line names it."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from server import protocol as p
 from tui.link.websocket import Connection
+from tui.states import Mark
 from tui.widgets.assistant_turn import AssistantTurn
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ AnswerEvent: TypeAlias = (
 class Ending:
     """How an answer ends on screen: its mark, the note under it, whether to cut the sound."""
 
-    mark: str | None
+    mark: Mark | None
     note: str = ""
     silence: bool = False
 
@@ -119,7 +120,7 @@ class Answer:
         if status == "failed":
             return Ending("failed", f"✗ failed: {self.error}" if self.error else "✗ failed", True)
         if status in ("cancelled", "incomplete"):
-            mark = "stopped" if status == "cancelled" else "incomplete"
+            mark: Mark = "stopped" if status == "cancelled" else "incomplete"
             return Ending(mark, f"■ {status} by the server", silence=True)
         return PLAYED if self.finished_playing(0.0) else None
 

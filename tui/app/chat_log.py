@@ -12,20 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tui.states import Mark
 from tui.store import NewTurn, Store, StoreError, Transcript, TurnStatus, export_file
 from tui.widgets.transcript import TurnRecord
 
 log = logging.getLogger("talkterm.chat_log")
 
 # How the app marks an ending answer → how the store records it.
-_STATUS: dict[str | None, TurnStatus] = {
+_STATUS: dict[Mark | None, TurnStatus] = {
     None: "complete",
     "stopped": "stopped",
     "interrupted": "interrupted",
     "failed": "failed",
     "incomplete": "incomplete",
 }
-_NOTES = {
+_MARK_OF: dict[TurnStatus, Mark | None] = {status: mark for mark, status in _STATUS.items()}
+_NOTES: dict[str, str] = {
     "stopped": "■ stopped — only what was heard is kept",
     "interrupted": "↯ interrupted",
     "failed": "✗ failed",
@@ -42,7 +44,7 @@ def records_of(transcript: Transcript) -> list[TurnRecord]:
     """The stored turns as the transcript shows them."""
     records = []
     for turn in transcript.turns:
-        mark = None if turn.status == "complete" else turn.status
+        mark = _MARK_OF.get(turn.status)
         records.append(TurnRecord(turn.role, turn.remembered, mark, _NOTES.get(turn.status, "")))
     return records
 
@@ -95,7 +97,7 @@ class ChatLog:
     def answered(
         self,
         text: str,
-        mark: str | None,
+        mark: Mark | None,
         *,
         heard: str | None = None,
         model: str | None = None,

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.states import LinkState, ResponseState
+from tui.states import LinkState, Mode, ResponseState
 
 _LINK_STYLES = {
     LinkState.CONNECTED: "$text-success",
@@ -42,7 +42,7 @@ class StatusLine(Widget):
     demo: reactive[bool] = reactive(False, layout=True)
     """Whether the LLM is the demo responder."""
     tts: reactive[str] = reactive("", layout=True)
-    mode: reactive[str] = reactive("voice", layout=True)
+    mode: reactive[Mode] = reactive[Mode]("voice", layout=True)
     """voice or text."""
     audio_note: reactive[str] = reactive("", layout=True)
     """Why there is no sound, e.g. "no audio device — text only"."""
