@@ -80,21 +80,23 @@ class ChatActions(App[None]):
         self.preferences.adopt(None)
         await self._show_chat([], [])
 
-    def action_conversations(self) -> None:
+    async def action_conversations(self) -> None:
         """Show the stored conversations; the one picked is opened."""
-        if self.chats.store is None:
+        store = await self.chats.ready()
+        if store is None:
             return
 
         async def picked(conversation_id: int | None) -> None:
             if conversation_id is not None:
                 await self._open_chat(conversation_id)
 
-        self.push_screen(ConversationsScreen(self.chats.store, self.chats.conversation_id), picked)
+        self.push_screen(ConversationsScreen(store, self.chats.conversation_id), picked)
 
-    def action_export_chat(self) -> None:
+    async def action_export_chat(self) -> None:
         """Write the conversation on screen to a Markdown file in the current directory."""
         try:
-            self.notify(f"Saved to {self.chats.export(Path.cwd())}", title="Export", timeout=6)
+            where = await self.chats.export(Path.cwd())
+            self.notify(f"Saved to {where}", title="Export", timeout=6)
         except StoreError as exc:
             self.notify(str(exc), title="Export", severity="error")
 
@@ -102,7 +104,7 @@ class ChatActions(App[None]):
 
     async def _open_chat(self, conversation_id: int | None) -> None:
         """Continue a stored conversation (None: the most recent one)."""
-        transcript = self.chats.load(conversation_id)
+        transcript = await self.chats.load(conversation_id)
         if transcript is None:
             return
         # The history and the settings reach the server when its next session starts.
@@ -131,6 +133,6 @@ class ChatActions(App[None]):
         # is still recorded, only without the labels.
         return next(iter(self.query(StatusLine)), None)
 
-    def store_warning(self, text: str) -> None:
+    def on_chat_log_failed(self, message: ChatLog.Failed) -> None:
         """Say once that conversations are not being saved."""
-        self.notify(text, title="Conversations", severity="warning", timeout=8)
+        self.notify(message.reason, title="Conversations", severity="warning", timeout=8)

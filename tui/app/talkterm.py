@@ -79,7 +79,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         self.link: Link = (link_factory or _default_link)(self)
         self.answer: Answer | None = None
         self.history = []
-        self.chats = ChatLog(settings.store_path, self.store_warning)
+        self.chats = ChatLog(settings.store_path, self.post_message)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
         self.preferences = SettingsKeeper(self, settings.preferences, self.link)
@@ -133,8 +133,8 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
             "pause_resume": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
             "toggle_mode": self.audio_ok,
             "new_chat": self.state == ResponseState.IDLE,
-            "conversations": self.state == ResponseState.IDLE and self.chats.store is not None,
-            "export_chat": self.chats.conversation_id is not None,
+            "conversations": self.state == ResponseState.IDLE and self.chats.usable,
+            "export_chat": self.chats.started,
         }.get(action, True)
         return True if applies else None
 

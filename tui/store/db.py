@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,8 +81,12 @@ class Store:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are ours, explicit and short.
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=0)
+            # Autocommit mode: transactions are ours, explicit and short. The app writes from
+            # its store thread and reads on the UI thread: one lock serialises the two.
+            self._lock = threading.RLock()
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, timeout=0, check_same_thread=False
+            )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _use_wal(self._db)
@@ -93,7 +98,8 @@ class Store:
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -210,22 +216,24 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, holding the write lock from its start."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the chat store is not writable: {exc}") from exc
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"could not write to the chat store: {exc}") from exc
-            raise
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"the chat store is not writable: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"could not write to the chat store: {exc}") from exc
+                raise
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
         try:
-            return self._db.execute(sql, args).fetchall()
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"could not read the chat store: {exc}") from exc
 
