@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from server import protocol as p
 from server.http.errors import BadRequest
+from server.session.session_config import SPEED_RANGE
 
 AudioFormat = Literal["pcm16", "wav", "mp3", "opus"]
 AUDIO_FORMATS: tuple[AudioFormat, ...] = ("pcm16", "wav", "mp3", "opus")
@@ -36,6 +37,8 @@ class ChatRequest:
     audio_format: AudioFormat = "pcm16"
     max_tokens: int | None = None
     """``max_completion_tokens`` (or the older ``max_tokens``); None: the server's default."""
+    speed: float | None = None
+    """``audio.speed`` (extension, 0.25–1.5, as Realtime's ``audio.output.speed``)."""
 
     @property
     def has_system(self) -> bool:
@@ -64,6 +67,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise BadRequest("stream_options is only allowed when stream is true, as an object.",
                          code="invalid_value", param="stream_options")
     audio, voice, fmt = _audio(body, stream)
+    speed = _speed(body) if audio else None
     return ChatRequest(
         model=model,
         messages=_messages(body.get("messages")),
@@ -73,7 +77,20 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         voice=voice,
         audio_format=fmt,
         max_tokens=_cap(body),
+        speed=speed,
     )
+
+
+def _speed(body: dict[str, Any]) -> float | None:
+    """The extension ``audio.speed``: the speaking rate the talkterm app's settings chose."""
+    speed = body["audio"].get("speed")
+    if speed is None:
+        return None
+    low, high = SPEED_RANGE
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not low <= speed <= high:
+        raise BadRequest(f"audio.speed must be a number from {low} to {high} (1.0 is normal).",
+                         code="invalid_value", param="audio.speed")
+    return float(speed)
 
 
 def _cap(body: dict[str, Any]) -> int | None:

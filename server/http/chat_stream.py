@@ -34,13 +34,21 @@ _EXPIRES_S = 3600
 _QUEUED_EVENTS = 64
 
 
+def chosen_model(services: Services, asked: str) -> str:
+    """The model a request names if the upstream lists it, else the server's own.
+
+    OpenAI clients name models of their own ("gpt-4o", "talkterm"): those mean "yours".
+    """
+    return asked if asked in (services.models or ()) else services.llm.model
+
+
 def _reply(services: Services, request: ChatRequest) -> Reply:
     """The upstream answer, fitted to the model's context like a session's."""
     messages = _with_instructions(request, services.instructions)
     cap = request.max_tokens or services.max_output_tokens
     context = SessionContext(services.book)
-    llm = services.llm
-    return lambda: context.reply(llm, messages, model=llm.model, cap=cap)
+    llm, model = services.llm, chosen_model(services, request.model)
+    return lambda: context.reply(llm, messages, model=model, cap=cap)
 
 
 class _Listener:
@@ -63,7 +71,8 @@ class ChatRun:
         self.id = p.new_id("chatcmpl")
         self.audio_id = p.new_id("audio")
         self.created = int(time.time())
-        self.model = model
+        # The model the request chose (a listed one), else the server's own, by its name.
+        self.model = request.model if request.model in (services.models or ()) else model
         self.usage: dict[str, int] | None = None
         self.error: TalktermError | None = None
         self.cancelled = False
@@ -83,6 +92,7 @@ class ChatRun:
                 name=_voice(services, request.voice),
                 encoder=lambda: make_encoder("audio/pcm"),
                 format=PCM_FORMAT,
+                speed=request.speed or 1.0,
                 slots=services.synthesis,
                 owner=self.id,
             ),

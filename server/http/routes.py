@@ -31,7 +31,10 @@ def build_app(
             authorise.check(request.scope)
         except HTTPError as exc:
             return _error(exc)
-        return JSONResponse({"object": "list", "data": [_model(model)]})
+        # The server's own model first (what "talkterm" and unknown names answer with), then
+        # every other model the upstream lists: a request may choose one of them.
+        listed = [model, *(m for m in services().models or () if m != model)]
+        return JSONResponse({"object": "list", "data": [_model(name) for name in listed]})
 
     async def realtime(_: Request) -> Response:
         # Any non-101 answer tells a client that WebSocket is blocked on this path.

@@ -5,7 +5,9 @@ it keeps the history the events describe and answers ``response.create`` with
 one ``POST /v1/chat/completions`` (stream, text and audio), posting the same
 messages the WebSocket link posts. Pause and resume are local (the app holds text
 and playback; the stream keeps arriving into its buffers); Stop closes the request;
-a dropped stream ends the HTTP mode as a lost link.
+a dropped stream ends the HTTP mode as a lost link. What a ``session.update`` chose
+(model, system prompt, voice, speaking rate) goes into every request, as the WebSocket
+server would apply it to every answer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import base64
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from server import protocol as p
@@ -26,8 +28,6 @@ from tui.link.messages import ConnectionMessages as Messages
 from tui.link.messages import Post
 
 log = logging.getLogger("talkterm.connection")
-# The server's own voice: "alloy" is what OpenAI clients send, and it maps to the default.
-_PCM = {"voice": "alloy", "format": "pcm16"}
 
 
 @dataclass
@@ -58,18 +58,20 @@ class HttpLink:
         self._count = 0
         self._last: _Reply | None = None  # the answer a truncate may cut
         self._model = "?"
+        self._models: list[str] | None = None
+        self._chosen = _Chosen()
         self._dropped = asyncio.Event()
         self.connected = False
 
     async def run(self) -> None:
         """Check the server answers over HTTP, then serve until a stream drops."""
         raw = b"".join([c async for c in request(f"{self.url}/v1/models", self._token)])
-        models = json.loads(raw)
-        self._model = str(models["data"][0]["id"]) if models.get("data") else "?"
+        listed = [str(m["id"]) for m in json.loads(raw).get("data") or []]
+        self._model, self._models = (listed[0] if listed else "?"), listed or None
         self.connected = True
         self._post(Messages.Connected(self.url, transport="HTTP streaming"))
         # A new, empty conversation on this side: the app re-sends its history.
-        self._post(Messages.SessionStarted(self._model, "server", False, replaced=True))
+        self._post(self._session_started(replaced=True))
         try:
             await self._dropped.wait()
         finally:
@@ -85,13 +87,21 @@ class HttpLink:
                 await self._answer  # it remembers what it had; forgotten just below
         self.history.clear()
         self._last = None
-        self._post(Messages.SessionStarted(self._model, "server", False))
+        self._post(self._session_started())
+
+    def _session_started(self, *, replaced: bool = False) -> Messages.SessionStarted:
+        return Messages.SessionStarted(
+            self._model, "server", False, replaced=replaced, models=self._models
+        )
 
     def send(self, event: dict[str, Any]) -> None:
         """Act on one client event as the server would."""
         kind = event["type"]
         if kind == p.SESSION_UPDATE:
-            self._voice = event["session"].get("output_modalities") == ["audio"]
+            session = event["session"]
+            if "output_modalities" in session:
+                self._voice = session["output_modalities"] == ["audio"]
+            self._chosen = self._chosen.updated(session)
         elif kind == p.ITEM_CREATE:
             item = event["item"]
             self.history.append({"role": item["role"], "content": item["content"][0]["text"]})
@@ -120,9 +130,7 @@ class HttpLink:
         # still unwinding, so it marks the reply rather than the history.
         reply = self._last = _Reply(item)
         status = "completed"
-        body: dict[str, Any] = {"model": "talkterm", "messages": list(self.history), "stream": True}
-        if voice:
-            body |= {"modalities": ["text", "audio"], "audio": _PCM}
+        body = self._chosen.request(self.history, voice)
         try:
             chunks = request(f"{self.url}/v1/chat/completions", self._token, body)
             async for data in sse_data(chunks):
@@ -181,6 +189,44 @@ class HttpLink:
         reply.heard_ms = audio_end_ms
         if reply.index is not None:
             self.history[reply.index]["content"] = reply.kept()
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """What the app's session.update chose; None leaves it to the server."""
+
+    model: str | None = None
+    instructions: str | None = None
+    voice: str | None = None
+    speed: float | None = None
+
+    def updated(self, session: dict[str, Any]) -> _Chosen:
+        """These choices with the fields a session.update sets."""
+        output = (session.get("audio") or {}).get("output") or {}
+        return replace(
+            self,
+            model=session.get("model", self.model),
+            instructions=session.get("instructions", self.instructions),
+            voice=output.get("voice", self.voice),
+            speed=output.get("speed", self.speed),
+        )
+
+    def request(self, history: list[dict[str, str]], voice: bool) -> dict[str, Any]:
+        """The Chat Completions body for an answer to ``history``."""
+        system = [{"role": "system", "content": self.instructions}] if self.instructions else []
+        body: dict[str, Any] = {
+            "model": self.model or "talkterm",
+            "messages": system + history,
+            "stream": True,
+        }
+        if voice:
+            # The server's own voice unless one was chosen: "alloy" is what OpenAI clients
+            # send, and it maps to the default. ``speed`` is talkterm's extension.
+            audio: dict[str, Any] = {"voice": self.voice or "alloy", "format": "pcm16"}
+            if self.speed is not None:
+                audio["speed"] = self.speed
+            body |= {"modalities": ["text", "audio"], "audio": audio}
+        return body
 
 
 def _delta(data: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
