@@ -52,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="output device by name (or part of it) or index; see --list-devices "
         "[TALKTERM_AUDIO_DEVICE]",
     )
+    add(
+        "--mic-device",
+        metavar="NAME|INDEX",
+        help="microphone for f4 (talk) by name (or part of it) or index; see --list-devices "
+        "[TALKTERM_MIC_DEVICE]",
+    )
+    add(
+        "--hands-free",
+        action="store_true",
+        default=None,
+        help="listen again after each answer, without f4 [TALKTERM_HANDS_FREE]",
+    )
     add("--list-devices", action="store_true", help="list audio output devices and exit")
     add(
         "--text-only",
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         "token": args.token,
         "audio_device": args.audio_device,
         "text_only": args.text_only,
+        "mic_device": args.mic_device,
+        "hands_free": args.hands_free,
         "log_file": args.log_file,
         "log_level": args.log_level,
         "continue_last": args.continue_last,

@@ -51,10 +51,24 @@ APP_KEYS: list[Binding] = [
         id="stop_escape",
     ),
     key("ctrl+g", "stop", "Stop", "Stop the answer; it keeps only what you heard", show=False),
+    key(
+        "f4",
+        "talk",
+        "Talk",
+        "Talk instead of typing: the pause after you speak sends it; f4 or Enter sends at once, "
+        "Esc cancels",
+    ),
     key("f5", "pause_resume", "Pause", "Pause, or resume when paused", id="pause_resume"),
     key("ctrl+o", "pause", "Pause", "Pause speech and text at once", show=False),
     key("ctrl+r", "resume", "Resume", "Carry on from the word where you paused", show=False),
-    key("f2", "copy_answer", "Copy", "Copy the selected text, else the last answer (OSC 52)"),
+    # Not in the footer since f4 (Talk) took its place at 80 columns; the palette lists it.
+    key(
+        "f2",
+        "copy_answer",
+        "Copy",
+        "Copy the selected text, else the last answer (OSC 52)",
+        show=False,
+    ),
     key("ctrl+n", "new_chat", "New", "Start a new conversation"),
     key("ctrl+l", "conversations", "Chats", "Open, rename or delete past chats"),
     # Not in the footer, which holds eight keys at 80 columns; the palette lists them.

@@ -14,6 +14,8 @@ class ResponseState(StrEnum):
     """Where the app is with an answer."""
 
     IDLE = "idle"
+    LISTENING = "listening"
+    """The microphone is open: the person is talking (f4)."""
     STREAMING = "streaming"
     PAUSED = "paused"
     STOPPING = "stopping"

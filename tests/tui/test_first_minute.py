@@ -73,6 +73,6 @@ async def test_the_footer_fits_80_columns_with_quit() -> None:
         await wait_for(pilot, lambda: len(app.query(FooterKey)) >= 7, what="the footer")
         keys = {str(key.description): key.region for key in app.query(FooterKey)}
         palette = keys.pop("palette")  # the footer's "^p palette", at the right
-        assert list(keys) == ["Send", "Stop", "Pause", "Copy", "New", "Chats", "Quit"]
+        assert list(keys) == ["Send", "Stop", "Talk", "Pause", "New", "Chats", "Quit"]
         assert all(region.right <= palette.x for region in keys.values())
         assert palette.right <= 80

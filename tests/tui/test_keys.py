@@ -53,8 +53,8 @@ async def test_prompt_has_focus_and_every_key_is_in_the_footer() -> None:
         await wait_for(pilot, lambda: app.link_state == "connected")
         assert isinstance(app.focused, PromptBox)
         shown = {a.binding.id for a in app.screen.active_bindings.values() if a.binding.show}
-        # The less-used keys (ctrl+o, ctrl+r, ctrl+g, ctrl+t) are in the palette, not the footer.
-        footer = {"start", "stop_escape", "pause_resume", "copy_answer", "new_chat"}
+        # The less-used keys (f2, ctrl+o, ctrl+r, ctrl+g, ctrl+t) are in the palette, not the footer.
+        footer = {"start", "stop_escape", "talk", "pause_resume", "new_chat"}
         assert footer | {"conversations", "quit"} <= shown
         active = app.screen.active_bindings.values()
         # Enter and Escape reach the prompt (and a modal screen) first; the rest overtake it.

@@ -41,10 +41,12 @@ class ChatActions(App[None]):
         if continue_last:
             self.call_later(self._open_chat, None)
 
-    def record_question(self, text: str, voice: bool) -> None:
+    def record_question(self, text: str, voice: bool, *, spoken: bool = False) -> None:
         """Write the question down before it is sent: a crash from then on still keeps it."""
         chosen = self.preferences.current.to_dict()
-        self.chats.asked(text, model=self._model(), voice=self._voice_name(voice), settings=chosen)
+        self.chats.asked(
+            text, model=self._model(), voice=self._voice_name(voice), settings=chosen, spoken=spoken
+        )
 
     def record_answer(self, answer: Answer, ending: Ending, heard: str | None) -> None:
         """Write an answer down as it ends (``heard``: the part heard, for a stopped one)."""

@@ -55,7 +55,8 @@ def records_of(transcript: Transcript) -> list[TurnRecord]:
     records = []
     for turn in transcript.turns:
         mark = _MARK_OF.get(turn.status)
-        records.append(TurnRecord(turn.role, turn.remembered, mark, _NOTES.get(turn.status, "")))
+        text = f"🎤 {turn.remembered}" if turn.spoken else turn.remembered
+        records.append(TurnRecord(turn.role, text, mark, _NOTES.get(turn.status, "")))
     return records
 
 
@@ -111,10 +112,12 @@ class ChatLog:
         model: str | None,
         voice: str | None,
         settings: dict[str, Any] | None = None,
+        spoken: bool = False,
     ) -> None:
         """Write a question down before it is sent; the first starts the conversation."""
         self.started = True
-        self._submit(lambda: self._asked(text, model, voice, settings))
+        question = NewTurn("user", text, spoken=spoken)
+        self._submit(lambda: self._asked(question, model, voice, settings))
 
     def answered(
         self,
@@ -179,7 +182,11 @@ class ChatLog:
             self.store = None
 
     def _asked(
-        self, text: str, model: str | None, voice: str | None, settings: dict[str, Any] | None
+        self,
+        question: NewTurn,
+        model: str | None,
+        voice: str | None,
+        settings: dict[str, Any] | None,
     ) -> None:
         if self.store is None:
             return
@@ -188,7 +195,7 @@ class ChatLog:
                 self.conversation_id = self.store.create_conversation(
                     model=model, voice=voice, settings=settings
                 )
-            self.store.append_turn(self.conversation_id, NewTurn("user", text))
+            self.store.append_turn(self.conversation_id, question)
         except StoreError as exc:
             self._failed(exc)
 

@@ -28,11 +28,12 @@ from tui.app.chat_actions import ChatActions
 from tui.app.chat_log import ChatLog
 from tui.app.clipboard import CopyActions
 from tui.app.commands import TalktermCommands
+from tui.app.listening import Listening
 from tui.app.output_mode import OutputMode
 from tui.app.settings_actions import SettingsActions
 from tui.app.settings_commands import SettingsCommands
 from tui.app.settings_keeper import SettingsKeeper
-from tui.audio import PlayerLike
+from tui.audio import MicrophoneLike, PlayerLike
 from tui.audio.feed import AudioFeed
 from tui.audio.playback import Playback
 from tui.config import Settings
@@ -51,7 +52,9 @@ log = logging.getLogger("talkterm.app")
 _STOP_GRACE_S = 3.0
 
 
-class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bindings=False):
+class Talkterm(
+    Listening, OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bindings=False
+):
     """The talkterm terminal app."""
 
     CSS_PATH = "app.tcss"
@@ -72,8 +75,10 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         *,
         player: PlayerLike | None = None,
         link_factory: Callable[[Talkterm], Link] | None = None,
+        mic: MicrophoneLike | None = None,
     ) -> None:
         super().__init__()
+        self.listening_setup(mic)
         self.settings = settings
         self.sound = Playback(self.post_message, player)
         self.link: Link = (link_factory or _default_link)(self)
@@ -127,9 +132,13 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         """Enable keys as they apply; the others stay in the footer, dimmed."""
         applies = {
             "start": self.link_state == LinkState.CONNECTED,
+            "talk": self.link_state == LinkState.CONNECTED
+            and self.can_listen
+            and self.state != ResponseState.STOPPING,
             "pause": self.state == ResponseState.STREAMING,
             "resume": self.state == ResponseState.PAUSED,
-            "stop": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
+            "stop": self.state
+            in (ResponseState.STREAMING, ResponseState.PAUSED, ResponseState.LISTENING),
             "pause_resume": self.state in (ResponseState.STREAMING, ResponseState.PAUSED),
             "toggle_mode": self.audio_ok,
             "new_chat": self.state == ResponseState.IDLE,
@@ -165,6 +174,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
+        self.can_listen = message.listens
         self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
         self.settings_for_session(message)
         if message.replaced:
@@ -255,6 +265,9 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         self.query_one(PromptBox).call_later(self.call_later, self._start)
 
     async def _start(self) -> None:
+        if self.state == ResponseState.LISTENING:
+            await self.action_talk()  # Enter while listening sends the spoken turn now
+            return
         prompt = self.query_one(PromptBox)
         text = prompt.text.strip()
         if not text:
@@ -262,7 +275,7 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         elif self.state != ResponseState.IDLE:
             self._pending = prompt.take()
             self.notify("Stopping the current answer first…", timeout=2)
-            await self._stop_answer()
+            await self.stop_answer()
         elif await self._send_prompt(text):
             prompt.take()
 
@@ -298,8 +311,11 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         self.notify(self.status.details(), title="Status", timeout=10)
 
     async def action_stop(self) -> None:
-        """Silence at once, cancel, and keep only what was heard."""
-        await self._stop_answer()
+        """Silence at once, cancel, and keep only what was heard; or stop listening."""
+        if self.state == ResponseState.LISTENING:
+            self.cancel_listening()
+        else:
+            await self.stop_answer()
 
     # -- an answer's life -------------------------------------------------------------------
 
@@ -307,22 +323,30 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         if not self.link.connected:
             self.notify("Not connected to the server yet.", severity="error", timeout=4)
             return False
+        await self.query_one(TranscriptView).add_user(text)
+        await self._ask(text, p.user_text_item(text))
+        return True
+
+    async def ask_spoken(self, words: str) -> None:
+        """Answer a spoken turn: the server already holds it, as an audio item."""
+        await self._ask(words, spoken=True)
+
+    async def _ask(self, text: str, *items: dict[str, Any], spoken: bool = False) -> None:
+        """Start the answer to ``text``, written down first; ``items`` go before the request."""
         voice, sent_at = self.spoken, time.perf_counter()
         self.status.begin_answer()
-        transcript = self.query_one(TranscriptView)
-        await transcript.add_user(text)
-        turn = await transcript.add_assistant()
+        turn = await self.query_one(TranscriptView).add_assistant()
         generation = self.sound.begin(voice)
         # The answer exists before the request leaves, so no event of it can be missed.
         self.answer = Answer(turn, generation, voice, sent_at, create=response_create(voice))
         self.state = ResponseState.STREAMING
         self._ticker.resume()
         self.history.append(("user", text))
-        self.record_question(text, voice)
-        self._send(p.user_text_item(text), self.answer.create)
-        return True
+        self.record_question(text, voice, spoken=spoken)
+        self._send(*items, self.answer.create)
 
-    async def _stop_answer(self) -> None:
+    async def stop_answer(self) -> None:
+        """Silence at once, cancel the answer, and keep only what was heard."""
         if (answer := self.answer) is None:
             return
         heard = self.sound.stop(answer.audio_seen)  # what is still queued is never played
@@ -363,6 +387,8 @@ class Talkterm(OutputMode, CopyActions, ChatActions, SettingsActions, inherit_bi
         pending, self._pending = self._pending, None
         if pending and not await self._send_prompt(pending):
             self.query_one(PromptBox).text = pending
+        elif not pending:
+            self.after_answer()
 
     def _ask_again(self, answer: Answer) -> None:
         if self.answer is answer and answer.response_id is None:
@@ -396,6 +422,7 @@ def make_app(
     *,
     player: PlayerLike | None = None,
     link_factory: Callable[[Talkterm], Link] | None = None,
+    mic: MicrophoneLike | None = None,
 ) -> Talkterm:
     """Build the app for the CLI and the tests."""
-    return Talkterm(settings or Settings(), player=player, link_factory=link_factory)
+    return Talkterm(settings or Settings(), player=player, link_factory=link_factory, mic=mic)

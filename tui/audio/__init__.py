@@ -3,7 +3,8 @@
 ``PlayerLike`` is the interface (a real ``player.Player`` on sounddevice, or a test's
 recording double); ``decoder`` turns segments into PCM, ``feed`` runs the decoding
 thread between the app and the player, ``playback`` holds them together for the app
-with the *generation* number that silences a stopped answer.
+with the *generation* number that silences a stopped answer. ``MicrophoneLike`` is
+the other way: ``mic.Microphone`` records while the app listens.
 """
 
 from __future__ import annotations
@@ -37,3 +38,11 @@ class PlayerLike(Protocol):
     def stop(self) -> float: ...
     def mark_finished(self, generation: int) -> None: ...
     def close(self) -> None: ...
+
+
+class MicrophoneLike(Protocol):
+    """The part of ``tui.audio.mic.Microphone`` the app uses (tests pass a scripted one)."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def drain(self) -> bytes: ...

@@ -55,7 +55,7 @@ _HISTORY_MS = 500
 REST_AFTER_MS = 1000
 
 
-def _sounddevice() -> ModuleType:
+def load_sounddevice() -> ModuleType:
     """Import sounddevice late: importing it raises OSError without libportaudio."""
     try:
         import sounddevice as module
@@ -70,7 +70,7 @@ def _sounddevice() -> ModuleType:
 
 def list_devices() -> list[tuple[int, str]]:
     """Return the output devices as (index, name) pairs."""
-    sd = _sounddevice()
+    sd = load_sounddevice()
     try:
         devices = sd.query_devices()
     except sd.PortAudioError as exc:
@@ -169,7 +169,7 @@ class Player:
         """Start the output stream; raises AudioUnavailable if there is nowhere to play."""
         if self._stream is not None:
             return
-        sd = _sounddevice()
+        sd = load_sounddevice()
         index = _resolve_device(self.device)
         try:
             stream = sd.RawOutputStream(

@@ -1,7 +1,8 @@
-"""The client events the app sends: the output mode, earlier turns, a request for an answer."""
+"""The client events the app sends: the output mode, earlier turns, an answer, what it hears."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from server import protocol as p
@@ -28,3 +29,31 @@ def conversation_item(role: str, text: str) -> dict[str, Any]:
 def response_create(voice: bool) -> dict[str, Any]:
     """Ask for an answer in the given mode (explicit, in case a session.update is in flight)."""
     return {"type": p.RESPONSE_CREATE, "response": {"output_modalities": [modality(voice)]}}
+
+
+def listening(*, vad: bool) -> dict[str, Any]:
+    """Ask the server to listen: the pause after speaking ends the turn (``vad``), no answer
+    by itself (the app asks once the words are in), and no barge-in while half-duplex."""
+    detection = (
+        {"type": "server_vad", "create_response": False, "interrupt_response": False}
+        if vad
+        else None
+    )
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": detection}}}
+    return {"type": p.SESSION_UPDATE, "session": session}
+
+
+def input_audio(pcm: bytes) -> dict[str, Any]:
+    """``input_audio_buffer.append``: PCM16 mono 24 kHz, base64 as OpenAI's ``audio/pcm``."""
+    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")}
+
+
+def input_commit() -> dict[str, Any]:
+    """``input_audio_buffer.commit``: the turn is over (sent now rather than after the pause)."""
+    return {"type": "input_audio_buffer.commit"}
+
+
+def input_clear() -> dict[str, Any]:
+    """``input_audio_buffer.clear``: throw away what was recorded (a cancelled turn)."""
+    return {"type": "input_audio_buffer.clear"}
+

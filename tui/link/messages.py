@@ -69,6 +69,8 @@ class ConnectionMessages:
         """Models the server can answer with (None: it did not say)."""
         voices: list[str] | None = None
         """Voices its speech engine offers (None: it did not say)."""
+        listens: bool = False
+        """Whether the session can take the microphone (it has a speech recognizer)."""
 
     @dataclass
     class SessionUpdated(Message, namespace="connection"):
@@ -140,6 +142,45 @@ class ConnectionMessages:
         """``response.resumed``."""
 
         response_id: str
+
+    # -- what the server heard (the Realtime API's input side) ------------------------
+
+    @dataclass
+    class SpeechStarted(Message, namespace="connection"):
+        """``input_audio_buffer.speech_started``: the server hears speech."""
+
+        item_id: str
+
+    @dataclass
+    class SpeechStopped(Message, namespace="connection"):
+        """``input_audio_buffer.speech_stopped``: the speech paused."""
+
+        item_id: str
+
+    @dataclass
+    class InputCommitted(Message, namespace="connection"):
+        """``input_audio_buffer.committed``: the turn is in; its words follow."""
+
+        item_id: str
+
+    @dataclass
+    class InputCleared(Message, namespace="connection"):
+        """``input_audio_buffer.cleared``: what was recorded was thrown away."""
+
+    @dataclass
+    class Heard(Message, namespace="connection"):
+        """``…input_audio_transcription.completed``: the words of a spoken turn."""
+
+        item_id: str
+        transcript: str
+
+    @dataclass
+    class NotHeard(Message, namespace="connection"):
+        """``…input_audio_transcription.failed``: no words (silence, noise); why."""
+
+        item_id: str
+        code: str
+        message: str
 
     @dataclass
     class ServerError(Message, namespace="connection"):

@@ -33,6 +33,7 @@ def session_started(event: dict[str, Any], *, replaced: bool = False) -> Message
         replaced,
         models=choices(ext.get("models")),
         voices=choices(ext.get("voices")),
+        listens=bool(ext.get("stt")),
     )
 
 
@@ -71,6 +72,15 @@ def _base64_audio(event: dict[str, Any]) -> Message:
     return Messages.AudioArrived(event.get("response_id", ""), base64.b64decode(event["delta"]))
 
 
+def _not_heard(event: dict[str, Any]) -> Message:
+    error = event.get("error") or {}
+    return Messages.NotHeard(
+        str(event.get("item_id", "")),
+        str(error.get("code") or "transcription_failed"),
+        str(error.get("message") or "The speech could not be transcribed."),
+    )
+
+
 def _error(event: dict[str, Any]) -> Message:
     error = event.get("error") or {}
     return Messages.ServerError(
@@ -94,6 +104,14 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.RESPONSE_PAUSED: lambda e: Messages.ResponsePaused(e.get("response_id", "")),
     p.RESPONSE_RESUMED: lambda e: Messages.ResponseResumed(e.get("response_id", "")),
     p.ERROR: _error,
+    "input_audio_buffer.speech_started": lambda e: Messages.SpeechStarted(str(e.get("item_id"))),
+    "input_audio_buffer.speech_stopped": lambda e: Messages.SpeechStopped(str(e.get("item_id"))),
+    "input_audio_buffer.committed": lambda e: Messages.InputCommitted(str(e["item_id"])),
+    "input_audio_buffer.cleared": lambda e: Messages.InputCleared(),
+    "conversation.item.input_audio_transcription.completed": lambda e: Messages.Heard(
+        str(e["item_id"]), str(e.get("transcript") or "")
+    ),
+    "conversation.item.input_audio_transcription.failed": _not_heard,
 }
 
 

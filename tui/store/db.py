@@ -139,11 +139,12 @@ class Store:
             position = int(row[0])
             db.execute(
                 "INSERT INTO turns (conversation_id, position, role, text, at, status, heard,"
-                " model, voice, first_text_ms, first_audio_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " model, voice, first_text_ms, first_audio_ms, spoken)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id, position, turn.role, turn.text, stamp, turn.status,
                     turn.heard, turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms,
+                    int(turn.spoken),
                 ),
             )  # fmt: skip
             db.execute(
@@ -154,7 +155,7 @@ class Store:
             )
         return Turn(
             conversation_id, position, turn.role, turn.text, stamp, turn.status, turn.heard,
-            turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms,
+            turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms, turn.spoken,
         )  # fmt: skip
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -276,4 +277,5 @@ def _turn(row: sqlite3.Row) -> Turn:
         voice=row["voice"],
         first_text_ms=row["first_text_ms"],
         first_audio_ms=row["first_audio_ms"],
+        spoken=bool(row["spoken"]),
     )

@@ -40,6 +40,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE turns ADD COLUMN first_audio_ms REAL;
     CREATE INDEX conversations_by_updated ON conversations(updated DESC, id DESC);
     """,
+    # 3: questions that were spoken (f4) rather than typed.
+    """
+    ALTER TABLE turns ADD COLUMN spoken INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)

@@ -52,6 +52,10 @@ class StatusLine(Widget):
     first_audio_ms: reactive[float | None] = reactive(None, layout=True)
     error: reactive[str] = reactive("", layout=True)
     """The latest error in plain words, cleared by the next prompt."""
+    listening: reactive[str] = reactive("", layout=True)
+    """While the microphone is open: its time and level meter, e.g. "🎤 0:03 ▂▅▇▃"."""
+    heard_speech: reactive[bool] = reactive(False, layout=True)
+    """The server hears speech in what the microphone sends."""
 
     def __init__(self, *, timed: bool = True) -> None:
         super().__init__()
@@ -98,6 +102,9 @@ class StatusLine(Widget):
             Content.styled(f"● {self._link_text()}", _LINK_STYLES.get(self.link, "")),
             Content.styled(str(self.state), "bold"),
         ]
+        if self.listening:
+            heard = " hearing you" if self.heard_speech else ""
+            parts.append(Content.styled(self.listening + heard, "$text-accent"))
         if self.error:
             parts.append(Content.styled(f"✗ {self.error}", "$text-error"))
         mode = f"{self.mode} (no audio)" if self.audio_note else self.mode
