@@ -22,7 +22,7 @@ from server.llm.setup import choose_llm
 from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
-from server.speech import default_voice, tts_from_settings
+from server.speech.setup import choose_tts, default_voice
 from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
@@ -203,7 +203,7 @@ def resume_request(path: str) -> tuple[str, int] | None:
 async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
-    tts, problem = await tts_from_settings(settings)
+    tts, problem = await choose_tts(settings)
     # Listed once now for session.created; a client naming another model asks again.
     models = await llm.models()
     speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
