@@ -14,7 +14,7 @@ from websockets.http11 import Request, Response
 
 from server import protocol as p
 from server.config import Settings, check_binding
-from server.errors import ResumeRefused
+from server.errors import ResumeRefused, SessionLimit
 from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
 from server.http.routes import build_app
@@ -146,7 +146,7 @@ class Server:
     async def _handle(self, ws: ServerConnection) -> None:
         try:
             session = await self._session_for(ws)
-        except admission.SessionLimit:
+        except SessionLimit:
             return
         await session.serve(ws)
 
@@ -177,9 +177,9 @@ class Server:
                     # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
         if admission.over_limit(services):
-            limit = services.limits.max_sessions
-            await ws.close(1013, admission.full_message(limit))  # 1013: try again later
-            raise admission.SessionLimit
+            message = admission.full_message(services.limits.max_sessions)
+            await ws.close(1013, message)  # 1013: try again later
+            raise SessionLimit(message)
         session = Session(services)
         await session.start(ws)
         if refusal is not None:
