@@ -70,6 +70,11 @@ class Connection(ConnectionMessages):
         self.resume = ResumePoint()
         self._renewing = False
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where each attempt connects (a companion endpoint owns the companion server)."""
+        return self._endpoint
+
     @classmethod
     def from_settings(cls, settings: Settings, post: Post) -> Connection:
         """The link the settings describe: --server, or a companion server of our own."""

@@ -34,7 +34,7 @@ def piper() -> Iterator[PiperTTS]:
     """One warm engine for the module, as the server keeps one for all sessions."""
     tts = PiperTTS()
     yield tts
-    tts._pool.shutdown()
+    asyncio.run(tts.aclose())
 
 
 async def speak(tts: TTSProvider, text: str, **options: object) -> bytes:
