@@ -15,7 +15,7 @@ for the LLM.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from server.errors import TTSUnavailable
@@ -59,7 +59,7 @@ class TTSProvider(ABC):
     @abstractmethod
     def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP).
 
         ``speed`` scales the engine's own pace (``--speed``), as the Realtime API's

@@ -18,7 +18,8 @@ import pytest
 
 from tests.helpers.recording import RATE, Piece, Recording
 from tests.helpers.waiting import holds, until
-from tui.player import AudioUnavailable, Player, list_devices
+from tui.errors import AudioUnavailable
+from tui.player import Player, list_devices
 
 pytestmark = pytest.mark.audio
 

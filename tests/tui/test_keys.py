@@ -13,7 +13,7 @@ from textual.command import CommandPalette
 
 from tests.helpers.player import FakePlayer
 from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
-from tests.helpers.waiting import wait_for
+from tests.helpers.waiting import stays, wait_for
 from tui.app import Talkterm
 from tui.commands import applicable_commands
 from tui.connection import Connection
@@ -22,6 +22,11 @@ from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox
 
 KEYS = {"start": "enter", "pause": "ctrl+o", "resume": "ctrl+r", "stop": "ctrl+g"}
+
+
+def offered(app: Any) -> list[tuple[str, str, str]]:
+    """What the palette offers now: (title, help, id) per command."""
+    return applicable_commands(app)
 
 
 def footer_state(app: Talkterm) -> dict[str, bool]:
@@ -133,19 +138,19 @@ async def test_the_palette_offers_what_applies_and_runs_it() -> None:
     app = scripted_app()
     async with app.run_test(size=(120, 24)) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
-        idle = [title for title, _, _ in applicable_commands(app)]
+        idle = [title for title, _, _ in offered(app)]
         assert idle == [
             *("Send", "Copy", "New", "Chats", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Status"),
         ]
         await start_answer(app, pilot)
-        titles = [title for title, _, _ in applicable_commands(app)]
+        titles = [title for title, _, _ in offered(app)]
         # A conversation exists once a question is asked: it can be exported.
         assert titles == [
             *("Send", "Stop", "Pause", "Copy", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Export conversation", "Status"),
         ]
-        assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]
+        assert "(^o)" in dict((t, h) for t, h, _ in offered(app))["Pause"]
         await pilot.press("ctrl+p")
         await pilot.press(*"pause")
         await wait_for(pilot, lambda: highlighted_command(app) == "Pause", what="Pause found")
@@ -212,10 +217,14 @@ async def test_a_multi_line_paste_is_inserted_and_not_sent() -> None:
         app.post_message(events.Paste("first line\nsecond line\n"))
         prompt = app.query_one(PromptBox)
         await wait_for(pilot, lambda: "second line" in prompt.text, what="pasted")
-        await pilot.pause(0.1)
         link = app.link
         assert isinstance(link, ScriptedLink)
-        assert "response.create" not in link.types() and app.answer is None
+        await stays(
+            pilot,
+            lambda: "response.create" not in link.types() and app.answer is None,
+            0.3,
+            what="the paste not sent",
+        )
         assert prompt.text == "Explain: first line\nsecond line\n"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "response.create" in link.types(), what="sent")
