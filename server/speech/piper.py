@@ -226,6 +226,11 @@ class PiperTTS(TTSProvider):
         finally:
             job.stop()
 
+    @property
+    def running(self) -> int:
+        """How many ONNX runs are under way now (tests, benches)."""
+        return self._pool.running
+
     async def idle(self) -> None:
         """Return once no ONNX run is queued or running (tests, benches)."""
         await self._pool.idle()
