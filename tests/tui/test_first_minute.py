@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.tui_app import scripted_app
+from tests.helpers.tui_app import ask, scripted_app
 from tests.helpers.waiting import stays, wait_for
 from tui.connection import Connection
 from tui.widgets.greeting import Greeting
-from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 
 LONG_LLM = "qwen2.5-coder-32b-instruct-q4_k_m at http://gpu-box.example.internal:8080/v1"
@@ -26,8 +25,7 @@ async def test_the_greeting_says_what_to_do_and_goes_once_asked() -> None:
         assert "Answers come from fake-model, spoken by espeak." in text
         assert greeting.display and greeting.region.height > 0
 
-        app.query_one(PromptBox).text = "Hello?"
-        await pilot.press("enter")
+        await ask(pilot, app, "Hello?")
         await wait_for(pilot, lambda: not greeting.display, what="the greeting gone")
         await pilot.press("ctrl+g")  # the answer stops; the greeting stays gone
         await stays(pilot, lambda: not greeting.display, 0.3, what="the greeting gone")

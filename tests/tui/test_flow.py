@@ -11,7 +11,6 @@ from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import stays, wait_for
 from tui.connection import Connection
 from tui.widgets.assistant_turn import AssistantTurn, TurnNote
-from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import UserTurn
 
@@ -169,8 +168,7 @@ async def test_new_prompt_during_an_answer_stops_it_first(
         await wait_for(pilot, lambda: app.link_state == "connected")
         await ask(pilot, app, "first")
         await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="first text")
-        app.query_one(PromptBox).text = "second"
-        await pilot.press("enter")
+        await ask(pilot, app, "second")
         await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2, what="second turn")
         first, second = app.query(AssistantTurn)
         assert first.mark == "stopped"

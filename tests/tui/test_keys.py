@@ -12,7 +12,7 @@ from textual import events
 from textual.command import CommandPalette
 
 from tests.helpers.player import FakePlayer
-from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
+from tests.helpers.tui_app import Notices, ScriptedLink, ask, highlighted_command, scripted_app
 from tests.helpers.waiting import stays, wait_for
 from tui.app import Talkterm
 from tui.commands import applicable_commands
@@ -42,8 +42,7 @@ async def start_answer(app: Talkterm, pilot: Any, text: str = "hello") -> Script
     link = app.link
     assert isinstance(link, ScriptedLink)
     await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
-    app.query_one(PromptBox).text = text
-    await pilot.press("enter")
+    await ask(pilot, app, text)
     await wait_for(pilot, lambda: app.answer is not None, what="answer started")
     app.post_message(Connection.ResponseStarted("resp_1"))
     app.post_message(Connection.ItemStarted("resp_1", "item_1"))
@@ -251,8 +250,7 @@ async def test_escape_stops_a_streaming_or_paused_answer() -> None:
 
 async def start_answer_again(app: Talkterm, pilot: Any, response_id: str) -> None:
     """A second prompt, its answer started under ``response_id``."""
-    app.query_one(PromptBox).text = "again"
-    await pilot.press("enter")
+    await ask(pilot, app, "again")
     await wait_for(pilot, lambda: app.answer is not None, what="second answer started")
     app.post_message(Connection.ResponseStarted(response_id))
     app.post_message(Connection.TextArrived(response_id, "More."))
