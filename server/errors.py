@@ -5,6 +5,7 @@
     ├── ResumeRefused             a resume the server can no longer honour (code per case)
     ├── InsecureBinding           listening off loopback without a token (refused at start)
     ├── SessionLimit              the server is full (a connection that raced the handshake check)
+    ├── HTTPError                 an HTTP endpoint's error answer (server/http/errors.py)
     ├── UpstreamError             the LLM endpoint failed
     │   ├── UpstreamUnreachable   connection refused / DNS / TLS
     │   ├── UpstreamAuthError     401 / 403
