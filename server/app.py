@@ -14,7 +14,7 @@ from websockets.http11 import Request, Response
 
 from server import protocol as p
 from server.config import Settings, check_binding
-from server.errors import ResumeRefused
+from server.errors import ResumeRefused, SessionLimit
 from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
 from server.http.routes import build_app
@@ -22,7 +22,7 @@ from server.llm.setup import choose_llm
 from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
-from server.speech import default_voice, tts_from_settings
+from server.speech.setup import choose_tts, default_voice
 from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
@@ -146,7 +146,7 @@ class Server:
     async def _handle(self, ws: ServerConnection) -> None:
         try:
             session = await self._session_for(ws)
-        except admission.SessionLimit:
+        except SessionLimit:
             return
         await session.serve(ws)
 
@@ -177,9 +177,9 @@ class Server:
                     # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
         if admission.over_limit(services):
-            limit = services.limits.max_sessions
-            await ws.close(1013, admission.full_message(limit))  # 1013: try again later
-            raise admission.SessionLimit
+            message = admission.full_message(services.limits.max_sessions)
+            await ws.close(1013, message)  # 1013: try again later
+            raise SessionLimit(message)
         session = Session(services)
         await session.start(ws)
         if refusal is not None:
@@ -203,7 +203,7 @@ def resume_request(path: str) -> tuple[str, int] | None:
 async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
-    tts, problem = await tts_from_settings(settings)
+    tts, problem = await choose_tts(settings)
     # Listed once now for session.created; a client naming another model asks again.
     models = await llm.models()
     speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"

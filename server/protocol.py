@@ -22,7 +22,7 @@ import json
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 # Re-exported: both halves catch ``protocol.ProtocolError``.
 from server.errors import ProtocolError as ProtocolError
@@ -73,6 +73,25 @@ AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
+
+# A response's ``status`` (in ``response.created`` / ``response.done``), as the Realtime
+# API spells it; an item's ``status`` is one of the same words.
+ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+IN_PROGRESS: Final = "in_progress"
+COMPLETED: Final = "completed"
+CANCELLED: Final = "cancelled"
+FAILED: Final = "failed"
+INCOMPLETE: Final = "incomplete"
+
+# Codes of ``error`` events that a client matches (docs/protocol.md).
+ACTIVE_RESPONSE: Final = "conversation_already_has_active_response"
+"""``response.create`` while the previous response is still closing (e.g. one just cancelled)."""
+CANCEL_NOT_ACTIVE: Final = "response_cancel_not_active"
+PAUSE_NOT_ACTIVE: Final = "response_pause_not_active"
+RESUME_NOT_ACTIVE: Final = "response_resume_not_active"
+RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_ACTIVE})
+"""A control event that raced the end of its response: nothing failed."""
 
 # Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
 CONTEXT_TRIMMED: Final = "context_trimmed"

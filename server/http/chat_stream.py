@@ -80,7 +80,7 @@ class ChatRun:
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
         limits = services.limits
-        item = Item(id=p.new_id("item"), role="assistant", status="in_progress",
+        item = Item(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
                     modality="audio" if request.audio else "text")
         self._run = ResponseRun(
             send=self._queue,

@@ -24,7 +24,7 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import LLMEvent
+from server.llm import LLMEvent, LLMProvider
 from server.llm.discovery import context_window, list_models
 from server.llm.reply import ReplyReader
 from server.llm.sse import error_from_payload, trim
@@ -40,10 +40,10 @@ _CUT: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 T = TypeVar("T")
 
 
-class ChatCompletionsLLM:
+class ChatCompletionsLLM(LLMProvider):
     """Streams replies from any OpenAI-compatible ``/chat/completions`` endpoint."""
 
-    is_demo = False
+    name = "chat_completions"
 
     def __init__(
         self,

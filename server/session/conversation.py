@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.protocol import new_id
+from server.protocol import COMPLETED, ItemStatus, new_id
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class Item:
         id: str,
         role: str,
         text: str = "",
-        status: str = "completed",
+        status: ItemStatus = COMPLETED,
         modality: str = "text",
         spans: list[SpokenSpan] | None = None,
         truncated: bool = False,

@@ -73,7 +73,7 @@ class ResponseRun(ResponseEvents):
     ) -> None:
         self.id = p.new_id("resp")
         self.item = item
-        self.status = "in_progress"
+        self.status: p.ResponseStatus = p.IN_PROGRESS
         self.timings = Timings()
         self.usage: Usage | None = None
         self.error: TalktermError | None = None
@@ -146,7 +146,7 @@ class ResponseRun(ResponseEvents):
             return
         self._cancelled = True
         self._stopped.set()
-        self.status = "cancelled"
+        self.status = p.CANCELLED
         for worker in self._workers:
             worker.cancel()
         # Whatever is still queued was never delivered, so it never happened; only the
@@ -319,8 +319,8 @@ class ResponseRun(ResponseEvents):
         self._final_sent = True
         self.timings.ended = time.perf_counter()
         if not self._cancelled:
-            self.status = "failed" if self.error is not None else "completed"
-        self.item.status = "completed" if self.status == "completed" else "incomplete"
+            self.status = p.FAILED if self.error is not None else p.COMPLETED
+        self.item.status = p.COMPLETED if self.status == p.COMPLETED else p.INCOMPLETE
         for event in self._closing_events():
             await self._send(event)
         # The session is free for the next response the moment response.done is out;

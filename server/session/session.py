@@ -225,7 +225,7 @@ class Session:
         if self.response is not None and not self.response.cancelled:
             raise bad_event(
                 event,
-                "conversation_already_has_active_response",
+                p.ACTIVE_RESPONSE,
                 f"Conversation already has an active response in progress: {self.response.id}. "
                 "Wait until the response is finished before creating a new one.",
             )
@@ -233,7 +233,7 @@ class Session:
         instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
         messages = self.conversation.messages(instructions)
-        item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
+        item = self.conversation.add("assistant", "", status=p.IN_PROGRESS, modality=modality)
         fmt = self.config.audio_format
         voice = Voice(
             tts=self.services.tts if modality == "audio" else None,
@@ -263,15 +263,15 @@ class Session:
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         """Stop the active response at once."""
-        self._active(event, "response_cancel_not_active").cancel()
+        self._active(event, p.CANCEL_NOT_ACTIVE).cancel()
 
     async def on_response_pause(self, event: dict[str, Any]) -> None:
         """Hold the active response (talkterm extension)."""
-        await self._active(event, "response_pause_not_active").pause()
+        await self._active(event, p.PAUSE_NOT_ACTIVE).pause()
 
     async def on_response_resume(self, event: dict[str, Any]) -> None:
         """Release a held response (talkterm extension)."""
-        await self._active(event, "response_resume_not_active").resume()
+        await self._active(event, p.RESUME_NOT_ACTIVE).resume()
 
     async def on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
         """Keep only the text the user heard, up to ``audio_end_ms``."""

@@ -6,10 +6,14 @@ everything else is checked here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from server import protocol as p
+
+BadValue: TypeAlias = Callable[[str, str], p.ProtocolError]
+"""Builds the error for one wrong field from its path (``param``) and a plain-words message."""
 
 _DEFAULT_FORMAT = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # The Realtime API's own upper bound for max_output_tokens.
@@ -55,7 +59,7 @@ def wire_cap(cap: int | None) -> int | str:
     return UNLIMITED if cap is None else cap
 
 
-def parse_cap(value: Any, param: str, bad: Any) -> int | None:
+def parse_cap(value: Any, param: str, bad: BadValue) -> int | None:
     """A ``max_output_tokens`` value: a whole number in range, or "inf" (None)."""
     if value == UNLIMITED:
         return None
@@ -111,7 +115,7 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
     return replace(config, **changes)
 
 
-def _audio_changes(audio: Any, bad: Any) -> dict[str, Any]:
+def _audio_changes(audio: Any, bad: BadValue) -> dict[str, Any]:
     if audio is None:
         return {}
     if not isinstance(audio, dict):
@@ -133,7 +137,7 @@ def _audio_changes(audio: Any, bad: Any) -> dict[str, Any]:
     return changes
 
 
-def _speed(speed: Any, bad: Any) -> float:
+def _speed(speed: Any, bad: BadValue) -> float:
     low, high = SPEED_RANGE
     number = isinstance(speed, int | float) and not isinstance(speed, bool)
     if not number or not low <= speed <= high:
@@ -144,7 +148,7 @@ def _speed(speed: Any, bad: Any) -> float:
     return float(speed)
 
 
-def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:
+def _audio_format(fmt: Any, bad: BadValue) -> dict[str, Any]:
     param = "session.audio.output.format"
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if not isinstance(kind, str) or kind not in p.AUDIO_FORMATS:
@@ -157,7 +161,7 @@ def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:
     return {"type": fmt["type"]}
 
 
-def _extension_changes(ext: Any, bad: Any) -> dict[str, Any]:
+def _extension_changes(ext: Any, bad: BadValue) -> dict[str, Any]:
     if ext is None:
         return {}
     if not isinstance(ext, dict):

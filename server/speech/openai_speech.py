@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol, Self
 
 import httpx
@@ -109,7 +109,7 @@ class OpenAISpeechTTS(TTSProvider):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz chunks for ``text`` from the speech endpoint."""
         if not text.strip():
             return

@@ -264,8 +264,8 @@ class FakeLLM:
             if self.window is not None and asked > self.window:
                 if self.overflow == "stream_cut":
                     # llama-cpp-python's server: 200, then the stream drops (error in its log).
-                    head = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
-                    await conn.send(_status_line(200, head))
+                    sse = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
+                    await conn.send(_status_line(200, sse))
                     conn.writer.close()
                     return False
                 status, refusal = overflow_body(self.overflow, self.window, asked)

@@ -101,6 +101,7 @@ async def test_stall_is_noticed_by_both_sides_within_two_ping_intervals(
             await wait_for(pilot, lambda: app.link_state == "connected")
             await ask(pilot, app, "talk")
             await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="text")
+            assert server.services is not None
             session = next(iter(server.services.sessions.values()))
             stalled_at = time.monotonic()
             proxy.stall()

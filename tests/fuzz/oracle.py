@@ -131,7 +131,7 @@ def error(eid: str | None, *codes: str) -> Err:
 
 
 def _session_update(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
-    session = event.get("session")
+    session: Any = event.get("session")
     if session_is_bad(session):
         return fixed(Err(_SESSION_FAULT, eid))
     instructions = session.get("instructions")
@@ -192,7 +192,7 @@ def _extension_is_bad(ext: Any) -> bool:
 
 
 def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
-    item = event.get("item")
+    item: Any = event.get("item")
     faults = item_faults(item)
     if faults:
         return fixed(Err(faults, eid))

@@ -69,8 +69,7 @@ def error_with_id(event_id: str) -> Predicate:
 
 async def normal_turn(client: Client, text: str, prompt: str = "normal turn") -> dict[str, Any]:
     """Ask, read the answer, check it completed with ``text``; return its response.done."""
-    await client.ask(prompt)
-    got = await client.collect()
+    got = await client.answer(prompt)
     errors = [e for e in got.of(p.ERROR) if e["error"]["type"] == "invalid_request_error"]
     assert not errors, errors
     assert got.done["status"] == "completed", got.done

@@ -18,6 +18,7 @@ within that latency, so measurements of it record with 2 ms.
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from tests.helpers.recording import RATE, Recording
 
@@ -114,8 +116,9 @@ def record(tail_ms: float = 150, latency_ms: int = 10) -> Iterator[Recording]:
     assert parec.stdout is not None
 
     def pump() -> None:
-        assert parec.stdout is not None
-        while chunk := parec.stdout.read1(4096):
+        # A binary pipe is a BufferedReader, whose read1 returns what has arrived so far.
+        stdout = cast(io.BufferedReader, parec.stdout)
+        while chunk := stdout.read1(4096):
             rec.note_read(time.monotonic(), chunk)
 
     reader = threading.Thread(target=pump, name="parec-reader", daemon=True)

@@ -11,7 +11,7 @@ import httpx
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.helpers.client import Client
+from tests.helpers.client import Client, answer_once
 from tests.helpers.server import http_get
 from tests.helpers.server_process import ready_line, spawn
 
@@ -74,13 +74,10 @@ async def test_debug_log_never_shows_the_token_or_keys(fake_llm: FakeLLM) -> Non
     )
     assert proc.stdout is not None
     ready = await ready_line(proc)
-    client = await Client.open(ready["listening"], token="tok-SECRET-99")
     fake_llm.enqueue(
         Reply(chunks=[], status=401, body=f'{{"error": {{"message": "bad key {env_key}"}}}}')
     )
-    await client.ask("hi")
-    await client.collect()
-    await client.close()
+    await answer_once(ready["listening"], "hi", token="tok-SECRET-99")
     proc.send_signal(signal.SIGTERM)
     _, err = await proc.communicate()
     assert b"Authorization" in err or b"authorization" in err  # DEBUG really logged headers

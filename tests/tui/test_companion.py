@@ -8,7 +8,9 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
-from tui.link.companion import Companion, CompanionError, http_status
+from tui.errors import CompanionError
+from tui.link.companion import Companion, CompanionEndpoint, http_status
+from tui.link.websocket import Connection
 
 
 async def test_companion_starts_answers_healthz_and_stops() -> None:
@@ -33,11 +35,15 @@ async def test_a_companion_that_dies_is_started_again() -> None:
     app = make_app(settings, player=FakePlayer())
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected", timeout=20)
-        endpoint = app.link._endpoint  # type: ignore[attr-defined]
+        link = app.link
+        assert isinstance(link, Connection)  # no --server: the companion's WebSocket link
+        endpoint = link.endpoint
+        assert isinstance(endpoint, CompanionEndpoint)
         first = endpoint.companion
+        assert first is not None
         first.process.kill()
         await wait_for(pilot, lambda: app.link_state == "reconnecting")
         await wait_for(pilot, lambda: app.link_state == "connected", timeout=20)
         second = endpoint.companion
-        assert second is not first and second.alive
+        assert second is not None and second is not first and second.alive
     assert not second.alive  # quitting stopped it

@@ -25,6 +25,7 @@ from tui.widgets.transcript import UserTurn
 
 def session_shown(server: Server) -> dict[str, Any]:
     """The session as the server's session.updated shows it (the app holds one session)."""
+    assert server.services is not None
     (session,) = server.services.sessions.values()
     return session.config.as_realtime(session.id)
 

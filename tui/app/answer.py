@@ -117,10 +117,10 @@ class Answer:
 
     def ending(self, status: str) -> Ending | None:
         """How ``response.done`` with ``status`` ends this answer (None: once it is played)."""
-        if status == "failed":
+        if status == p.FAILED:
             return Ending("failed", f"✗ failed: {self.error}" if self.error else "✗ failed", True)
-        if status in ("cancelled", "incomplete"):
-            mark: Mark = "stopped" if status == "cancelled" else "incomplete"
+        if status in (p.CANCELLED, p.INCOMPLETE):
+            mark: Mark = "stopped" if status == p.CANCELLED else "incomplete"
             return Ending(mark, f"■ {status} by the server", silence=True)
         return PLAYED if self.finished_playing(0.0) else None
 

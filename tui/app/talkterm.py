@@ -38,7 +38,7 @@ from tui.audio.feed import AudioFeed
 from tui.audio.playback import Playback
 from tui.config import Settings
 from tui.keys import APP_KEYS, shown_keys
-from tui.link import BUSY, RACES, Link, send_all
+from tui.link import Link, send_all
 from tui.link.events import conversation_item, response_create
 from tui.link.setup import make_link
 from tui.link.websocket import Connection
@@ -230,7 +230,7 @@ class Talkterm(
 
     async def on_connection_server_error(self, message: Connection.ServerError) -> None:
         """Say what went wrong, in the server's plain words."""
-        if message.code in RACES:
+        if message.code in p.RACE_CODES:
             log.info("ignored a race: %s", message.message)
             return
         if message.code in p.NOTICE_CODES:
@@ -238,7 +238,7 @@ class Talkterm(
             self.notify(message.message, title="Conversation", timeout=10)
             return
         answer = self.answer
-        if message.code == BUSY and answer is not None and answer.response_id is None:
+        if message.code == p.ACTIVE_RESPONSE and answer is not None and answer.response_id is None:
             # The server may still be closing the answer we cancelled: ask again, briefly.
             if (delay := answer.retry_delay()) is not None:
                 self.set_timer(delay, lambda: self._ask_again(answer))

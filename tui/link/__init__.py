@@ -4,7 +4,8 @@
 the Realtime WebSocket with resume; ``http``: Chat Completions streaming; ``fallback``:
 the first, falling back to the second). ``messages`` are what every variant posts,
 ``server_events`` turns frames into them, ``events`` builds what the app sends. Here:
-endpoints, backoff, the error codes the app matches, failures in plain words.
+endpoints, backoff, failures in plain words. (The error codes and statuses the app
+matches are the wire protocol's: ``server.protocol``.)
 """
 
 from __future__ import annotations
@@ -17,14 +18,6 @@ from typing import Any, Protocol
 from tui.errors import NotConnected
 
 log = logging.getLogger("talkterm.link")
-
-
-# Server error codes that only mean a control event raced the end of its response.
-RACES = frozenset(
-    {"response_cancel_not_active", "response_pause_not_active", "response_resume_not_active"}
-)
-BUSY = "conversation_already_has_active_response"
-"""The server is still closing the previous response (e.g. one just cancelled)."""
 
 
 class Endpoint(Protocol):

@@ -129,7 +129,7 @@ class HttpLink:
         # Stop sends cancel and truncate together: the truncate lands while this task is
         # still unwinding, so it marks the reply rather than the history.
         reply = self._last = _Reply(item)
-        status = "completed"
+        status: p.ResponseStatus = p.COMPLETED
         body = self._chosen.request(self.history, voice)
         try:
             chunks = request(f"{self.url}/v1/chat/completions", self._token, body)
@@ -140,7 +140,7 @@ class HttpLink:
                 if error is not None:
                     code = str(error.get("code") or "error")
                     self._post(Messages.ServerError(code, str(error.get("message"))))
-                    status = "failed"
+                    status = p.FAILED
                     break
                 audio = delta.get("audio") or {}
                 if piece := delta.get("content") or audio.get("transcript"):
@@ -151,10 +151,10 @@ class HttpLink:
                     reply.audio += len(raw)
                     self._post(Messages.AudioArrived(rid, raw))
         except asyncio.CancelledError:
-            status = "cancelled"  # Stop: leaving the request closed the connection
+            status = p.CANCELLED  # Stop: leaving the request closed the connection
         except HTTPStatusError as exc:
             self._post(Messages.ServerError(f"http_{exc.status}", exc.message))
-            status = "failed"
+            status = p.FAILED
         except OSError as exc:
             self._drop(reply, unreachable(self.url, exc))
             return
@@ -162,11 +162,11 @@ class HttpLink:
             # Not OpenAI's chunk shape (bad JSON or base64, a proxy's page): say so, end it.
             message = f"The server's stream could not be read ({type(exc).__name__}: {exc})."
             self._post(Messages.ServerError("bad_stream", message))
-            status = "failed"
+            status = p.FAILED
         self._finish(rid, reply, status)
 
     def _finish(self, rid: str, reply: _Reply, status: str) -> None:
-        if status != "failed":
+        if status != p.FAILED:
             self._remember(reply)
         self._post(Messages.ResponseFinished(rid, status))
 

@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 
 import h11
 
+from tui.errors import TalktermAppError
+
 _READ = 65536
 
 
-class HTTPStatusError(Exception):
+class HTTPStatusError(TalktermAppError):
     """The server answered with a status other than 200."""
 
     def __init__(self, status: int, body: bytes) -> None:

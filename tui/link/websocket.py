@@ -54,6 +54,11 @@ class Connection(ConnectionMessages):
         self.resume = ResumePoint()
         self._renewing = False
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where each attempt connects (a companion endpoint owns the companion server)."""
+        return self._endpoint
+
     async def close(self) -> None:
         """Stop the companion server, if this link started one."""
         await self._endpoint.aclose()

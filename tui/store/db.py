@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from tui.errors import TalktermAppError
 from tui.store.records import (
     Conversation,
     NewTurn,
@@ -34,7 +35,7 @@ BUSY_TIMEOUT_MS = 5000
 TITLE_CHARS = 80
 
 
-class StoreError(Exception):
+class StoreError(TalktermAppError):
     """The chat store could not be opened, read or written."""
 
 

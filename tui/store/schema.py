@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from tui.errors import TalktermAppError
+
 MIGRATIONS: list[str] = [
     # 1: conversations and their turns.
     """
@@ -49,7 +51,7 @@ MIGRATIONS: list[str] = [
 VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(TalktermAppError):
     """The database was written by a newer talkterm than this one."""
 
 
