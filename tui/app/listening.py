@@ -42,7 +42,9 @@ class Listening(App[None]):
     """The talk key, the microphone while listening, and the turns the server heard."""
 
     can_listen: reactive[bool] = reactive(False, bindings=True)
-    """Whether the session has a speech recognizer (``session.talkterm.stt``)."""
+    """Whether the session has a speech recognizer (``session.talkterm.listen``)."""
+    deaf_because = ""
+    """Why it has none, in the server's words."""
 
     settings: Settings
     link: Link
@@ -78,8 +80,9 @@ class Listening(App[None]):
     def listen(self) -> None:
         """Open the microphone (off the UI thread) and start a spoken turn."""
         if not self.can_listen:
+            why = self.deaf_because or "it has no speech recognizer"
             self.notify(
-                "This server cannot listen (it has no speech recognizer); type instead.",
+                f"This server cannot listen ({why.rstrip('.')}); type instead.",
                 title="Talk",
                 severity="warning",
                 timeout=5,

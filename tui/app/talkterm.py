@@ -174,7 +174,7 @@ class Talkterm(
     async def on_connection_session_started(self, message: Connection.SessionStarted) -> None:
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
-        self.can_listen = message.listens
+        self.can_listen, self.deaf_because = message.listens, message.deaf_because
         self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
         self.settings_for_session(message)
         if message.replaced:

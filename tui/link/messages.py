@@ -70,7 +70,9 @@ class ConnectionMessages:
         voices: list[str] | None = None
         """Voices its speech engine offers (None: it did not say)."""
         listens: bool = False
-        """Whether the session can take the microphone (it has a speech recognizer)."""
+        """Whether the session can take the microphone (``session.talkterm.listen``)."""
+        deaf_because: str = ""
+        """Why it cannot, in the server's plain words (empty: it did not say)."""
 
     @dataclass
     class SessionUpdated(Message, namespace="connection"):

@@ -26,6 +26,8 @@ def translate(frame: str | bytes) -> tuple[Message | None, int | None]:
 def session_started(event: dict[str, Any], *, replaced: bool = False) -> Message:
     """``session.created`` as a message; ``replaced`` when it is not the session we resumed."""
     ext = _extension(event)
+    listen = ext.get("listen")
+    listen = listen if isinstance(listen, dict) else {}
     return Messages.SessionStarted(
         str(ext.get("llm", "?")),
         str(ext.get("tts", "?")),
@@ -33,7 +35,8 @@ def session_started(event: dict[str, Any], *, replaced: bool = False) -> Message
         replaced,
         models=choices(ext.get("models")),
         voices=choices(ext.get("voices")),
-        listens=bool(ext.get("stt")),
+        listens=bool(listen.get("available")),
+        deaf_because=str(listen.get("problem") or ""),
     )
 
 
