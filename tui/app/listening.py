@@ -33,7 +33,8 @@ from tui.widgets.transcript import TranscriptView, UserTurn
 TICK_S = 0.1
 """How often the microphone is drained while listening (appends of 100 ms)."""
 MUTED_AFTER_S = 3.0
-"""A microphone that sent nothing but zeros this long is said to be muted."""
+"""A microphone that recorded this much audio, all of it zeros, is said to be muted."""
+_BYTES_PER_S = 48_000  # PCM16 mono 24 kHz
 _METER_BARS = 8
 NOT_HEARD = "🎤 (didn't catch that)"
 
@@ -59,6 +60,7 @@ class Listening(App[None]):
         self._listen_started = 0.0
         self._levels: list[float] = []
         self._loudest = 0.0
+        self._recorded = 0
         self._heard_turn: UserTurn | None = None
         self._committed: str | None = None
         self._listen_next = False
@@ -116,7 +118,7 @@ class Listening(App[None]):
         self.mic, self._mic_open = mic, True
         self.state = ResponseState.LISTENING
         self._listen_started = time.monotonic()
-        self._levels, self._loudest = [], 0.0
+        self._levels, self._loudest, self._recorded = [], 0.0, 0
         send_all(self.link, [listening(vad=True)])
         prompt = self.query_one(PromptBox)
         prompt.placeholder = "Listening… pause to send · f4 or Enter sends now · Esc cancels"
@@ -134,11 +136,14 @@ class Listening(App[None]):
             send_all(self.link, [input_audio(pcm)])
         loudness = level(pcm)
         self._loudest = max(self._loudest, loudness)
+        self._recorded += len(pcm)
         self._levels = [*self._levels, loudness][-_METER_BARS:]
         seconds = time.monotonic() - self._listen_started
         status = self.query_one(StatusLine)
         status.listening = f"🎤 {int(seconds) // 60}:{int(seconds) % 60:02d} {meter(self._levels)}"
-        if seconds > MUTED_AFTER_S and self._loudest == 0.0:
+        # Only audio counts: a source that delivers nothing yet (a sound server still
+        # waking up) is not a muted one.
+        if self._recorded >= MUTED_AFTER_S * _BYTES_PER_S and self._loudest == 0.0:
             self._close_mic()
             send_all(self.link, [input_clear()])
             self.state = ResponseState.IDLE
