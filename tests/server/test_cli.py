@@ -37,7 +37,8 @@ async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None
     assert ready["http"] == ready["listening"].replace("ws://", "http://").removesuffix("/realtime")
     async with httpx.AsyncClient(headers={"Authorization": "Bearer tok"}) as api:
         models = (await api.get(ready["http"] + "/models")).json()
-    assert [m["id"] for m in models["data"]] == ["m"]
+    # The server's model first, then what the upstream lists besides.
+    assert [m["id"] for m in models["data"]] == ["m", "fake-model"]
 
     client = await Client.open(ready["listening"], token="tok")
     fake_llm.enqueue(Reply(chunks=["word "] * 500, delay=0.02))
