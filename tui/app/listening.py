@@ -46,6 +46,8 @@ class Listening(App[None]):
     """Whether the session has a speech recognizer (``session.talkterm.listen``)."""
     deaf_because = ""
     """Why it has none, in the server's words."""
+    push_to_talk = False
+    """The turn ends only with f4 or Enter (HTTP streaming has no voice activity detection)."""
 
     settings: Settings
     link: Link
@@ -121,7 +123,11 @@ class Listening(App[None]):
         self._levels, self._loudest, self._recorded = [], 0.0, 0
         send_all(self.link, [listening(vad=True)])
         prompt = self.query_one(PromptBox)
-        prompt.placeholder = "Listening… pause to send · f4 or Enter sends now · Esc cancels"
+        prompt.placeholder = (
+            "Listening… f4 or Enter sends · Esc cancels"
+            if self.push_to_talk
+            else "Listening… pause to send · f4 or Enter sends now · Esc cancels"
+        )
         self._listen_timer = self.set_interval(TICK_S, self._pump)
         self._pump()
 

@@ -175,6 +175,7 @@ class Talkterm(
         """Show which LLM and speech engine the server uses; re-seed a lost session."""
         self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
         self.can_listen, self.deaf_because = message.listens, message.deaf_because
+        self.push_to_talk = message.push_to_talk
         self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
         self.settings_for_session(message)
         if message.replaced:

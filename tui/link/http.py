@@ -23,6 +23,7 @@ from typing import Any
 from server import protocol as p
 from tui.heard import heard_prefix
 from tui.link import unreachable
+from tui.link.http_listen import Recording, transcribe
 from tui.link.http_stream import HTTPStatusError, request, sse_data
 from tui.link.messages import ConnectionMessages as Messages
 from tui.link.messages import Post
@@ -62,6 +63,9 @@ class HttpLink:
         self._chosen = _Chosen()
         self._dropped = asyncio.Event()
         self.connected = False
+        self._recording = Recording()
+        self._heard = 0
+        self._hearing: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Check the server answers over HTTP, then serve until a stream drops."""
@@ -90,8 +94,15 @@ class HttpLink:
         self._post(self._session_started())
 
     def _session_started(self, *, replaced: bool = False) -> Messages.SessionStarted:
+        # Listening is push-to-talk here: a server that cannot listen says so when asked.
         return Messages.SessionStarted(
-            self._model, "server", False, replaced=replaced, models=self._models
+            self._model,
+            "server",
+            False,
+            replaced=replaced,
+            models=self._models,
+            listens=True,
+            push_to_talk=True,
         )
 
     def send(self, event: dict[str, Any]) -> None:
@@ -117,6 +128,46 @@ class HttpLink:
             self._post(ack(rid))
         elif kind == p.ITEM_TRUNCATE:
             self._truncate(str(event["item_id"]), int(event["audio_end_ms"]))
+        elif kind == "input_audio_buffer.append":
+            self._recording.append(base64.b64decode(event["audio"]))
+        elif kind == "input_audio_buffer.commit":
+            self._commit()
+        elif kind == "input_audio_buffer.clear":
+            self._recording.take()
+            self._post(Messages.InputCleared())
+
+    def _commit(self) -> None:
+        """The turn is over: transcribe it (the app asks for the answer once it has words)."""
+        self._heard += 1
+        item, pcm = f"item_http_in_{self._heard}", self._recording.take()
+        self._post(Messages.InputCommitted(item))
+        if Recording.too_short(pcm):
+            self._post(
+                Messages.NotHeard(
+                    item,
+                    "input_audio_buffer_commit_empty",
+                    "The recording was too short to hold a word.",
+                )
+            )
+            return
+        task = asyncio.create_task(self._transcribe(item, pcm))
+        self._hearing.add(task)
+        task.add_done_callback(self._hearing.discard)
+
+    async def _transcribe(self, item: str, pcm: bytes) -> None:
+        try:
+            words = await transcribe(self.url, self._token, pcm)
+        except HTTPStatusError as exc:
+            self._post(Messages.NotHeard(item, f"http_{exc.status}", exc.message))
+            return
+        except (OSError, ValueError) as exc:
+            self._post(Messages.NotHeard(item, "transcription_failed", unreachable(self.url, exc)))
+            return
+        if not words:
+            self._post(Messages.NotHeard(item, "no_speech", "No speech was heard."))
+            return
+        self.history.append({"role": "user", "content": words})
+        self._post(Messages.Heard(item, words))
 
     def _start(self, voice: bool) -> None:
         self._count += 1

@@ -56,10 +56,18 @@ class Target:
         return cls(parts.hostname or "", parts.port or (443 if tls else 80), tls, path)
 
 
+Content = tuple[str, bytes]
+"""A POST body that is not JSON: (its Content-Type, its bytes)."""
+
+
 async def request(
-    url: str, token: str | None, body: dict[str, Any] | None = None, timeout: float = 10.0
+    url: str,
+    token: str | None,
+    body: dict[str, Any] | Content | None = None,
+    timeout: float = 10.0,
 ) -> AsyncIterator[bytes]:
-    """Send GET (no body) or POST (JSON body); yield the response body as it arrives.
+    """Send GET (no body) or POST (a JSON body, or any content); yield the response body as
+    it arrives.
 
     Raises HTTPStatusError (with the body) for any status but 200, OSError when the
     connection fails or drops before the end of the body.
@@ -85,14 +93,16 @@ async def request(
 
 
 def _request_bytes(
-    conn: h11.Connection, target: Target, token: str | None, body: dict[str, Any] | None
+    conn: h11.Connection, target: Target, token: str | None, body: dict[str, Any] | Content | None
 ) -> bytes:
-    data = b"" if body is None else json.dumps(body).encode()
+    kind, data = body if isinstance(body, tuple) else ("application/json", b"")
+    if isinstance(body, dict):
+        data = json.dumps(body).encode()
     headers = [("Host", f"{target.host}:{target.port}"), ("Accept", "text/event-stream")]
     if token:
         headers.append(("Authorization", f"Bearer {token}"))
     if body is not None:
-        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        headers += [("Content-Type", kind), ("Content-Length", str(len(data)))]
     method = "GET" if body is None else "POST"
     out = conn.send(h11.Request(method=method, target=target.path, headers=headers)) or b""
     if data:

@@ -73,6 +73,8 @@ class ConnectionMessages:
         """Whether the session can take the microphone (``session.talkterm.listen``)."""
         deaf_because: str = ""
         """Why it cannot, in the server's plain words (empty: it did not say)."""
+        push_to_talk: bool = False
+        """The turn ends with f4 or Enter only: no voice activity detection (HTTP streaming)."""
 
     @dataclass
     class SessionUpdated(Message, namespace="connection"):
