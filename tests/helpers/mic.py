@@ -32,8 +32,16 @@ class FakeMic:
         with self._lock:
             self._pending += pcm
 
-    def drain(self) -> bytes:
+    @property
+    def drained_all(self) -> bool:
+        """Whether everything ``say`` queued has been handed to the app."""
         with self._lock:
-            pcm, self._pending = bytes(self._pending), bytearray()
+            return not self._pending
+
+    def drain(self) -> bytes:
+        # As a microphone does: 100 ms a drain, what was said first.
+        with self._lock:
+            pcm = bytes(self._pending[:4800])
+            del self._pending[:4800]
         # 100 ms of silence (all zero when muted) between what was said.
         return pcm or (b"\x00\x00" if self.silent else b"\x01\x00") * 2400

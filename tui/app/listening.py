@@ -145,8 +145,9 @@ class Listening(App[None]):
         self._recorded += len(pcm)
         self._levels = [*self._levels, loudness][-_METER_BARS:]
         seconds = time.monotonic() - self._listen_started
-        status = self.query_one(StatusLine)
-        status.listening = f"🎤 {int(seconds) // 60}:{int(seconds) % 60:02d} {meter(self._levels)}"
+        for status in self.query(StatusLine):  # none once the app is closing
+            clock = f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+            status.listening = f"🎤 {clock} {meter(self._levels)}"
         # Only audio counts: a source that delivers nothing yet (a sound server still
         # waking up) is not a muted one.
         if self._recorded >= MUTED_AFTER_S * _BYTES_PER_S and self._loudest == 0.0:
@@ -180,8 +181,14 @@ class Listening(App[None]):
         if self._mic_open and self.mic is not None:
             self.mic.close()
         self._mic_open = False
-        self.query_one(StatusLine).listening = ""
-        self.query_one(PromptBox).placeholder = PromptBox.PLACEHOLDER
+        for status in self.query(StatusLine):  # none once the app is closing
+            status.listening = ""
+        for prompt in self.query(PromptBox):
+            prompt.placeholder = PromptBox.PLACEHOLDER
+
+    def close_listening(self) -> None:
+        """The app is closing: the microphone too."""
+        self._close_mic()
 
     # -- what the server heard ---------------------------------------------------------------
 

@@ -113,7 +113,8 @@ class Talkterm(
         self._ticker = self.set_interval(0.05, self._tick, pause=True)
 
     async def on_unmount(self) -> None:
-        """Silence the speaker and stop the companion server."""
+        """Silence the speaker, close the microphone and stop the companion server."""
+        self.close_listening()
         self.sound.close()
         await self.link.close()
         self.chats.close()
