@@ -26,6 +26,7 @@ class ResponseEvents:
     id: str
     item: Item
     status: str
+    cancel_reason: str
     error: TalktermError | None
     usage: Usage | None
     timings: Timings
@@ -87,7 +88,7 @@ class ResponseEvents:
 
     def _status_details(self) -> dict[str, Any] | None:
         if self.status == "cancelled":
-            return {"type": "cancelled", "reason": "client_cancelled"}
+            return {"type": "cancelled", "reason": self.cancel_reason}
         if self.status == "failed" and self.error is not None:
             return {
                 "type": "failed",

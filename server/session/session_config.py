@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from server import protocol as p
+from server.session.input_config import InputConfig, input_changes
 
 _DEFAULT_FORMAT = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # The Realtime API's own upper bound for max_output_tokens.
@@ -33,6 +34,8 @@ class SessionConfig:
     max_output_tokens: int | None = None
     """None: no cap ("inf")."""
     speed: float = 1.0
+    listening: InputConfig = field(default_factory=InputConfig)
+    """The input side: format, transcription, turn detection (server.session.input_config)."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -45,7 +48,8 @@ class SessionConfig:
             "output_modalities": [self.modality],
             "max_output_tokens": wire_cap(self.max_output_tokens),
             "audio": {
-                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed}
+                "input": self.listening.as_realtime(),
+                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed},
             },
         }
 
@@ -107,6 +111,9 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
             raise bad("session.model", "model must be a non-empty string.")
         changes["model"] = model.strip()
     changes |= _audio_changes(session.get("audio"), bad)
+    audio = session.get("audio")
+    if isinstance(audio, dict) and "input" in audio:
+        changes["listening"] = input_changes(config.listening, audio["input"], bad)
     changes |= _extension_changes(session.get("talkterm"), bad)
     return replace(config, **changes)
 
