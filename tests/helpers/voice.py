@@ -3,9 +3,11 @@ error rate to judge what the recognizer heard."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
 
@@ -68,3 +70,53 @@ def wer(reference: str, heard: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[len(hyp)] / max(1, len(ref))
+
+
+class Microphone:
+    """A live microphone on a Realtime connection: 40 ms appends every 40 ms, silence
+    (or quiet hiss) between the sentences it is told to ``say``."""
+
+    def __init__(self, append: Callable[..., Awaitable[object]], floor: bytes = b"") -> None:
+        self._append = append
+        self._queue = bytearray()
+        self._floor = floor or silence(0.04)
+        self.sent_s = 0.0
+        self.said_at: list[float] = []
+        """Seconds of sent audio at which each ``say`` began to be sent."""
+        self._task: asyncio.Task[None] | None = None
+
+    def say(self, pcm: bytes) -> None:
+        """Queue ``pcm`` to be sent next, in real time."""
+        self._queue += pcm
+        self.said_at.append(self.sent_s + len(self._queue[: -len(pcm)]) / BYTES_PER_S)
+
+    def start(self) -> None:
+        """Begin sending."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop sending."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def idle(self) -> bool:
+        """Whether everything it was told to say has been sent."""
+        return not self._queue
+
+    async def _run(self) -> None:
+        step = BYTES_PER_S * 40 // 1000
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while True:
+            if self._queue:
+                chunk = bytes(self._queue[:step])
+                del self._queue[:step]
+                chunk += bytes(step - len(chunk))
+            else:
+                chunk = self._floor[:step]
+            await self._append(audio=base64.b64encode(chunk).decode())
+            self.sent_s += 0.04
+            await asyncio.sleep(max(0.0, began + self.sent_s - loop.time()))
