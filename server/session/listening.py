@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from server import protocol as p
 from server.session.input_audio import InputAudio
+from server.session.input_config import InputConfig, semantic_notice
 from server.session.turns import Turns
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ class Listening:
     async def on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
         """Drop the buffered audio."""
         await self.input_audio.clear(event)
+
+    async def _listening_changed(self, before: InputConfig, after: InputConfig) -> None:
+        """Say how a newly asked semantic_vad is approximated (a notice, not an error)."""
+        if (notice := semantic_notice(before, after)) is not None:
+            await self._send_locked(p.error_event(p.SEMANTIC_VAD_APPROXIMATED, notice, kind="info"))
 
     def _listen_info(self) -> dict[str, Any]:
         """session.created's ``talkterm.listen``: whether this session can take voice."""

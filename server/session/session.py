@@ -209,6 +209,7 @@ class Session(Listening):
         config = apply_update(self.config, event)
         self._check_voice(event, config.voice)
         config = await self._check_model(event, config)
+        await self._listening_changed(self.config.listening, config.listening)
         self.config = config
         self.outlet.binary_audio = self.config.binary_audio
         async with self._lock:
