@@ -250,6 +250,7 @@ async def build_services(settings: Settings) -> Services:
         stt_problem=stt_problem,
         stt_language=settings.stt.language,
         max_turn_s=settings.stt.max_turn_s,
+        max_upload_bytes=settings.stt.max_upload_bytes,
         voice=default_voice(tts, settings),
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,

@@ -56,6 +56,7 @@ class Services:
     stt_problem: str | None = "Voice input is off on this server (--stt none)."
     stt_language: str | None = None
     max_turn_s: float = 120.0
+    max_upload_bytes: int = 25 << 20
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2

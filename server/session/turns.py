@@ -149,10 +149,7 @@ class Turns:
         return [piece async for piece in self._recognise(samples)]
 
     async def _gate(self, samples: Samples) -> None:
-        threshold = self._threshold()
-        heard = await asyncio.to_thread(speech_ms, samples, threshold)
-        if heard < MIN_SPEECH_MS:
-            raise NoSpeech(_NO_WORDS)
+        await gate(samples, self._threshold())
 
     def _recognise(self, samples: Samples) -> AsyncIterator[str]:
         engine = self._engine
@@ -232,6 +229,22 @@ def _no_answer(failure: STTError) -> TalktermError:
     error = TalktermError(f"Nothing to answer: {failure.message}")
     error.code = failure.code
     return error
+
+
+async def gate(samples: Samples, threshold: float = 0.5) -> None:
+    """Raise NoSpeech unless Silero hears enough speech in ``samples`` to be words."""
+    heard = await asyncio.to_thread(speech_ms, samples, threshold)
+    if heard < MIN_SPEECH_MS:
+        raise NoSpeech(_NO_WORDS)
+
+
+async def heard_words(
+    engine: STTProvider, samples: Samples, *, language: str | None, prompt: str | None
+) -> AsyncIterator[str]:
+    """The words of one whole recording, gated as a spoken turn is (HTTP uses this)."""
+    await gate(samples)
+    async for piece in engine.transcribe(samples, language=language, prompt=prompt):
+        yield piece
 
 
 def to_listen_rate(pcm: bytes, rate: int) -> Samples:
