@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import numpy as np
 
-from server.listen import LISTEN_RATE, Samples, STTError, STTProvider, STTUnavailable
+from server.listen import LISTEN_RATE, Samples, STTError, STTProvider, STTUnavailable, short_window
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -45,6 +45,8 @@ class WhisperSTT(STTProvider):
     """Offline speech recognition with faster-whisper; one model shared by all sessions."""
 
     name = "faster-whisper"
+    short_window = True
+    """Decode English turns of up to 25 s with a short encoder window (listen/short_window.py)."""
 
     def __init__(
         self,
@@ -153,6 +155,13 @@ class WhisperSTT(STTProvider):
     def _segments(
         self, model: Any, audio: Samples, language: str | None, prompt: str | None
     ) -> Iterator[str]:
+        english = (language or "en") == "en"
+        if english and self.short_window:
+            text = short_window.decode(model, audio, prompt, self._beam_size)
+            if text is not None:
+                if not _NOT_WORDS.match(text):
+                    yield text
+                return
         segments, _info = model.transcribe(
             audio,
             language=language or "en",

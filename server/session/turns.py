@@ -32,6 +32,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Less speech than this in a turn is a click or a breath, not words.
 MIN_SPEECH_MS: Final = 90
 _WORD = re.compile(r"\w")
+_FAILURES_KEPT: Final = 8
 
 
 class NoSpeech(STTError):
@@ -78,10 +79,13 @@ class Turns:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    early_decode = True
+    """Decode as the silence starts (bench/listen_bench.py turns it off to compare)."""
+
     def early(self, item_id: str, pcm: bytes | None, rate: int) -> None:
         """Start decoding a turn as its silence starts; ``pcm`` None drops that decode."""
         self._drop_early()
-        if pcm is not None and self._engine is not None:
+        if pcm is not None and self._engine is not None and self.early_decode:
             samples = to_listen_rate(pcm, rate)
             self._early = (item_id, asyncio.create_task(self._words(samples)))
 
@@ -189,6 +193,8 @@ class Turns:
     async def _failed_turn(self, item: Item, exc: STTError) -> None:
         item.text = ""
         self._failed[item.id] = exc
+        while len(self._failed) > _FAILURES_KEPT:  # only the newest turn's matters
+            del self._failed[next(iter(self._failed))]
         await self._send(
             {
                 "type": p.HEARD_FAILED,

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
@@ -84,6 +85,11 @@ class Microphone:
         self.said_at: list[float] = []
         """Seconds of sent audio at which each ``say`` began to be sent."""
         self._task: asyncio.Task[None] | None = None
+        self._speaking = False
+        self.began: list[float] = []
+        """perf_counter when each stretch of speech began to be sent."""
+        self.ended: list[float] = []
+        """perf_counter when each stretch of speech was sent whole."""
 
     def say(self, pcm: bytes) -> None:
         """Queue ``pcm`` to be sent next, in real time."""
@@ -111,12 +117,18 @@ class Microphone:
         loop = asyncio.get_running_loop()
         began = loop.time()
         while True:
-            if self._queue:
+            speaking = bool(self._queue)
+            if speaking:
                 chunk = bytes(self._queue[:step])
                 del self._queue[:step]
                 chunk += bytes(step - len(chunk))
             else:
                 chunk = self._floor[:step]
             await self._append(audio=base64.b64encode(chunk).decode())
+            if speaking and not self._speaking:
+                self.began.append(time.perf_counter())
+            if self._speaking and not self._queue:
+                self.ended.append(time.perf_counter())
+            self._speaking = bool(self._queue)
             self.sent_s += 0.04
             await asyncio.sleep(max(0.0, began + self.sent_s - loop.time()))
