@@ -52,3 +52,19 @@ async def test_a_missing_model_says_why_it_cannot_listen(
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
+
+
+def test_listen_settings_by_flat_and_nested_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.config import Settings, stt_key
+
+    monkeypatch.setenv("TALKTERM_STT_LANGUAGE", "en")
+    monkeypatch.setenv("TALKTERM_STT__WHISPER__THREADS", "1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    settings = Settings(stt="openai", stt_model="whisper-large")
+    assert settings.stt.engine == "openai" and settings.stt.language == "en"
+    assert settings.stt.whisper.threads == 1 and settings.stt.openai.model == "whisper-large"
+    assert stt_key(settings) == "sk-openai"  # OpenAI's own endpoint gets OPENAI_API_KEY
+    elsewhere = Settings(stt="openai", stt_base_url="http://127.0.0.1:9/v1")
+    assert stt_key(elsewhere) is None  # a third party never does
+    monkeypatch.setenv("TALKTERM_STT_API_KEY", "sk-own")
+    assert stt_key(Settings(stt_base_url="http://127.0.0.1:9/v1")) == "sk-own"
