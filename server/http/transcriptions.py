@@ -72,7 +72,10 @@ class Transcriptions:
             if services.stt is None:
                 raise Busy(services.stt_problem or "Voice input is off.", code="stt_unavailable")
             limit = services.max_upload_bytes
-            upload = read_form(_content_type(scope), await _body(receive, limit + (64 << 10)))
+            # The form's other fields are small: a few KiB over the file's cap is plenty.
+            upload = read_form(_content_type(scope), await _body(receive, limit + (16 << 10)))
+            if len(upload.audio) > limit:
+                raise _too_large(limit)
             samples = await _samples(upload.audio)
         except HTTPError as exc:
             await send_error(send, exc)
@@ -224,10 +227,14 @@ async def _body(receive: Receive, limit: int) -> bytes:
             raise BadRequest("The client closed the request before its body arrived.")
         body += message.get("body", b"")
         if len(body) > limit:
-            raise BadRequest(
-                f"The file is larger than this server accepts ({limit >> 20} MiB).",
-                code="file_too_large",
-                param="file",
-            )
+            raise _too_large(limit)
         if not message.get("more_body", False):
             return bytes(body)
+
+
+def _too_large(limit: int) -> BadRequest:
+    return BadRequest(
+        f"The file is larger than this server accepts ({limit / (1 << 20):g} MiB).",
+        code="file_too_large",
+        param="file",
+    )

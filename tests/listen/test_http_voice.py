@@ -159,3 +159,11 @@ async def test_chat_completions_refuse_silence_and_bad_audio(
             )
         assert caught.value.code == code, caught.value.message
     assert fake_llm.chat_requests == []
+
+
+async def test_a_file_over_the_cap_is_refused(listening_server: Listener) -> None:
+    _server, client = await listening_server(stt__max_upload_bytes=65536)
+    big = wav_file(await spoken(SENTENCE))  # ~100 KB of WAV
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.audio.transcriptions.create(model="whisper-1", file=("q.wav", big))
+    assert caught.value.code == "file_too_large"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.helpers.client import Client
+from tests.helpers.server import ServerFactory
 from tests.helpers.voice import pieces, silence, spoken, wer
 from tests.listen.conftest import Listener
 
@@ -88,3 +90,17 @@ async def test_silence_reaches_no_model(fake_llm: FakeLLM, listening_server: Lis
     assert done is not None and done.status == "failed"
     assert done.status_details.error.code == "no_speech"  # type: ignore[union-attr]
     assert fake_llm.chat_requests == []
+
+
+async def test_a_turn_committed_while_the_model_loads_waits_for_it(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(stt="faster-whisper")  # not waiting for listening_ready
+    client = await Client.open(server.ws_url)
+    await client.send({"type": "session.update", "session": PUSH_TO_TALK})
+    for piece in pieces(await spoken(QUESTION)):
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+    await client.send({"type": "input_audio_buffer.commit"})
+    done = await client.expect("conversation.item.input_audio_transcription.completed", 60)
+    assert wer(QUESTION, done["transcript"]) == 0
+    await client.close()
