@@ -86,8 +86,7 @@ class Turns:
         """Start decoding a turn as its silence starts; ``pcm`` None drops that decode."""
         self._drop_early()
         if pcm is not None and self._engine is not None and self.early_decode:
-            samples = to_listen_rate(pcm, rate)
-            self._early = (item_id, asyncio.create_task(self._words(samples)))
+            self._early = (item_id, asyncio.create_task(self._words(pcm, rate)))
 
     async def settled(self) -> None:
         """Wait until every committed turn is transcribed (or has failed)."""
@@ -148,7 +147,9 @@ class Turns:
             failure = STTError(f"The recognizer failed ({type(exc).__name__}).")
             await self._failed_turn(item, failure)
 
-    async def _words(self, samples: Samples) -> list[str]:
+    async def _words(self, pcm: bytes, rate: int) -> list[str]:
+        # Off the loop: a long turn's resampling takes tens of milliseconds.
+        samples = await asyncio.to_thread(to_listen_rate, pcm, rate)
         await self._gate(samples)
         return [piece async for piece in self._recognise(samples)]
 
