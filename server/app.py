@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http
 import logging
 from types import TracebackType
@@ -14,10 +15,12 @@ from websockets.http11 import Request, Response
 
 from server import protocol as p
 from server.config import Settings, check_binding
-from server.errors import ResumeRefused, SessionLimit
+from server.errors import ResumeRefused, SessionLimit, TalktermError
 from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
 from server.http.routes import build_app
+from server.listen import stt_from_settings
+from server.listen import vad as silero
 from server.llm.setup import choose_llm
 from server.session import admission
 from server.session.frames import TextKeepingConnection
@@ -38,6 +41,7 @@ class Server:
         self.settings = settings
         self.services: Services | None = None
         self._front: Front | None = None
+        self._loading: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -84,6 +88,31 @@ class Server:
             ),
         )
         await self._front.start(s.host, s.port)
+        # After the ready line (this task first runs once the caller prints it): the
+        # recognizer takes ~0.6 s to load, and a turn committed meanwhile waits for it.
+        self._loading = asyncio.create_task(self._load_listening())
+
+    async def _load_listening(self) -> None:
+        services = self.services
+        if services is None or services.stt is None:
+            return
+        try:
+            await asyncio.to_thread(silero.load)
+        except TalktermError as exc:
+            services.stt_problem = f"Voice input is unavailable: {exc.message}"
+            log.warning(services.stt_problem)
+            return
+        await services.stt.load()
+        if (problem := services.stt.problem()) is not None:
+            services.stt_problem = f"Voice input is unavailable: {problem}."
+            log.warning(services.stt_problem)
+        else:
+            log.info("listening with %s", services.stt.label)
+
+    async def listening_ready(self) -> None:
+        """Wait until the recognizer is loaded (or has failed to)."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
 
     async def close(self) -> None:
         """Stop listening, cancel in-flight responses, close upstream clients."""
@@ -97,6 +126,10 @@ class Server:
             await self.services.llm.aclose()
             if self.services.tts is not None:
                 await self.services.tts.aclose()
+            if self._loading is not None:
+                await asyncio.gather(self._loading, return_exceptions=True)
+            if self.services.stt is not None:
+                await self.services.stt.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -204,6 +237,7 @@ async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
     tts, problem = await choose_tts(settings)
+    stt, stt_problem = await stt_from_settings(settings)
     # Listed once now for session.created; a client naming another model asks again.
     models = await llm.models()
     speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
@@ -212,6 +246,11 @@ async def build_services(settings: Settings) -> Services:
         llm=llm,
         tts=tts,
         tts_problem=problem,
+        stt=stt,
+        stt_problem=stt_problem,
+        stt_language=settings.stt.language,
+        max_turn_s=settings.stt.max_turn_s,
+        max_upload_bytes=settings.stt.max_upload_bytes,
         voice=default_voice(tts, settings),
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,

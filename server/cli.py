@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
-from server.config import Settings, TTSName
+from server.config import Settings, STTName, TTSName
 from server.errors import InsecureBinding
 from server.log_scrub import SecretScrubber
 
@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="talkterm-server",
         description="The talkterm companion server: streams LLM text and speech over WebSocket "
         "(OpenAI Realtime-compatible) at ws://HOST:PORT/v1/realtime. API keys are read from "
-        "the environment only: TALKTERM_LLM_API_KEY (else OPENAI_API_KEY) and "
-        "TALKTERM_TTS_API_KEY (else OPENAI_API_KEY).",
+        "the environment only: TALKTERM_LLM_API_KEY (else OPENAI_API_KEY), "
+        "TALKTERM_TTS_API_KEY and TALKTERM_STT_API_KEY (each else OPENAI_API_KEY).",
     )
     add = parser.add_argument
     add("--host", help="address to bind (default 127.0.0.1; others need --token) [TALKTERM_HOST]")
@@ -52,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--speed", type=float, help="speaking speed 0.25-1.5 (default 1) [TALKTERM_SPEED]")
     add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
+    add(
+        "--stt",
+        choices=get_args(STTName),
+        help="speech recognizer for voice input (default faster-whisper, offline; none turns "
+        "voice input off) [TALKTERM_STT]",
+    )
+    add(
+        "--stt-base-url",
+        help="transcription endpoint base URL for --stt openai [TALKTERM_STT_BASE_URL]",
+    )
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
     return parser
 
@@ -106,6 +116,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.llm.api_key,
         settings.openai_api_key,
         settings.tts.openai.api_key,
+        settings.stt.openai.api_key,
     )
     return [v.get_secret_value() for v in values if v is not None]
 
@@ -113,7 +124,13 @@ def _secrets(settings: Settings) -> list[str]:
 def _speaker(server: Server) -> dict[str, str | None]:
     """The engine and voice that will speak, for the ready line."""
     tts = server.services.tts if server.services else None
-    return {"tts": tts.name if tts else "none", "voice": tts.voice if tts else None}
+    stt = server.services.stt if server.services else None
+    return {
+        "tts": tts.name if tts else "none",
+        "voice": tts.voice if tts else None,
+        # The recognizer loads after this line; session.created says when it cannot listen.
+        "stt": stt.name if stt else "none",
+    }
 
 
 async def _serve(settings: Settings) -> None:

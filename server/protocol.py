@@ -33,6 +33,9 @@ ITEM_CREATE: Final = "conversation.item.create"
 ITEM_TRUNCATE: Final = "conversation.item.truncate"
 RESPONSE_CREATE: Final = "response.create"
 RESPONSE_CANCEL: Final = "response.cancel"
+INPUT_APPEND: Final = "input_audio_buffer.append"
+INPUT_COMMIT: Final = "input_audio_buffer.commit"
+INPUT_CLEAR: Final = "input_audio_buffer.clear"
 # Client → server, talkterm extensions.
 RESPONSE_PAUSE: Final = "response.pause"
 RESPONSE_RESUME: Final = "response.resume"
@@ -44,6 +47,9 @@ CLIENT_EVENTS: Final = frozenset(
         ITEM_TRUNCATE,
         RESPONSE_CREATE,
         RESPONSE_CANCEL,
+        INPUT_APPEND,
+        INPUT_COMMIT,
+        INPUT_CLEAR,
         RESPONSE_PAUSE,
         RESPONSE_RESUME,
     }
@@ -68,6 +74,14 @@ AUDIO_DELTA: Final = "response.output_audio.delta"
 AUDIO_DONE: Final = "response.output_audio.done"
 RESPONSE_DONE: Final = "response.done"
 ERROR: Final = "error"
+# The input side (voice in), shared with the OpenAI Realtime API.
+SPEECH_STARTED: Final = "input_audio_buffer.speech_started"
+SPEECH_STOPPED: Final = "input_audio_buffer.speech_stopped"
+INPUT_COMMITTED: Final = "input_audio_buffer.committed"
+INPUT_CLEARED: Final = "input_audio_buffer.cleared"
+HEARD_DELTA: Final = "conversation.item.input_audio_transcription.delta"
+HEARD_COMPLETED: Final = "conversation.item.input_audio_transcription.completed"
+HEARD_FAILED: Final = "conversation.item.input_audio_transcription.failed"
 # Server → client, talkterm extensions.
 AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
@@ -96,7 +110,11 @@ RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_A
 # Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
-NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL})
+SEMANTIC_VAD_APPROXIMATED: Final = "semantic_vad_approximated"
+INPUT_AUDIO_INTERRUPTED: Final = "input_audio_interrupted"
+NOTICE_CODES: Final = frozenset(
+    {CONTEXT_TRIMMED, CONTEXT_FULL, SEMANTIC_VAD_APPROXIMATED, INPUT_AUDIO_INTERRUPTED}
+)
 
 # Query parameters of the WebSocket URL with which a client resumes a session.
 RESUME_SESSION_PARAM: Final = "talkterm_session"

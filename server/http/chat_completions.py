@@ -20,6 +20,7 @@ from typing import Any
 from server.errors import TalktermError
 from server.http.audio_out import encode_file
 from server.http.auth import Authoriser
+from server.http.chat_audio import hear_spoken
 from server.http.chat_request import MAX_BODY_BYTES, ChatRequest, parse_chat_request
 from server.http.chat_stream import ChatRun
 from server.http.errors import BadRequest, Busy, HTTPError, UpstreamFailed
@@ -54,10 +55,11 @@ class ChatCompletions:
         try:
             self._authorise.check(scope)
             request = parse_chat_request(await _body(receive))
+            services = self._services()
+            request = await hear_spoken(request, services.stt, services.stt_problem)
         except HTTPError as exc:
             await send_error(send, exc)
             return
-        services = self._services()
         if admission.over_limit(services):
             await send_error(send, Busy(admission.full_message(services.limits.max_sessions)))
             return

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from server import protocol as p
+from server.http.chat_audio import audio_marker
 from server.http.errors import BadRequest
 from server.session.session_config import SPEED_RANGE
 
@@ -149,9 +150,12 @@ def _content(message: dict[str, Any], where: str) -> str:
                          code="invalid_type", param=f"{where}.content")
     texts = []
     for index, part in enumerate(content):
+        if isinstance(part, dict) and part.get("type") == "input_audio":
+            texts.append(audio_marker(part, f"{where}.content[{index}]"))  # heard later
+            continue
         if not isinstance(part, dict) or part.get("type") != "text":
-            raise BadRequest("Only text content parts are supported.", code="invalid_value",
-                             param=f"{where}.content[{index}].type")
+            raise BadRequest("Only text and input_audio content parts are supported.",
+                             code="invalid_value", param=f"{where}.content[{index}].type")
         text = part.get("text")
         if not isinstance(text, str):
             raise BadRequest("Content text must be a string.", code="invalid_type",

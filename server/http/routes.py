@@ -14,6 +14,7 @@ from starlette.routing import Route
 from server.http.auth import Authoriser
 from server.http.chat_completions import ChatCompletions
 from server.http.errors import HTTPError, NotFound
+from server.http.transcriptions import Transcriptions
 from server.session.session import Services
 
 
@@ -48,7 +49,8 @@ def build_app(
     async def not_found(request: Request, _: Exception) -> Response:
         return _error(NotFound(
             f"Unknown request URL: {request.method} {request.url.path}. This server has "
-            f"{realtime_path} (WebSocket), POST /v1/chat/completions, GET /v1/models and "
+            f"{realtime_path} (WebSocket), POST /v1/chat/completions, "
+            "POST /v1/audio/transcriptions, GET /v1/models and "
             "GET /healthz.",
             code="unknown_url",
         ))
@@ -58,6 +60,7 @@ def build_app(
         Route("/v1/models", models),
         Route("/v1/chat/completions", ChatCompletions(services, authorise, model),
               methods=["POST"]),
+        Route("/v1/audio/transcriptions", Transcriptions(services, authorise), methods=["POST"]),
         Route(realtime_path, realtime),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

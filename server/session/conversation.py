@@ -79,6 +79,8 @@ class Item:
                 if self.modality == "audio"
                 else {"type": "output_text", "text": self.text}
             )
+        elif self.modality == "audio":  # a spoken turn: its words once transcribed
+            part = {"type": "input_audio", "transcript": self.text or None}
         else:
             part = {"type": "input_text", "text": self.text}
         return {
@@ -131,9 +133,14 @@ class Conversation:
             chars -= len(self._items.pop(item_id).text)
 
     def _newest_user(self) -> str | None:
+        newest = self.newest_user()
+        return newest.id if newest is not None else None
+
+    def newest_user(self) -> Item | None:
+        """The newest user item, if any."""
         for item in reversed(self._items.values()):
             if item.role == "user":
-                return item.id
+                return item
         return None
 
     def messages(self, instructions: str) -> list[dict[str, str]]:

@@ -89,6 +89,7 @@ class ResponseRun(ResponseEvents):
         self._gate = asyncio.Event()
         self._gate.set()
         self._cancelled = False
+        self.cancel_reason = "client_cancelled"
         self._final_sent = False
         self._done_notified = False
         self._audio_bytes = 0
@@ -140,11 +141,16 @@ class ResponseRun(ResponseEvents):
             await self._send(self._event(p.RESPONSE_RESUMED, **self._ids()))
         self._gate.set()
 
-    def cancel(self) -> None:
-        """Stop at once: upstream closed, synthesis killed, done event queued last."""
+    def cancel(self, reason: str = "client_cancelled") -> None:
+        """Stop at once: upstream closed, synthesis killed, done event queued last.
+
+        ``reason`` is the Realtime API's: the client's ``response.cancel``, or
+        ``turn_detected`` when the user started speaking over the answer.
+        """
         if self._cancelled or self._final_sent:
             return
         self._cancelled = True
+        self.cancel_reason = reason
         self._stopped.set()
         self.status = p.CANCELLED
         for worker in self._workers:

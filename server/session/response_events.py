@@ -26,6 +26,7 @@ class ResponseEvents:
     id: str
     item: Item
     status: p.ResponseStatus
+    cancel_reason: str
     error: TalktermError | None
     usage: Usage | None
     timings: Timings
@@ -87,7 +88,7 @@ class ResponseEvents:
 
     def _status_details(self) -> dict[str, Any] | None:
         if self.status == p.CANCELLED:
-            return {"type": p.CANCELLED, "reason": "client_cancelled"}
+            return {"type": p.CANCELLED, "reason": self.cancel_reason}
         if self.status == p.FAILED and self.error is not None:
             return {
                 "type": p.FAILED,

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.config import LimitsSettings
+from server.listen import STTProvider
 from server.llm import LLMProvider
 from server.session.client_events import (
     bad_event,
@@ -29,6 +30,7 @@ from server.session.client_events import (
 from server.session.context import ContextBook, SessionContext
 from server.session.conversation import Conversation, heard_text
 from server.session.frames import split_frame
+from server.session.listening import Listening
 from server.session.outbox import Outbox
 from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
@@ -50,6 +52,11 @@ class Services:
     llm: LLMProvider
     tts: TTSProvider | None
     tts_problem: str | None = None
+    stt: STTProvider | None = None
+    stt_problem: str | None = "Voice input is off on this server (--stt none)."
+    stt_language: str | None = None
+    max_turn_s: float = 120.0
+    max_upload_bytes: int = 25 << 20
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2
@@ -90,7 +97,7 @@ class Services:
         self.replay_budget = ReplayBudget(self.limits.replay_budget_bytes)
 
 
-class Session:
+class Session(Listening):
     """One conversation; outlives its connection by the resume grace period."""
 
     def __init__(self, services: Services) -> None:
@@ -112,6 +119,7 @@ class Session:
         self._runs: set[ResponseRun] = set()
         self._expiry: asyncio.TimerHandle | None = None
         self._expiring: asyncio.Task[None] | None = None
+        self._start_listening()
         services.sessions[self.id] = self
 
     async def start(self, ws: ServerConnection) -> None:
@@ -143,11 +151,13 @@ class Session:
             self.outlet.detach(ws)
             if self.outlet.ws is None:
                 self._schedule_expiry()
+                await self.input_audio.dropped()
 
     async def expire(self) -> None:
         """End the session: cancel what runs, close upstream work, forget it."""
         self._cancel_expiry()
         self.services.sessions.pop(self.id, None)
+        self._stop_listening()
         for run in list(self._runs):
             run.cancel()
             await run.wait()
@@ -200,6 +210,7 @@ class Session:
         config = apply_update(self.config, event)
         self._check_voice(event, config.voice)
         config = await self._check_model(event, config)
+        await self._listening_changed(self.config.listening, config.listening)
         self.config = config
         self.outlet.binary_audio = self.config.binary_audio
         async with self._lock:
@@ -232,7 +243,6 @@ class Session:
         modality = response_modality(event, self.config.modality)
         instructions = response_instructions(event, self.config.instructions)
         cap = response_cap(event, self.config.max_output_tokens)
-        messages = self.conversation.messages(instructions)
         item = self.conversation.add("assistant", "", status=p.IN_PROGRESS, modality=modality)
         fmt = self.config.audio_format
         voice = Voice(
@@ -249,7 +259,12 @@ class Session:
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
-            reply=lambda: self.context.reply(llm, messages, model=model, cap=cap),
+            # Built once the turns before it are heard: a spoken turn's words are asked.
+            reply=self.turns.reply_after(
+                lambda: self.context.reply(
+                    llm, self.conversation.messages(instructions), model=model, cap=cap
+                )
+            ),
             item=item,
             voice=voice,
             lookahead=self.services.lookahead,
@@ -356,6 +371,7 @@ class Session:
                     "binary_audio": self.config.binary_audio,
                     "models": services.models,
                     "voices": services.voice_names(),
+                    "listen": self._listen_info(),
                 }
             },
         }

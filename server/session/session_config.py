@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeAlias
 
 from server import protocol as p
+from server.session.input_config import InputConfig, input_changes
 
 BadValue: TypeAlias = Callable[[str, str], p.ProtocolError]
 """Builds the error for one wrong field from its path (``param``) and a plain-words message."""
@@ -37,6 +38,8 @@ class SessionConfig:
     max_output_tokens: int | None = None
     """None: no cap ("inf")."""
     speed: float = 1.0
+    listening: InputConfig = field(default_factory=InputConfig)
+    """The input side: format, transcription, turn detection (server.session.input_config)."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -49,7 +52,8 @@ class SessionConfig:
             "output_modalities": [self.modality],
             "max_output_tokens": wire_cap(self.max_output_tokens),
             "audio": {
-                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed}
+                "input": self.listening.as_realtime(),
+                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed},
             },
         }
 
@@ -111,6 +115,9 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
             raise bad("session.model", "model must be a non-empty string.")
         changes["model"] = model.strip()
     changes |= _audio_changes(session.get("audio"), bad)
+    audio = session.get("audio")
+    if isinstance(audio, dict) and "input" in audio:
+        changes["listening"] = input_changes(config.listening, audio["input"], bad)
     changes |= _extension_changes(session.get("talkterm"), bad)
     return replace(config, **changes)
 

@@ -24,6 +24,8 @@ def make_settings(**overrides: Any) -> Settings:
         "connect_timeout": 2.0,
         # Tests name their engine; those about Piper ask for it (tests/speech/test_piper.py).
         "tts": "espeak",
+        # Most tests never speak to the server: no recognizer to load (tests/listen/ ask for one).
+        "stt": "none",
     }
     return Settings(**(base | overrides))
 
