@@ -8,6 +8,7 @@ import io
 import shutil
 import subprocess
 import wave
+from typing import Any
 
 import httpx
 import openai
@@ -122,19 +123,13 @@ async def test_chat_completions_hear_an_input_audio_part(
     if shutil.which("ffmpeg"):
         formats.append(("mp3", mp3_file(pcm)))
     for fmt, data in formats:
+        audio_part: dict[str, Any] = {"data": base64.b64encode(data).decode(), "format": fmt}
+        messages: list[Any] = [
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": audio_part}]}
+        ]
         answer = await client.chat.completions.create(
             model="talkterm",
-            messages=[
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "input_audio",
-                            "input_audio": {"data": base64.b64encode(data).decode(), "format": fmt},  # type: ignore[typeddict-item]
-                        }
-                    ],
-                }
-            ],
+            messages=messages,
         )
         assert answer.choices[0].message.content in ("Seven.", "Still seven.")
         assert wer(SENTENCE, user_words(fake_llm.chat_requests[-1].json)) == 0, fmt
@@ -150,13 +145,11 @@ async def test_chat_completions_refuse_silence_and_bad_audio(
         (b"RIFF", "flac", "invalid_value"),
     ]:
         part = {"data": base64.b64encode(data).decode(), "format": fmt}
+        messages: list[Any] = [
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": part}]}
+        ]
         with pytest.raises(openai.BadRequestError) as caught:
-            await client.chat.completions.create(
-                model="talkterm",
-                messages=[
-                    {"role": "user", "content": [{"type": "input_audio", "input_audio": part}]}
-                ],  # type: ignore[list-item,misc]
-            )
+            await client.chat.completions.create(model="talkterm", messages=messages)
         assert caught.value.code == code, caught.value.message
     assert fake_llm.chat_requests == []
 

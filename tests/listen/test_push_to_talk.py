@@ -37,7 +37,7 @@ async def test_a_spoken_question_is_heard_and_answered(
     async with client.realtime.connect(model="talkterm") as conn:
         created = await conn.recv()
         assert created.type == "session.created"
-        listen = created.session.model_extra["talkterm"]["listen"]  # type: ignore[union-attr,index]
+        listen = (created.session.model_extra or {})["talkterm"]["listen"]
         assert listen["available"] is True and listen["engine"] == "faster-whisper"
         await conn.session.update(session=PUSH_TO_TALK)  # type: ignore[arg-type]
         for piece in pieces(silence(0.3) + audio + silence(0.3)):
@@ -53,7 +53,7 @@ async def test_a_spoken_question_is_heard_and_answered(
             elif event.type == "conversation.item.input_audio_transcription.completed":
                 assert event.item_id == item_id
                 transcript = event.transcript
-                assert event.usage.type == "duration" and event.usage.seconds > 2  # type: ignore[union-attr]
+                assert event.usage.type == "duration" and event.usage.seconds > 2
             elif event.type == "response.output_text.delta":
                 answer += event.delta
             elif event.type == "response.done":

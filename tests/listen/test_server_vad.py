@@ -92,7 +92,7 @@ async def test_speaking_over_a_long_answer_cancels_it_and_the_new_turn_is_answer
                         # The client stops playing and says what it played, as OpenAI's do.
                         item_id = event.response.output[0].id  # type: ignore[index]
                         await conn.conversation.item.truncate(
-                            item_id=item_id, content_index=0, audio_end_ms=1000
+                            item_id=str(item_id), content_index=0, audio_end_ms=1000
                         )
                     else:
                         break
