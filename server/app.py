@@ -17,6 +17,8 @@ from server.config import Settings, check_binding
 from server.errors import ResumeRefused
 from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
+from server.http.guard import Guard, GuardedApp
+from server.http.refusal_log import RefusalLog
 from server.http.routes import build_app
 from server.llm.setup import choose_llm
 from server.session import admission
@@ -38,6 +40,8 @@ class Server:
         self.settings = settings
         self.services: Services | None = None
         self._front: Front | None = None
+        self._guard = Guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
+        self._refusals = RefusalLog()
 
     @property
     def port(self) -> int:
@@ -63,11 +67,15 @@ class Server:
         s = self.settings
         services = self.services
         self._front = Front(
-            app=build_app(
-                services=lambda: services,
-                token=self._token(),
-                model=getattr(services.llm, "model", None) or "talkterm",
-                realtime_path=ENDPOINT,
+            app=GuardedApp(
+                build_app(
+                    services=lambda: services,
+                    token=self._token(),
+                    model=getattr(services.llm, "model", None) or "talkterm",
+                    realtime_path=ENDPOINT,
+                ),
+                self._guard,
+                self._refusals,
             ),
             handler=self._handle,
             process_request=self._process_request,
@@ -112,6 +120,8 @@ class Server:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        if (refused := self._page_refusal(connection, request)) is not None:
+            return refused
         if path == "/healthz":
             return connection.respond(http.HTTPStatus.OK, "ok\n")
         if path.rstrip("/") != ENDPOINT:
@@ -136,6 +146,17 @@ class Server:
             response.headers["Retry-After"] = str(admission.RETRY_AFTER_S)
             return response
         return None
+
+    def _page_refusal(self, connection: ServerConnection, request: Request) -> Response | None:
+        """403 for a handshake from a web page or a rebound host name (server/http/guard.py)."""
+        origins = request.headers.get_all("Origin")
+        origin = next((o for o in origins if not self._guard.origin_ok(o)), None)
+        hosts = request.headers.get_all("Host")
+        refusal = self._guard.check(hosts[0] if len(hosts) == 1 else None, origin)
+        if refusal is None:
+            return None
+        self._refusals.note(refusal.code, f"WebSocket {urlsplit(request.path).path[:200]}")
+        return connection.respond(http.HTTPStatus(refusal.status), refusal.message + "\n")
 
     def _authorised(self, header: str) -> bool:
         return bearer_ok(header, self._token())

@@ -172,7 +172,14 @@ class Settings(BaseSettings):
     port: int = Field(8765, ge=0, le=65535)
     """TCP port; 0 picks a free one (the ready line says which)."""
     token: SecretStr | None = None
-    """Bearer token clients must present; required off loopback."""
+    """Bearer token clients must present; required off loopback. ``talkterm-server`` makes
+    one up when none is given (and prints it in its ready line); an empty one means none."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host names besides this machine's own (localhost, 127.0.0.1, [::1], the bound
+    address) that requests may name, e.g. a proxy's public name; "*" allows any."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web page origins allowed to use the server (e.g. http://127.0.0.1:3000); requests
+    from any other page are refused. "*" allows every page."""
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     """Which LLM answers."""
@@ -213,6 +220,14 @@ class Settings(BaseSettings):
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING… for the server's log on stderr."""
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """A flag or variable lists its names separated by commas."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("max_output_tokens", mode="before")
     @classmethod

@@ -11,10 +11,12 @@ from typing import Any
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing,
-    and espeak-ng speech unless a test asks for Piper (it starts faster and repeats itself)."""
+    espeak-ng speech unless a test asks for Piper (it starts faster and repeats itself), and
+    no token unless a test gives one (``--token``; without either the server makes one up)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
     env.pop("OPENAI_API_KEY", None)
-    return env | {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_TTS": "espeak"} | extra
+    defaults = {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_TTS": "espeak", "TALKTERM_TOKEN": ""}
+    return env | defaults | extra
 
 
 async def spawn(
