@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from server import protocol as p
 from server.http.errors import BadRequest
+from server.session.session_config import MAX_OUTPUT_TOKENS
 
 AudioFormat = Literal["pcm16", "wav", "mp3", "opus"]
 AUDIO_FORMATS: tuple[AudioFormat, ...] = ("pcm16", "wav", "mp3", "opus")
@@ -84,6 +85,9 @@ def _cap(body: dict[str, Any]) -> int | None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BadRequest(f"{name} must be a positive integer.", code="invalid_value",
                              param=name)
+        if value > MAX_OUTPUT_TOKENS:  # the WebSocket's cap (session.update)
+            raise BadRequest(f"{name} is too large: at most {MAX_OUTPUT_TOKENS}.",
+                             code="invalid_value", param=name)
         return int(value)
     return None
 

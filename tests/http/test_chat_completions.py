@@ -192,7 +192,8 @@ async def test_http_1_0_as_nginx_sends_it(fake_llm: FakeLLM, server: Server) -> 
     body = json.dumps({"model": "x", "messages": HISTORY, "stream": True}).encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(
-        b"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
