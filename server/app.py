@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http
 import logging
 from types import TracebackType
@@ -30,6 +31,8 @@ from server.speech.slots import SynthesisSlots
 log = logging.getLogger("talkterm.server")
 
 ENDPOINT = "/v1/realtime"
+MODELS_WAIT_S = 0.5
+"""How long start-up waits for the upstream's model list before listening anyway."""
 
 
 class Server:
@@ -40,6 +43,7 @@ class Server:
         self.settings = settings
         self.services: Services | None = None
         self._front: Front | None = None
+        self._listing: asyncio.Task[None] | None = None
         self._guard = Guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
         self._refusals = RefusalLog()
 
@@ -66,6 +70,10 @@ class Server:
         self.services = await build_services(self.settings)
         s = self.settings
         services = self.services
+        # Listed in the background (bounded by discovery's deadline), waited for briefly:
+        # sessions opened in the first moments usually still see the list.
+        self._listing = asyncio.create_task(list_models(services), name="model list")
+        await asyncio.wait({self._listing}, timeout=MODELS_WAIT_S)
         self._front = Front(
             app=GuardedApp(
                 build_app(
@@ -97,6 +105,8 @@ class Server:
         """Stop listening, cancel in-flight responses, close upstream clients."""
         if self.services is not None:
             self.services.closing = True  # no grace period: nobody will resume
+        if self._listing is not None:
+            self._listing.cancel()
         if self._front is not None:
             await self._front.close()
         if self.services is not None:
@@ -221,12 +231,21 @@ def resume_request(path: str) -> tuple[str, int] | None:
     return session_id, int(raw_seq)
 
 
+async def list_models(services: Services) -> None:
+    """The upstream's model list for session.created (a client naming another model asks
+    again); whatever /models does, the server starts on time and says so in one line."""
+    models = await services.llm.models()
+    if models is None:
+        log.warning(
+            "the LLM endpoint's model list could not be read; sessions will not list models"
+        )
+    services.models = models or services.models
+
+
 async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
     tts, problem = await tts_from_settings(settings)
-    # Listed once now for session.created; a client naming another model asks again.
-    models = await llm.models()
     speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
     log.info("LLM: %s; TTS: %s", llm.label, speaking)
     return Services(
@@ -240,7 +259,6 @@ async def build_services(settings: Settings) -> Services:
         replay_bytes=settings.replay_buffer_bytes,
         max_output_tokens=settings.max_output_tokens,
         context_tokens=settings.context_tokens,
-        models=models,
         limits=settings.limits,
         stall_timeout=settings.limits.stalled_write_timeout or settings.ping_timeout,
         synthesis=SynthesisSlots(settings.limits.synthesis_jobs or tts.synthesis_jobs)

@@ -28,6 +28,7 @@ from server.llm import LLMEvent
 from server.llm.discovery import context_window, list_models
 from server.llm.reply import ReplyReader
 from server.llm.sse import error_from_payload, trim
+from server.llm.window_probe import WindowProbes
 from server.log_scrub import redact
 from server.protocol import utf8_safe
 
@@ -79,7 +80,7 @@ class ChatCompletionsLLM:
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._max_connections = max_connections
         self._cap_field = cap_field(self.base_url)
-        self._windows: dict[str, int | None] = {}
+        self._windows = WindowProbes(lambda name: context_window(self._client, self.base_url, name))
 
     def __repr__(self) -> str:
         return f"ChatCompletionsLLM({self.label!r})"
@@ -144,13 +145,13 @@ class ChatCompletionsLLM:
         return await list_models(self._client, self.base_url)
 
     async def context_window(self, model: str) -> int | None:
-        """The context size the endpoint states for ``model`` (asked once per model)."""
-        if model not in self._windows:
-            self._windows[model] = await context_window(self._client, self.base_url, model)
-        return self._windows[model]
+        """The context size the endpoint states for ``model``: probed once per model in the
+        background; None while the probe runs (``server.llm.window_probe``)."""
+        return await self._windows.window(model)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Stop probes, close the connection pool."""
+        await self._windows.aclose()
         await self._client.aclose()
 
     def _refuse_encoding(self, response: httpx.Response) -> None:
