@@ -73,8 +73,11 @@ AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
+NOTICE: Final = "talkterm.notice"
+"""Something the user should know that fails nothing (early turns left out…): not an
+``error``, which every Realtime client treats as a failure."""
 
-# Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
+# Codes of ``talkterm.notice`` events (before: ``error`` events of type "info").
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
 NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL})
@@ -175,6 +178,11 @@ def decode_client_event(raw: str | bytes) -> dict[str, Any]:
             event_id=event.get("event_id") if isinstance(event.get("event_id"), str) else None,
         )
     return event
+
+
+def notice_event(code: str, message: str, response_id: str | None = None) -> dict[str, Any]:
+    """Build a ``talkterm.notice`` event: information for the user, no failure."""
+    return {"type": NOTICE, "code": code, "message": message, "response_id": response_id}
 
 
 def error_event(

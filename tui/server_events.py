@@ -80,6 +80,10 @@ def _error(event: dict[str, Any]) -> Message:
     )
 
 
+def _notice(event: dict[str, Any]) -> Message:
+    return Messages.NoticeArrived(str(event.get("code") or ""), str(event.get("message") or ""))
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.SESSION_CREATED: session_started,
     p.SESSION_UPDATED: _session_updated,
@@ -95,4 +99,5 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.RESPONSE_PAUSED: lambda e: Messages.ResponsePaused(e.get("response_id", "")),
     p.RESPONSE_RESUMED: lambda e: Messages.ResponseResumed(e.get("response_id", "")),
     p.ERROR: _error,
+    p.NOTICE: _notice,
 }
