@@ -130,6 +130,9 @@ def _content(message: dict[str, Any], where: str) -> str:
         return content
     if content is None and message.get("role") == "assistant":
         audio = message.get("audio")  # an earlier spoken answer, referred to by id: text lost
+        if audio is not None and not isinstance(audio, dict):
+            raise BadRequest(f"{where}.audio must be an object.", code="invalid_type",
+                             param=f"{where}.audio")
         return "" if audio is None else str(audio.get("transcript", ""))
     if not isinstance(content, list):
         raise BadRequest(f"{where}.content must be a string or an array of text parts.",
@@ -151,7 +154,11 @@ def _audio(body: dict[str, Any], stream: bool) -> tuple[bool, str | None, AudioF
     modalities = body.get("modalities")
     if modalities is None or modalities == ["text"]:
         return False, None, "pcm16"
-    if not isinstance(modalities, list) or set(modalities) != {"text", "audio"}:
+    if (
+        not isinstance(modalities, list)
+        or not all(isinstance(m, str) for m in modalities)
+        or set(modalities) != {"text", "audio"}
+    ):
         raise BadRequest('modalities must be ["text"] or ["text", "audio"].',
                          code="invalid_value", param="modalities")
     audio = body.get("audio")

@@ -35,6 +35,8 @@ class Refusal:
     status: int
     code: str
     message: str
+    close: bool = False
+    """Close the connection after answering (what follows may not be read as meant)."""
 
 
 class Guard:
@@ -130,12 +132,21 @@ class GuardedApp:
                     "code": refusal.code,
                 }
             }
-            await JSONResponse(body, status_code=refusal.status)(scope, receive, send)
+            headers = {"Connection": "close"} if refusal.close else None
+            await JSONResponse(body, refusal.status, headers)(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> Refusal | None:
         headers = Headers(scope=scope)
+        if "content-length" in headers and "transfer-encoding" in headers:
+            # RFC 9112 6.3: a request with both may be read two ways (request smuggling).
+            return Refusal(
+                400,
+                "ambiguous_length",
+                "Send Content-Length or Transfer-Encoding, not both.",
+                close=True,
+            )
         origins = headers.getlist("origin")
         origin = next((o for o in origins if not self._guard.origin_ok(o)), None)
         refusal = self._guard.check(headers.get("host"), origin)
