@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 from server.config import Settings, TTSName
 from server.errors import InsecureBinding
+from server.http.refusal_log import BoundedRefusals
 from server.log_scrub import SecretScrubber
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     token = made_up_token(settings)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretScrubber(_secrets(settings)))
+    handler.addFilter(BoundedRefusals())  # a client refused in a loop must not fill the log
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

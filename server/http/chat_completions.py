@@ -25,7 +25,7 @@ from server.http.body import read_body
 from server.http.chat_request import MAX_BODY_BYTES, ChatRequest, parse_chat_request
 from server.http.chat_stream import ChatRun
 from server.http.errors import Busy, HTTPError, UpstreamFailed
-from server.http.stall import ClientStalled, guarded_send
+from server.http.stall import ClientGone, ClientStalled, guarded_send
 from server.session import admission
 from server.session.session import Services
 
@@ -84,11 +84,14 @@ class ChatCompletions:
         run.start()
         watcher = asyncio.create_task(_watch(receive, run))
         out = guarded_send(send, scope, services.stall_timeout)
+        delivered = gone = False
         try:
             if request.stream:
-                await _stream(run, out)
+                delivered = await _stream(run, out)
             else:
-                await _whole(run, out, limits.whole_audio_s)
+                delivered = await _whole(run, out, limits.whole_audio_s)
+        except ClientGone:
+            gone = True
         except ClientStalled:
             log.info(
                 "%s: the client read nothing for %g s; connection dropped",
@@ -96,21 +99,25 @@ class ChatCompletions:
                 services.stall_timeout,
             )
         finally:
+            gone = gone or watcher.done()  # the watcher ends only at a hang-up
             watcher.cancel()
             run.stop()  # a no-op once the answer is complete
             await asyncio.gather(watcher, return_exceptions=True)
+        if gone and not delivered:
+            log.info("%s: the client hung up mid-answer; the answer was stopped", run.id)
 
 
-async def _stream(run: ChatRun, send: Send) -> None:
+async def _stream(run: ChatRun, send: Send) -> bool:
+    """Stream the answer; whether it was delivered whole (or as a whole error)."""
     async with aclosing(run.pieces()) as pieces:
-        await _stream_pieces(run, pieces, send)
+        return await _stream_pieces(run, pieces, send)
 
 
-async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send: Send) -> None:
+async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send: Send) -> bool:
     first = await anext(pieces, None)
     if first is None and run.error is not None and not run.cancelled:
         await send_error(send, UpstreamFailed(run.error))
-        return
+        return True
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     await _event(send, run.chunk(run.first_delta()))
     if first is not None:
@@ -118,7 +125,7 @@ async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send:
     async for piece in pieces:
         await _event(send, run.chunk(run.delta(piece)))
     if run.cancelled:
-        return
+        return False
     if run.error is not None:
         # Inside a started stream the status is spent: the error travels as an event,
         # which the openai SDK raises as APIError.
@@ -129,9 +136,11 @@ async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[str | bytes], send:
             await _event(send, run.usage_chunk())
         await send({"type": "http.response.body", "body": DONE, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return True
 
 
-async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> None:
+async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> bool:
+    """Answer with one body; whether it was sent."""
     texts: list[str] = []
     audio = bytearray()
     # Built whole, so bounded: a longer spoken answer stops here, as a token cap would.
@@ -149,10 +158,10 @@ async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> None:
         run.stop()
         log.info("%s: spoken answer cut at %g s (whole_audio_s)", run.id, max_audio_s)
     elif run.cancelled:
-        return
+        return False
     if run.error is not None and not cut:
         await send_error(send, UpstreamFailed(run.error))
-        return
+        return True
     data = None
     if run.request.audio:
         del audio[cap:]
@@ -160,10 +169,11 @@ async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> None:
             data = base64.b64encode(await encode_file(bytes(audio), run.request.audio_format))
         except TalktermError as exc:  # e.g. ffmpeg missing for mp3/opus
             await send_error(send, UpstreamFailed(exc))
-            return
+            return True
     del audio
     body = _completion(run, "".join(texts), "length" if cut else "stop")
     await send_json(send, 200, body, data=data)
+    return True
 
 
 def _completion(run: ChatRun, text: str, finish: str) -> dict[str, Any]:

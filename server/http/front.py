@@ -98,11 +98,22 @@ class Front:
         await self.ws
 
     async def close(self) -> None:
-        """Stop listening, close WebSockets (1001) and end HTTP connections."""
+        """Stop listening, close WebSockets (1001) and end HTTP connections.
+
+        An answer still streaming has its connection dropped, so it ends as after any
+        hang-up (its upstream closed, one line logged); cancelling its task instead made
+        uvicorn log "Exception in ASGI application" with a traceback at every SIGTERM.
+        """
         self.ws.close()
         for connection in list(self._state.connections):
             connection.shutdown()
-        for task in list(self._state.tasks):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                connection.transport.abort()
+        tasks = list(self._state.tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._options.close_timeout)
+        for task in tasks:
             task.cancel()
         await self.ws.wait_closed()
 

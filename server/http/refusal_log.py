@@ -46,3 +46,37 @@ class RefusalLog:
                 now - self._opened,
             )
         self._opened, self._logged, self._skipped = now, 0, 0
+
+
+class BoundedRefusals(logging.Filter):
+    """A log filter: the libraries' own lines about refused requests (websockets'
+    "connection rejected", uvicorn's "Invalid HTTP request") at most ``burst`` per
+    ``window`` seconds; the first line of the next window says how many were left out."""
+
+    PREFIXES = ("connection rejected", "Invalid HTTP request received")
+
+    def __init__(
+        self, burst: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._burst = burst
+        self._window = window
+        self._clock = clock
+        self._opened = clock()
+        self._logged = 0
+        self._skipped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Let the line through unless it is one refusal too many."""
+        if not isinstance(record.msg, str) or not record.msg.startswith(self.PREFIXES):
+            return True
+        now = self._clock()
+        if now - self._opened >= self._window:
+            if self._skipped:
+                record.msg += f" (and {self._skipped} refusals not logged before this one)"
+            self._opened, self._logged, self._skipped = now, 0, 0
+        if self._logged < self._burst:
+            self._logged += 1
+            return True
+        self._skipped += 1
+        return False

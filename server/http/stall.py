@@ -29,6 +29,11 @@ class ClientStalled(Exception):
     """A write made no progress for the stalled-write timeout; the connection is aborted."""
 
 
+class ClientGone(Exception):
+    """The client hung up: nothing more is written (asyncio warns after five writes to a
+    lost connection, which a tight stream reaches before the hang-up is reported)."""
+
+
 def shrink_send_buffer(transport: asyncio.BaseTransport) -> None:
     """Cap the kernel's send buffer of an accepted socket (what a non-reader can hold)."""
     sock = transport.get_extra_info("socket")
@@ -50,11 +55,13 @@ def abort(scope: dict[str, Any]) -> None:
 
 
 def guarded_send(send: Send, scope: dict[str, Any], timeout: float | None) -> Send:
-    """``send`` that gives up (aborting the connection) after ``timeout`` s without room."""
-    if timeout is None:
-        return send
+    """``send`` that stops at a hang-up (ClientGone) and gives up, aborting the connection,
+    after ``timeout`` s without room (ClientStalled)."""
+    transport = scope.get("extensions", {}).get(TRANSPORT_KEY)
 
     async def send_or_abort(message: dict[str, Any]) -> None:
+        if transport is not None and transport.is_closing():
+            raise ClientGone
         try:
             async with asyncio.timeout(timeout):
                 await send(message)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from server.app import Server
-from server.http.refusal_log import RefusalLog
+from server.http.refusal_log import BoundedRefusals, RefusalLog
 from tests.fakes.llm_upstream import FakeLLM
 from tests.helpers.server import ServerFactory
 
@@ -85,3 +85,18 @@ def test_refusals_are_logged_at_a_bounded_rate(caplog: pytest.LogCaptureFixture)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 5
     assert "refused 997 more requests" in lines[3]
+
+
+def test_the_libraries_refusal_lines_are_bounded_too() -> None:
+    now = [0.0]
+    bounded = BoundedRefusals(burst=2, window=60, clock=lambda: now[0])
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("websockets.server", logging.INFO, "", 0, msg, (), None)
+
+    passed = [bounded.filter(record("connection rejected (401 Unauthorized)")) for _ in range(50)]
+    assert passed.count(True) == 2
+    assert bounded.filter(record("listening on 127.0.0.1"))  # other lines pass untouched
+    now[0] = 60.0
+    later = record("Invalid HTTP request received.")
+    assert bounded.filter(later) and "48 refusals not logged" in later.getMessage()
