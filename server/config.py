@@ -127,7 +127,7 @@ class LimitsSettings(Section):
     """Characters of conversation history kept per session; the oldest items go first."""
     history_items: int = Field(1000, ge=2)
     """Items of conversation history kept per session; the oldest go first."""
-    request_body_timeout: float = Field(30.0, gt=0)
+    request_body_timeout: float = Field(10.0, gt=0)
     """Seconds an HTTP request body may take to arrive in full; then 408, connection closed."""
     whole_audio_s: float = Field(300.0, gt=0)
     """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
