@@ -129,6 +129,9 @@ class LimitsSettings(Section):
     """Items of conversation history kept per session; the oldest go first."""
     request_body_timeout: float = Field(10.0, gt=0)
     """Seconds an HTTP request body may take to arrive in full; then 408, connection closed."""
+    request_bodies_bytes: int = Field(64 << 20, ge=4 << 20)
+    """Bytes of HTTP request bodies being received at once, all clients together; past it,
+    503 (a body is at most 4 MiB)."""
     whole_audio_s: float = Field(300.0, gt=0)
     """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
     longer answers stop there with finish_reason "length"."""

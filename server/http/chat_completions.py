@@ -21,7 +21,7 @@ from server import protocol as p
 from server.errors import TalktermError
 from server.http.audio_out import encode_file
 from server.http.auth import Authoriser
-from server.http.body import read_body
+from server.http.body import BodyBudget, read_body
 from server.http.chat_request import MAX_BODY_BYTES, ChatRequest, parse_chat_request
 from server.http.chat_stream import ChatRun
 from server.http.errors import Busy, HTTPError, UpstreamFailed
@@ -54,6 +54,7 @@ class ChatCompletions:
         self._services = services
         self._authorise = authorise
         self._model = model
+        self._bodies: BodyBudget | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
@@ -74,8 +75,12 @@ class ChatCompletions:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, services: Services) -> None:
         limits = services.limits
+        if self._bodies is None:
+            self._bodies = BodyBudget(limits.request_bodies_bytes)
         try:
-            raw = await read_body(receive, MAX_BODY_BYTES, limits.request_body_timeout)
+            raw = await read_body(
+                receive, MAX_BODY_BYTES, limits.request_body_timeout, self._bodies
+            )
             request = parse_chat_request(raw)
         except HTTPError as exc:
             await send_error(send, exc)

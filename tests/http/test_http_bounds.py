@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 
@@ -132,3 +133,23 @@ async def test_max_completion_tokens_is_capped_as_on_the_websocket(
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "max_tokens"
     assert most.status_code == 200
     assert len(fake_llm.chat_requests) == 1
+
+
+async def test_bodies_on_their_way_share_one_budget(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await start_server(request_bodies_bytes=4 << 20)
+    first_reader, first = await open_raw(server)
+    first.write(post_head(4 << 20) + b" " * (3 << 20))  # 3 MiB of 4, then nothing
+    second_reader, second = await open_raw(server)
+    second.write(post_head(4 << 20) + b" " * (2 << 20))
+    answer = b""
+    with contextlib.suppress(ConnectionResetError):  # refused, then closed mid-body
+        async with asyncio.timeout(10):
+            while chunk := await second_reader.read(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 503") and b"bodies_over_budget" in answer
+    # The first is still being received, and ends at its deadline as any stalled body.
+    first.close()
+    second.close()
+    assert not fake_llm.chat_requests
