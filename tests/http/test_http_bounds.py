@@ -139,7 +139,7 @@ async def test_bodies_on_their_way_share_one_budget(
     start_server: ServerFactory, fake_llm: FakeLLM
 ) -> None:
     server = await start_server(request_bodies_bytes=4 << 20)
-    first_reader, first = await open_raw(server)
+    _, first = await open_raw(server)
     first.write(post_head(4 << 20) + b" " * (3 << 20))  # 3 MiB of 4, then nothing
     second_reader, second = await open_raw(server)
     second.write(post_head(4 << 20) + b" " * (2 << 20))
