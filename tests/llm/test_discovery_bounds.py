@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from server import protocol as p
+from server.llm.chat_completions import ChatCompletionsLLM
 from server.llm.discovery import PROBE_TIMEOUT, context_window, list_models
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client
@@ -73,3 +74,17 @@ async def test_discovery_never_holds_the_first_answer_back(
         await asyncio.sleep(0.05)
     lines = [r for r in caplog.records if "model list could not be read" in r.getMessage()]
     assert len(lines) == 1
+
+
+async def test_one_probe_per_model_however_many_answers_ask(fake_llm: FakeLLM) -> None:
+    fake_llm.probe_faults = {"/props": "trickle", "/api/show": "trickle"}
+    llm = ChatCompletionsLLM(base_url=fake_llm.base_url, model="m", read_timeout=5)
+    try:
+        started = time.monotonic()
+        windows = await asyncio.gather(*(llm.context_window("m") for _ in range(20)))
+        # Nobody waits for the trickle: each answer goes on with the budget it has.
+        assert windows == [None] * 20 and time.monotonic() - started < 2
+        probes = [r for r in fake_llm.requests if r.path in ("/props", "/api/show")]
+        assert [r.path for r in probes] == ["/props"]  # one, still running
+    finally:
+        await llm.aclose()
