@@ -88,8 +88,8 @@ def host_name(host: str) -> str:
     if host.startswith("["):
         return host[1:].partition("]")[0]
     if host.count(":") == 1:
-        return host.partition(":")[0]
-    return host.rstrip(".")
+        host = host.partition(":")[0]
+    return host.rstrip(".")  # "localhost." is localhost
 
 
 def normal_origin(origin: str) -> str:

@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from server.app import Server
+from server.http.guard import Guard
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client
 from tests.helpers.server import ServerFactory
@@ -184,3 +185,14 @@ async def test_a_given_token_is_not_echoed_and_no_token_means_none(fake_llm: Fak
         finally:
             proc.terminate()
             await proc.wait()
+
+
+def test_host_names_this_machine_goes_by() -> None:
+    loopback, everywhere = Guard("127.0.0.1"), Guard("0.0.0.0", hosts=["box.lan"])
+    for host in ("localhost:8765", "localhost.", "127.0.0.1.", "[::1]:80", "LocalHost"):
+        assert loopback.host_ok(host), host
+    for host in ("evil.test:8765", "evil.localhost", "localhost.evil.test", "192.168.1.5"):
+        assert not loopback.host_ok(host), host
+    # Bound to every interface: the machine's addresses are its names, and listed names.
+    assert everywhere.host_ok("192.168.1.5:8765") and everywhere.host_ok("box.lan")
+    assert not everywhere.host_ok("rebound.example")
