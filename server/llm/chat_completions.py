@@ -33,6 +33,8 @@ from server.log_scrub import redact
 from server.protocol import utf8_safe
 
 _WRITE_TIMEOUT: Final = 10.0
+_ERROR_BODY_DEADLINE: Final = 5.0
+"""Seconds an error body may take (a trickling one says what it said by then)."""
 # Long enough for the chunked-body terminator that follows "[DONE]".
 _DRAIN_TIMEOUT: Final = 0.5
 _ERROR_BODY_LIMIT: Final = 16_384
@@ -271,12 +273,15 @@ async def _drain(lines: AsyncIterator[str]) -> None:
 
 
 async def _read_limited(response: httpx.Response) -> str:
+    """An error body: its first bytes, as many as arrive within the deadline."""
     body = bytearray()
-    async with contextlib.aclosing(_generator(response.aiter_bytes())) as pieces:
-        async for piece in pieces:
-            body += piece
-            if len(body) >= _ERROR_BODY_LIMIT:
-                break
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_ERROR_BODY_DEADLINE):
+            async with contextlib.aclosing(_generator(response.aiter_bytes())) as pieces:
+                async for piece in pieces:
+                    body += piece
+                    if len(body) >= _ERROR_BODY_LIMIT:
+                        break
     return body.decode(response.encoding or "utf-8", errors="replace")
 
 

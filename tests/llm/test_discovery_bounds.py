@@ -5,6 +5,7 @@ and discovery never holds an answer back (an upstream whose /props never ends, w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from server import protocol as p
+from server.errors import UpstreamError
 from server.llm.chat_completions import ChatCompletionsLLM
 from server.llm.discovery import PROBE_TIMEOUT, context_window, list_models
 from tests.fakes.llm_upstream import FakeLLM, Reply
@@ -88,3 +90,28 @@ async def test_one_probe_per_model_however_many_answers_ask(fake_llm: FakeLLM) -
         assert [r.path for r in probes] == ["/props"]  # one, still running
     finally:
         await llm.aclose()
+
+
+async def test_an_error_body_that_trickles_is_cut_at_its_deadline() -> None:
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            while True:  # "overloaded…" a byte every half second, for ever
+                writer.write(b"1\r\no\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.5)
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    llm = ChatCompletionsLLM(base_url=f"http://127.0.0.1:{port}/v1", model="m", read_timeout=5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(UpstreamError, match="ooo"):
+            async with asyncio.timeout(20):
+                async for _ in llm.stream([{"role": "user", "content": "hi"}]):
+                    pass
+        assert time.monotonic() - started < 8  # before: for as long as the body trickled
+    finally:
+        await llm.aclose()
+        server.close()
