@@ -22,6 +22,8 @@ SAMPLES = {
     "--voice": ("nova", lambda s: s.tts.voice),
     "--speed": ("1.25", lambda s: str(s.tts.speed)),
     "--tts-base-url": ("http://127.0.0.1:2/v1", lambda s: s.tts.openai.base_url),
+    "--allowed-hosts": ("a.test,b.test", lambda s: ",".join(s.allowed_hosts)),
+    "--allowed-origins": ("http://a.test,null", lambda s: ",".join(s.allowed_origins)),
 }
 
 
