@@ -89,7 +89,7 @@ class ChatCompletions:
         run.start()
         watcher = asyncio.create_task(_watch(receive, run))
         out = guarded_send(send, scope, services.stall_timeout)
-        delivered = gone = False
+        delivered = gone = stalled = False
         try:
             if request.stream:
                 delivered = await _stream(run, out)
@@ -98,6 +98,7 @@ class ChatCompletions:
         except ClientGone:
             gone = True
         except ClientStalled:
+            stalled = True
             log.info(
                 "%s: the client read nothing for %g s; connection dropped",
                 run.id,
@@ -108,7 +109,7 @@ class ChatCompletions:
             watcher.cancel()
             run.stop()  # a no-op once the answer is complete
             await asyncio.gather(watcher, return_exceptions=True)
-        if gone and not delivered:
+        if gone and not (delivered or stalled):
             log.info("%s: the client hung up mid-answer; the answer was stopped", run.id)
 
 
