@@ -8,9 +8,11 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import socket
 
 import httpx
+import pytest
 
 from server import protocol as p
 from server.app import Server
@@ -41,8 +43,9 @@ def post_head(length: int) -> bytes:
 
 
 async def test_a_stream_nobody_reads_is_dropped(
-    start_server: ServerFactory, fake_llm: FakeLLM
+    start_server: ServerFactory, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "talkterm.server")
     server = await start_server(stalled_write_timeout=1.0)
     assert server.services is not None
     fake_llm.enqueue(Reply(chunks=["many words, " * 20] * 100_000))
@@ -62,6 +65,9 @@ async def test_a_stream_nobody_reads_is_dropped(
     assert data.startswith(b"HTTP/1.1 200")  # it got going, then was cut off
     assert not data.endswith(b"data: [DONE]\n\n")
     writer.close()
+    said = [r.getMessage() for r in caplog.records]
+    assert len([m for m in said if "read nothing for 1 s" in m]) == 1
+    assert not [m for m in said if "hung up" in m]
     # Everyone else carries on.
     fake_llm.enqueue(Reply(chunks=["fine"]))
     async with httpx.AsyncClient() as http:
