@@ -20,6 +20,7 @@ TEST_APT_PACKAGES=(
   tmux                                             # the terminal smoke test
   sox                                              # handy for audio checks
   nginx-light                                      # a real reverse proxy (tests/http)
+  chromium                                         # a hostile web page (tests/server/test_browser_attack.py)
   cmake g++                                        # build llama-cpp-python (context tests)
 )
 

@@ -177,6 +177,14 @@ class LimitsSettings(Section):
     """Characters of conversation history kept per session; the oldest items go first."""
     history_items: int = Field(1000, ge=2)
     """Items of conversation history kept per session; the oldest go first."""
+    request_body_timeout: float = Field(10.0, gt=0)
+    """Seconds an HTTP request body may take to arrive in full; then 408, connection closed."""
+    request_bodies_bytes: int = Field(64 << 20, ge=4 << 20)
+    """Bytes of HTTP request bodies being received at once, all clients together; past it,
+    503 (a body is at most 4 MiB)."""
+    whole_audio_s: float = Field(300.0, gt=0)
+    """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
+    longer answers stop there with finish_reason "length"."""
     unfinished_message_timeout: float = Field(10.0, gt=0)
     """Seconds a fragmented client message may stay unfinished before the connection closes."""
     synthesis_jobs: int | None = Field(None, ge=1)
@@ -228,7 +236,14 @@ class Settings(BaseSettings):
     port: int = Field(8765, ge=0, le=65535)
     """TCP port; 0 picks a free one (the ready line says which)."""
     token: SecretStr | None = None
-    """Bearer token clients must present; required off loopback."""
+    """Bearer token clients must present; required off loopback. ``talkterm-server`` makes
+    one up when none is given (and prints it in its ready line); an empty one means none."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host names besides this machine's own (localhost, 127.0.0.1, [::1], the bound
+    address) that requests may name, e.g. a proxy's public name; "*" allows any."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web page origins allowed to use the server (e.g. http://127.0.0.1:3000); requests
+    from any other page are refused. "*" allows every page."""
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     """Which LLM answers."""
@@ -271,6 +286,14 @@ class Settings(BaseSettings):
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING… for the server's log on stderr."""
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """A flag or variable lists its names separated by commas."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("max_output_tokens", mode="before")
     @classmethod

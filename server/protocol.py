@@ -87,6 +87,9 @@ AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
+NOTICE: Final = "talkterm.notice"
+"""Something the user should know that fails nothing (early turns left out…): not an
+``error``, which every Realtime client treats as a failure."""
 
 # A response's ``status`` (in ``response.created`` / ``response.done``), as the Realtime
 # API spells it; an item's ``status`` is one of the same words.
@@ -107,7 +110,7 @@ RESUME_NOT_ACTIVE: Final = "response_resume_not_active"
 RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_ACTIVE})
 """A control event that raced the end of its response: nothing failed."""
 
-# Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
+# Codes of ``talkterm.notice`` events (before: ``error`` events of type "info").
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
 SEMANTIC_VAD_APPROXIMATED: Final = "semantic_vad_approximated"
@@ -212,6 +215,11 @@ def decode_client_event(raw: str | bytes) -> dict[str, Any]:
             event_id=event.get("event_id") if isinstance(event.get("event_id"), str) else None,
         )
     return event
+
+
+def notice_event(code: str, message: str, response_id: str | None = None) -> dict[str, Any]:
+    """Build a ``talkterm.notice`` event: information for the user, no failure."""
+    return {"type": NOTICE, "code": code, "message": message, "response_id": response_id}
 
 
 def error_event(

@@ -6,6 +6,7 @@ import argparse
 import logging
 import re
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +123,16 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+LOG_MAX_BYTES = 5 << 20
+"""The log file's size before it rotates (two old files kept: 15 MB at most)."""
+
+
 def setup_logging(settings: Settings) -> Path:
     """Log to the file only: the screen belongs to the app."""
     path = settings.log_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # Size-bounded: the companion server's refusals and warnings land here too.
+    handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=2, encoding="utf-8")
     handler.addFilter(RedactSecrets())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

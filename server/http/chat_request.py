@@ -14,7 +14,7 @@ from typing import Any, Literal
 from server import protocol as p
 from server.http.chat_audio import audio_marker
 from server.http.errors import BadRequest
-from server.session.session_config import SPEED_RANGE
+from server.session.session_config import MAX_OUTPUT_TOKENS, SPEED_RANGE
 
 AudioFormat = Literal["pcm16", "wav", "mp3", "opus"]
 AUDIO_FORMATS: tuple[AudioFormat, ...] = ("pcm16", "wav", "mp3", "opus")
@@ -102,6 +102,9 @@ def _cap(body: dict[str, Any]) -> int | None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BadRequest(f"{name} must be a positive integer.", code="invalid_value",
                              param=name)
+        if value > MAX_OUTPUT_TOKENS:  # the WebSocket's cap (session.update)
+            raise BadRequest(f"{name} is too large: at most {MAX_OUTPUT_TOKENS}.",
+                             code="invalid_value", param=name)
         return int(value)
     return None
 
@@ -144,6 +147,9 @@ def _content(message: dict[str, Any], where: str) -> str:
         return content
     if content is None and message.get("role") == "assistant":
         audio = message.get("audio")  # an earlier spoken answer, referred to by id: text lost
+        if audio is not None and not isinstance(audio, dict):
+            raise BadRequest(f"{where}.audio must be an object.", code="invalid_type",
+                             param=f"{where}.audio")
         return "" if audio is None else str(audio.get("transcript", ""))
     if not isinstance(content, list):
         raise BadRequest(f"{where}.content must be a string or an array of text parts.",
@@ -168,7 +174,11 @@ def _audio(body: dict[str, Any], stream: bool) -> tuple[bool, str | None, AudioF
     modalities = body.get("modalities")
     if modalities is None or modalities == ["text"]:
         return False, None, "pcm16"
-    if not isinstance(modalities, list) or set(modalities) != {"text", "audio"}:
+    if (
+        not isinstance(modalities, list)
+        or not all(isinstance(m, str) for m in modalities)
+        or set(modalities) != {"text", "audio"}
+    ):
         raise BadRequest('modalities must be ["text"] or ["text", "audio"].',
                          code="invalid_value", param="modalities")
     audio = body.get("audio")

@@ -51,6 +51,17 @@ def _reply(services: Services, request: ChatRequest) -> Reply:
     return lambda: context.reply(llm, messages, model=model, cap=cap)
 
 
+class _PassedOnItem(Item):
+    """The answer's item, keeping none of the text it delivers: the HTTP client has it, and
+    nobody reads it again (a stalled or cancelled answer would otherwise hold all of it,
+    and build its closing events from it)."""
+
+    __slots__ = ()
+
+    def append(self, piece: str) -> None:
+        """Let the piece go."""
+
+
 class _Listener:
     """The client of one HTTP answer: there from the request until it hangs up."""
 
@@ -80,7 +91,7 @@ class ChatRun:
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
         limits = services.limits
-        item = Item(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
+        item = _PassedOnItem(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
                     modality="audio" if request.audio else "text")
         self._run = ResponseRun(
             send=self._queue,

@@ -5,6 +5,7 @@
         ├── BadRequest      400 invalid_request_error
         ├── Unauthorised    401 invalid_request_error, code invalid_api_key
         ├── NotFound        404 invalid_request_error
+        ├── RequestTimeout  408 invalid_request_error: the body did not arrive in time
         ├── Busy            503 server_error: the server is at its session limit
         └── UpstreamFailed  an upstream's TalktermError, with the status OpenAI would give
 
@@ -78,6 +79,17 @@ class NotFound(HTTPError):
 
     status = 404
     kind = "invalid_request_error"
+
+
+class RequestTimeout(HTTPError):
+    """408: the request body did not arrive within its deadline; the connection closes."""
+
+    status = 408
+    kind = "invalid_request_error"
+
+    def headers(self) -> dict[str, str]:
+        """The rest of the body may still be on its way: close rather than read it."""
+        return {"Connection": "close"}
 
 
 class Busy(HTTPError):

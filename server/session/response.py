@@ -188,7 +188,8 @@ class ResponseRun(ResponseEvents):
                 if isinstance(event, Usage):
                     self.usage = event
                 elif isinstance(event, Notice):
-                    self._outbox.put_nowait(p.error_event(event.code, event.message, kind="info"))
+                    notice = p.notice_event(event.code, event.message, self.id)
+                    self._outbox.put_nowait(notice)
                 elif isinstance(event, TextDelta) and event.text:
                     delta = self._event(kind, delta=event.text, **self._where())
                     await self._outbox.put(delta, len(event.text) + _EVENT_OVERHEAD)

@@ -156,7 +156,7 @@ async def healthz(server: Server) -> None:
     """GET /healthz answers 200: the listening server is alive."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         status = await asyncio.wait_for(reader.readline(), 5)
         assert status.split()[1] == b"200", status
     finally:

@@ -230,6 +230,10 @@ class Talkterm(
             if ending := answer.ending(message.status):
                 await self._end_answer(ending)
 
+    def on_connection_notice_arrived(self, message: Connection.NoticeArrived) -> None:
+        """Information only (e.g. early turns left out): the answer is not failed."""
+        self.notify(message.message, title="Conversation", timeout=10)
+
     async def on_connection_server_error(self, message: Connection.ServerError) -> None:
         """Say what went wrong, in the server's plain words."""
         if message.code in p.RACE_CODES:

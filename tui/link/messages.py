@@ -187,6 +187,13 @@ class ConnectionMessages:
         message: str
 
     @dataclass
+    class NoticeArrived(Message, namespace="connection"):
+        """A ``talkterm.notice``: something to know (early turns left out), no failure."""
+
+        code: str
+        message: str
+
+    @dataclass
     class ServerError(Message, namespace="connection"):
         """An ``error`` event, with the server's plain-words message."""
 

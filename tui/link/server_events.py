@@ -92,6 +92,10 @@ def _error(event: dict[str, Any]) -> Message:
     )
 
 
+def _notice(event: dict[str, Any]) -> Message:
+    return Messages.NoticeArrived(str(event.get("code") or ""), str(event.get("message") or ""))
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
     p.SESSION_CREATED: session_started,
     p.SESSION_UPDATED: _session_updated,
@@ -115,6 +119,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message | None]] = {
         str(e["item_id"]), str(e.get("transcript") or "")
     ),
     "conversation.item.input_audio_transcription.failed": _not_heard,
+    p.NOTICE: _notice,
 }
 
 
