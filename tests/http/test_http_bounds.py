@@ -97,7 +97,7 @@ async def test_a_body_that_stalls_ends_in_408_and_holds_a_slot_meanwhile(
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
     assert b'"code":"body_timeout"' in rest
-    assert server.services.http_answers == 0 and not fake_llm.chat_requests
+    assert services.http_answers == 0 and not fake_llm.chat_requests
     writer.close()
 
 
