@@ -41,3 +41,9 @@ MARKS: tuple[Mark, ...] = get_args(Mark)
 
 Mode = Literal["voice", "text"]
 """Whether answers are spoken or text only, as the status line names it."""
+
+
+def model_in(label: str) -> str:
+    """The model in the server's LLM label: "llama3.2 at http://…" or "local SmolLM2-135M —
+    small and often wrong; …" both name just the model (no address, no advice)."""
+    return label.split(" at ", 1)[0].split(" — ", 1)[0].strip()

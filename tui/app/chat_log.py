@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from textual.message import Message
 
-from tui.states import Mark
+from tui.states import Mark, model_in
 from tui.store import NewTurn, Store, StoreError, Transcript, TurnStatus, export_file
 from tui.widgets.transcript import TurnRecord
 
@@ -46,8 +46,8 @@ _NOTES: dict[str, str] = {
 
 
 def model_name(label: str) -> str | None:
-    """The model in the server's LLM label ("llama3.2 at http://…"): the URL is not kept."""
-    return label.split(" at ", 1)[0].strip() or None
+    """The model in the server's LLM label, as stored (the URL and any advice are not kept)."""
+    return model_in(label) or None
 
 
 def records_of(transcript: Transcript) -> list[TurnRecord]:

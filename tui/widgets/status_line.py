@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.states import LinkState, Mode, ResponseState
+from tui.states import LinkState, Mode, ResponseState, model_in
 
 _LINK_STYLES = {
     LinkState.CONNECTED: "$text-success",
@@ -120,7 +120,7 @@ class StatusLine(Widget):
         """The model alone: no address, at most 24 characters."""
         if self.demo:
             return "demo LLM"
-        model = self.llm.split(" at ", 1)[0].strip()
+        model = model_in(self.llm)
         return model if len(model) <= 24 else model[:23] + "…"
 
     def details(self) -> str:
