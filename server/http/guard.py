@@ -7,7 +7,8 @@ same-origin. Native clients (the app, the openai SDK, curl) send no ``Origin``
 and name the address they dialled in ``Host``; a page cannot forge either.
 So: a present ``Origin`` must be allowed, ``Host`` must name this machine, and
 a POST must say ``application/json`` (which no form and no preflight-free fetch
-can send).
+can send) — except ``/v1/audio/transcriptions``, whose OpenAI shape is a multipart
+form: there the Origin check (a page's POST always carries one) and the token stand.
 """
 
 from __future__ import annotations
@@ -97,11 +98,24 @@ def normal_origin(origin: str) -> str:
     return origin.strip().lower().rstrip("/")
 
 
+MULTIPART_PATHS = frozenset({"/v1/audio/transcriptions"})
+"""POST routes whose OpenAI shape is ``multipart/form-data``."""
+
+
 def json_content_type(value: str | None) -> bool:
     """Whether a Content-Type header says JSON (``application/json``, parameters allowed)."""
-    if value is None:
-        return False
-    return value.partition(";")[0].strip().lower() == "application/json"
+    return _media_type(value) == "application/json"
+
+
+def content_type_ok(path: str, value: str | None) -> bool:
+    """Whether a POST to ``path`` may carry this Content-Type (JSON; a form where OpenAI's is)."""
+    if json_content_type(value):
+        return True
+    return path in MULTIPART_PATHS and _media_type(value) == "multipart/form-data"
+
+
+def _media_type(value: str | None) -> str | None:
+    return None if value is None else value.partition(";")[0].strip().lower()
 
 
 def _is_address(name: str) -> bool:
@@ -151,7 +165,8 @@ class GuardedApp:
         origin = next((o for o in origins if not self._guard.origin_ok(o)), None)
         refusal = self._guard.check(headers.get("host"), origin)
         posted = scope["method"] == "POST"
-        if refusal is None and posted and not json_content_type(headers.get("content-type")):
+        path = str(scope.get("path", "")).rstrip("/")
+        if refusal is None and posted and not content_type_ok(path, headers.get("content-type")):
             return Refusal(
                 415,
                 "unsupported_content_type",

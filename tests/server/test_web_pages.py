@@ -142,6 +142,27 @@ async def test_a_post_from_a_page_is_refused_even_as_json(
     assert not fake_llm.chat_requests
 
 
+async def test_a_page_cannot_post_a_recording_form(start_server: ServerFactory) -> None:
+    """The transcription upload is a multipart form (OpenAI's shape): a page's form POST
+    carries an Origin, and that is refused; a native client's upload is taken."""
+    server = await start_server()
+    form = {"model": (None, "whisper-1")}
+    upload = {"file": ("turn.wav", b"RIFF0000WAVE", "audio/wav")}
+    async with httpx.AsyncClient() as http:
+        page = await http.post(
+            server.http_url + "/v1/audio/transcriptions",
+            data={"model": "whisper-1"},
+            files=upload,
+            headers={"origin": "http://evil.example"},
+        )
+        native = await http.post(
+            server.http_url + "/v1/audio/transcriptions", files=form | upload
+        )
+    assert page.status_code == 403 and page.json()["error"]["code"] == "origin_not_allowed"
+    # Past the guard: this server has no recognizer, and says so (not 415).
+    assert native.status_code != 415, native.text
+
+
 async def test_a_server_started_without_a_token_makes_one_up(fake_llm: FakeLLM) -> None:
     env = clean_env()
     del env["TALKTERM_TOKEN"]
