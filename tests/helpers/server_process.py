@@ -10,11 +10,13 @@ from typing import Any
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing,
-    and espeak-ng speech unless a test asks for Piper (it starts faster and repeats itself)."""
+    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing nor
+    local model, and espeak-ng speech unless a test asks for Piper (it starts faster and
+    repeats itself)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
     env.pop("OPENAI_API_KEY", None)
-    return env | {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_TTS": "espeak"} | extra
+    quiet = {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_LOCAL_LLM": "false"}
+    return env | quiet | {"TALKTERM_TTS": "espeak"} | extra
 
 
 async def spawn(
