@@ -48,6 +48,10 @@ CONTEXT_CAP: Final = 2048
 TEMPERATURE: Final = 0.2
 TOP_P: Final = 0.9
 REPEAT_PENALTY: Final = 1.1
+# An answer's own cap, under the session's: the model sometimes rambles past its system
+# prompt ("What should I cook tonight?" once ran to the 1024-token cap: two minutes of
+# speech). 256 tokens are about a minute spoken.
+ANSWER_CAP: Final = 256
 # Extra stop strings beside the template's end token, in case the model starts a new turn.
 EXTRA_STOPS: Final = ("<|im_start|>",)
 
@@ -136,7 +140,7 @@ class LocalModel:
             )
         if not self._prefill(prompt.tokens, stop):
             return
-        limit = min(cap, room) if cap else room
+        limit = min(cap or ANSWER_CAP, ANSWER_CAP, room)
         count, finish = 0, None
         try:
             for chunk in self._chunks(prompt, limit):
@@ -149,7 +153,9 @@ class LocalModel:
                 finish = choice["finish_reason"] or finish
         except (RuntimeError, ValueError) as exc:
             raise UpstreamError(f"The local model failed: {exc}") from exc
-        if finish == "length":
+        if finish == "length" and limit in (cap, room):
+            # Only the session's cap or the context's end: ANSWER_CAP ends it as if naturally,
+            # and a "length" without a cap would read as a full context.
             emit(Finished("length"))
         emit(Usage(len(prompt.tokens), count, len(prompt.tokens) + count))
 
