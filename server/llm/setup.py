@@ -3,7 +3,8 @@
 In order: an explicitly configured endpoint; OpenAI when a key is set; a
 local server found on loopback (Ollama, then a llama.cpp server); then the small
 local model in process (``server.llm.local``) when it is installed; else the
-offline demo responder, which explains how to configure a real one.
+offline demo responder, which explains how to configure a real one. Beside an
+upstream, the installed local model is offered as one more model (``server.llm.beside``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 from server.config import Settings, llm_key
 from server.errors import UpstreamError
 from server.llm import LLMProvider, make_llm
+from server.llm.beside import with_local_model
 from server.llm.chat_completions import public_url
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ Probe = Callable[[httpx.AsyncClient, str, str | None], Awaitable[LocalServer | N
 async def choose_llm(settings: Settings) -> LLMProvider:
     """The LLM for these settings: its ``llm`` section plus the shared timeouts and keys."""
     section = settings.llm
-    return await resolve_llm(
+    chosen = await resolve_llm(
         base_url=section.base_url,
         model=section.model,
         api_key=llm_key(settings),
@@ -59,6 +61,7 @@ async def choose_llm(settings: Settings) -> LLMProvider:
         llamacpp_url=section.llamacpp_url if section.probe_local else None,
         local=section.local,
     )
+    return with_local_model(chosen, section.local)
 
 
 async def resolve_llm(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from server.llm import LLMProvider, TextDelta, Usage
+from server.llm.beside import UpstreamAndLocal, with_local_model
 from server.llm.chat_completions import ChatCompletionsLLM
 from server.llm.demo import DemoLLM
 from server.llm.local import LocalLLM
@@ -85,3 +86,18 @@ async def test_the_demo_answers_where_the_local_model_cannot_run(
     async with resolved() as llm:
         assert isinstance(llm, DemoLLM)
     assert "The local model cannot run: it is not installed." in caplog.text
+
+
+@needs_model
+async def test_beside_an_upstream_the_local_model_is_offered_not_loaded() -> None:
+    async with FakeLLM(models=["up-a"]) as up, resolved(base_url=up.base_url, model="up-a") as llm:
+        both = with_local_model(llm, enabled=True)
+        assert isinstance(both, UpstreamAndLocal) and both.label == llm.label
+        assert await both.models() == ["up-a", "SmolLM2-135M-Instruct"]
+        assert both._local is None  # loaded only when picked
+        assert with_local_model(llm, enabled=False) is llm
+
+
+async def test_nothing_is_added_beside_the_demo() -> None:
+    async with resolved(local=False) as demo:
+        assert with_local_model(demo, enabled=True) is demo

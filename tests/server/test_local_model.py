@@ -20,6 +20,7 @@ from openai import AsyncOpenAI
 from server import protocol as p
 from server.app import Server
 from server.llm.local_model import unavailable_reason
+from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client
 from tests.helpers.server import ServerFactory
 
@@ -168,6 +169,28 @@ async def test_a_long_conversation_stays_within_the_context(local_server: Server
         codes += [error["error"]["code"] for error in got.of(p.ERROR)]
     assert p.CONTEXT_TRIMMED in codes  # early turns were left out, and the user was told
     assert set(codes) <= p.NOTICE_CODES  # notices only, no failure
+    await client.close()
+
+
+async def test_beside_an_upstream_it_is_one_more_model_to_pick(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    server = await start_server(local_llm=True)  # the fake upstream is configured
+    client = await Client.open(server.ws_url)
+    ext = client.session["session"]["talkterm"]
+    assert ext["models"] == ["fake-model", "SmolLM2-135M-Instruct"]
+    assert "fake-model" in ext["llm"]  # the upstream answers unless the local one is picked
+    await client.send({"type": p.SESSION_UPDATE, "session": {"model": "SmolLM2-135M-Instruct"}})
+    assert (await client.expect(p.SESSION_UPDATED))["session"]["model"] == "SmolLM2-135M-Instruct"
+    await client.ask("Say hello.")
+    got = await client.collect(timeout=60)
+    assert got.done["status"] == "completed" and got.text().strip()
+    assert fake_llm.chat_requests == []  # the local model answered
+    fake_llm.enqueue(Reply(chunks=["From the upstream."]))
+    await client.send({"type": p.SESSION_UPDATE, "session": {"model": "fake-model"}})
+    await client.expect(p.SESSION_UPDATED)
+    await client.ask("And now?")
+    assert "From the upstream." in (await client.collect()).text()
     await client.close()
 
 
