@@ -217,7 +217,9 @@ async def start_server(
     """Start the server on port 0 against the fakes; ``unlimited_pool`` lifts httpx's limit."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
     clean.pop("OPENAI_API_KEY", None)
-    clean |= {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_LOG_LEVEL": "INFO", **(env or {})}
+    # No token: the bench's clients send none (a server started by hand makes one up).
+    clean |= {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_LOG_LEVEL": "INFO", "TALKTERM_TOKEN": ""}
+    clean |= env or {}
     flags = ["--port", "0", "--llm-base-url", llm_url, "--llm-model", "bench"]
     flags += ["--tts", "openai", "--tts-base-url", speech_url]
     entry = ["-m", "server"]

@@ -2,9 +2,10 @@
 
 For each attack, the server (``python -m server``, espeak-ng speech) runs as its own
 process; the fake LLM runs on a thread of this process with its own event loop; the
-attacker and a bystander are WebSocket clients here. During the attack window the bench
-polls /healthz every 100 ms (worst latency), samples the server's RSS from /proc/PID/status,
-and at the end times a bystander's short text answer. ``--server-root`` runs the server
+attacker (WebSocket or raw HTTP, bench/hostile_http.py) and a bystander are clients here.
+During the attack window the bench polls /healthz every 100 ms (worst latency), samples
+the server's RSS from /proc/PID/status (growth at the end, and the peak), and at the end
+times a bystander's short text answer. ``--server-root`` runs the server
 from another checkout (e.g. the code before the bounds) to get the "before" figures.
 
     .venv/bin/python bench/hostile.py [--window 15] [--server-root /tmp/base]
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.hostile_http import HTTP_ATTACKS, Held  # noqa: E402
 from server import protocol as p  # noqa: E402
 from tests.fakes.endless_upstream import ThreadedFakeLLM, endless  # noqa: E402
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text  # noqa: E402
@@ -107,6 +109,7 @@ ATTACKS: dict[str, Attack] = {
     "never finishes a message": never_finishes,
     "abandons 30 speaking sessions": abandons_speakers,
     "300 connections, limit 200": over_the_limit,
+    **HTTP_ATTACKS,
 }
 
 
@@ -153,10 +156,12 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
             TALKTERM_MAX_SESSIONS="200",
             PYTHONPATH=str(args.server_root),
         )
-        proc = await spawn("--port", "0", env=env, cwd=str(args.server_root),
-                           stderr=asyncio.subprocess.DEVNULL)
+        proc = await spawn(
+            "--port", "0", env=env, cwd=str(args.server_root), stderr=asyncio.subprocess.DEVNULL
+        )
         url = (await ready_line(proc))["listening"]
         rss0, keep, worst, peak_espeak = rss_mb(str(proc.pid)), [], 0.0, 0
+        peak_rss = rss0
         task = asyncio.create_task(attack(url, fake, keep))
         deadline = time.monotonic() + args.window
         while time.monotonic() < deadline:
@@ -167,6 +172,7 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
             except (OSError, TimeoutError):
                 worst = max(worst, 30.0)
             peak_espeak = max(peak_espeak, espeak_children(proc.pid))
+            peak_rss = max(peak_rss, rss_mb(str(proc.pid)))
             await asyncio.sleep(0.1)
         try:
             bystander = f"{await asyncio.wait_for(bystander_s(url, fake), 120):.2f} s"
@@ -176,12 +182,18 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
         task.cancel()
         await asyncio.gather(*(closed_by_server(c) for c in keep if isinstance(c, Client)))
         dropped = [c for c in keep if isinstance(c, Client) and c.ws.close_code is not None]
+        held = [c for c in keep if isinstance(c, Held)]
+        gone = await asyncio.gather(*(h.dropped() for h in held))
+        dropped += [h for h, out in zip(held, gone, strict=True) if out]
         refused = [c for c in keep if isinstance(c, Exception)]
+        notes = "; ".join(c for c in keep if isinstance(c, str))
         proc.terminate()
         await proc.wait()
         for thing in keep:
             if isinstance(thing, Client):
                 thing.ws.transport.abort()
+            elif isinstance(thing, Held):
+                thing.close()
             elif isinstance(thing, asyncio.Task):
                 thing.cancel()
     return {
@@ -189,7 +201,9 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
         "bystander": bystander,
         "healthz worst": f"{worst * 1000:.0f} ms",
         "RSS growth": f"{growth:+.0f} MB",
-        "attacker dropped/refused": f"{len(dropped)} dropped, {len(refused)} refused",
+        "RSS peak": f"{peak_rss - rss0:+.0f} MB",
+        "attacker dropped/refused": f"{len(dropped)} dropped, {len(refused)} refused"
+        + (f"; {notes}" if notes else ""),
         "peak espeak-ng": peak_espeak,
     }
 

@@ -59,6 +59,7 @@ class Pane:
             "XDG_STATE_HOME": str(home / "state"),
             "TALKTERM_TTS": "espeak",
             "TALKTERM_PROBE_LOCAL": "false",
+            "TALKTERM_LOCAL_LLM": "false",
             "OPENAI_API_KEY": "",
             "TERM": "xterm-256color",
         }

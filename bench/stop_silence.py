@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers.audio_rig import record, start_null_sink
 from tests.helpers.recording import RATE, Recording
-from tui.player import Player
+from tui.audio.player import Player
 
 Recorder = Callable[[], AbstractContextManager[Recording]]
 

@@ -40,7 +40,8 @@ from textual import events
 from server import protocol as p
 from tui.app import Talkterm
 from tui.config import Settings
-from tui.connection import Connection, NotConnected
+from tui.errors import NotConnected
+from tui.link.websocket import Connection
 from tui.widgets.transcript import TranscriptView, TurnRecord
 
 BLOCK_MS = 20
@@ -215,7 +216,7 @@ def press_keys(app: TimedApp, stop: threading.Event) -> None:
 
 async def main(real_audio: bool) -> int:
     if real_audio:
-        from tui.player import Player
+        from tui.audio.player import Player
 
         player: Any = Player()
     else:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http
 import logging
 from types import TracebackType
@@ -14,20 +15,26 @@ from websockets.http11 import Request, Response
 
 from server import protocol as p
 from server.config import Settings, check_binding
-from server.errors import ResumeRefused
+from server.errors import ResumeRefused, SessionLimit, TalktermError
 from server.http.auth import bearer_ok
 from server.http.front import Front, WSOptions
+from server.http.guard import Guard, GuardedApp
+from server.http.refusal_log import RefusalLog
 from server.http.routes import build_app
+from server.listen import stt_from_settings
+from server.listen import vad as silero
 from server.llm.setup import choose_llm
 from server.session import admission
 from server.session.frames import TextKeepingConnection
 from server.session.session import Services, Session
-from server.speech import default_voice, tts_from_settings
+from server.speech.setup import choose_tts, default_voice
 from server.speech.slots import SynthesisSlots
 
 log = logging.getLogger("talkterm.server")
 
 ENDPOINT = "/v1/realtime"
+MODELS_WAIT_S = 0.5
+"""How long start-up waits for the upstream's model list before listening anyway."""
 
 
 class Server:
@@ -38,6 +45,10 @@ class Server:
         self.settings = settings
         self.services: Services | None = None
         self._front: Front | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._listing: asyncio.Task[None] | None = None
+        self._guard = Guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
+        self._refusals = RefusalLog()
 
     @property
     def port(self) -> int:
@@ -62,12 +73,20 @@ class Server:
         self.services = await build_services(self.settings)
         s = self.settings
         services = self.services
+        # Listed in the background (bounded by discovery's deadline), waited for briefly:
+        # sessions opened in the first moments usually still see the list.
+        self._listing = asyncio.create_task(list_models(services), name="model list")
+        await asyncio.wait({self._listing}, timeout=MODELS_WAIT_S)
         self._front = Front(
-            app=build_app(
-                services=lambda: services,
-                token=self._token(),
-                model=getattr(services.llm, "model", None) or "talkterm",
-                realtime_path=ENDPOINT,
+            app=GuardedApp(
+                build_app(
+                    services=lambda: services,
+                    token=self._token(),
+                    model=getattr(services.llm, "model", None) or "talkterm",
+                    realtime_path=ENDPOINT,
+                ),
+                self._guard,
+                self._refusals,
             ),
             handler=self._handle,
             process_request=self._process_request,
@@ -84,11 +103,38 @@ class Server:
             ),
         )
         await self._front.start(s.host, s.port)
+        # After the ready line (this task first runs once the caller prints it): the
+        # recognizer takes ~0.6 s to load, and a turn committed meanwhile waits for it.
+        self._loading = asyncio.create_task(self._load_listening())
+
+    async def _load_listening(self) -> None:
+        services = self.services
+        if services is None or services.stt is None:
+            return
+        try:
+            await asyncio.to_thread(silero.load)
+        except TalktermError as exc:
+            services.stt_problem = f"Voice input is unavailable: {exc.message}"
+            log.warning(services.stt_problem)
+            return
+        await services.stt.load()
+        if (problem := services.stt.problem()) is not None:
+            services.stt_problem = f"Voice input is unavailable: {problem}."
+            log.warning(services.stt_problem)
+        else:
+            log.info("listening with %s", services.stt.label)
+
+    async def listening_ready(self) -> None:
+        """Wait until the recognizer is loaded (or has failed to)."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
 
     async def close(self) -> None:
         """Stop listening, cancel in-flight responses, close upstream clients."""
         if self.services is not None:
             self.services.closing = True  # no grace period: nobody will resume
+        if self._listing is not None:
+            self._listing.cancel()
         if self._front is not None:
             await self._front.close()
         if self.services is not None:
@@ -97,6 +143,10 @@ class Server:
             await self.services.llm.aclose()
             if self.services.tts is not None:
                 await self.services.tts.aclose()
+            if self._loading is not None:
+                await asyncio.gather(self._loading, return_exceptions=True)
+            if self.services.stt is not None:
+                await self.services.stt.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -112,6 +162,8 @@ class Server:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        if (refused := self._page_refusal(connection, request)) is not None:
+            return refused
         if path == "/healthz":
             return connection.respond(http.HTTPStatus.OK, "ok\n")
         if path.rstrip("/") != ENDPOINT:
@@ -137,6 +189,17 @@ class Server:
             return response
         return None
 
+    def _page_refusal(self, connection: ServerConnection, request: Request) -> Response | None:
+        """403 for a handshake from a web page or a rebound host name (server/http/guard.py)."""
+        origins = request.headers.get_all("Origin")
+        origin = next((o for o in origins if not self._guard.origin_ok(o)), None)
+        hosts = request.headers.get_all("Host")
+        refusal = self._guard.check(hosts[0] if len(hosts) == 1 else None, origin)
+        if refusal is None:
+            return None
+        self._refusals.note(refusal.code, f"WebSocket {urlsplit(request.path).path[:200]}")
+        return connection.respond(http.HTTPStatus(refusal.status), refusal.message + "\n")
+
     def _authorised(self, header: str) -> bool:
         return bearer_ok(header, self._token())
 
@@ -146,7 +209,7 @@ class Server:
     async def _handle(self, ws: ServerConnection) -> None:
         try:
             session = await self._session_for(ws)
-        except admission.SessionLimit:
+        except SessionLimit:
             return
         await session.serve(ws)
 
@@ -177,9 +240,9 @@ class Server:
                     # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
         if admission.over_limit(services):
-            limit = services.limits.max_sessions
-            await ws.close(1013, admission.full_message(limit))  # 1013: try again later
-            raise admission.SessionLimit
+            message = admission.full_message(services.limits.max_sessions)
+            await ws.close(1013, message)  # 1013: try again later
+            raise SessionLimit(message)
         session = Session(services)
         await session.start(ws)
         if refusal is not None:
@@ -200,18 +263,33 @@ def resume_request(path: str) -> tuple[str, int] | None:
     return session_id, int(raw_seq)
 
 
+async def list_models(services: Services) -> None:
+    """The upstream's model list for session.created (a client naming another model asks
+    again); whatever /models does, the server starts on time and says so in one line."""
+    models = await services.llm.models()
+    if models is None:
+        log.warning(
+            "the LLM endpoint's model list could not be read; sessions will not list models"
+        )
+    services.models = models or services.models
+
+
 async def build_services(settings: Settings) -> Services:
     """Pick the LLM and the speech engine every session will share."""
     llm = await choose_llm(settings)
-    tts, problem = await tts_from_settings(settings)
-    # Listed once now for session.created; a client naming another model asks again.
-    models = await llm.models()
+    tts, problem = await choose_tts(settings)
+    stt, stt_problem = await stt_from_settings(settings)
     speaking = f"{tts.name} ({tts.voice})" if tts and tts.voice else tts.name if tts else "none"
     log.info("LLM: %s; TTS: %s", llm.label, speaking)
     return Services(
         llm=llm,
         tts=tts,
         tts_problem=problem,
+        stt=stt,
+        stt_problem=stt_problem,
+        stt_language=settings.stt.language,
+        max_turn_s=settings.stt.max_turn_s,
+        max_upload_bytes=settings.stt.max_upload_bytes,
         voice=default_voice(tts, settings),
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,
@@ -219,7 +297,6 @@ async def build_services(settings: Settings) -> Services:
         replay_bytes=settings.replay_buffer_bytes,
         max_output_tokens=settings.max_output_tokens,
         context_tokens=settings.context_tokens,
-        models=models,
         limits=settings.limits,
         stall_timeout=settings.limits.stalled_write_timeout or settings.ping_timeout,
         synthesis=SynthesisSlots(settings.limits.synthesis_jobs or tts.synthesis_jobs)

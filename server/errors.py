@@ -4,6 +4,8 @@
     ├── ProtocolError             a frame that breaks the wire protocol (code per case)
     ├── ResumeRefused             a resume the server can no longer honour (code per case)
     ├── InsecureBinding           listening off loopback without a token (refused at start)
+    ├── SessionLimit              the server is full (a connection that raced the handshake check)
+    ├── HTTPError                 an HTTP endpoint's error answer (server/http/errors.py)
     ├── UpstreamError             the LLM endpoint failed
     │   ├── UpstreamUnreachable   connection refused / DNS / TLS
     │   ├── UpstreamAuthError     401 / 403
@@ -66,6 +68,12 @@ class InsecureBinding(TalktermError):
     """Refuse to listen off loopback without a token."""
 
     code = "insecure_binding"
+
+
+class SessionLimit(TalktermError):
+    """A connection that raced past the handshake check found the server full (closed 1013)."""
+
+    code = "session_limit"
 
 
 class UpstreamError(TalktermError):

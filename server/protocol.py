@@ -22,7 +22,7 @@ import json
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 # Re-exported: both halves catch ``protocol.ProtocolError``.
 from server.errors import ProtocolError as ProtocolError
@@ -36,6 +36,9 @@ RESPONSE_CANCEL: Final = "response.cancel"
 ITEM_DELETE: Final = "conversation.item.delete"
 ITEM_RETRIEVE: Final = "conversation.item.retrieve"
 OUTPUT_AUDIO_CLEAR: Final = "output_audio_buffer.clear"
+INPUT_APPEND: Final = "input_audio_buffer.append"
+INPUT_COMMIT: Final = "input_audio_buffer.commit"
+INPUT_CLEAR: Final = "input_audio_buffer.clear"
 # Client → server, talkterm extensions.
 RESPONSE_PAUSE: Final = "response.pause"
 RESPONSE_RESUME: Final = "response.resume"
@@ -50,6 +53,9 @@ CLIENT_EVENTS: Final = frozenset(
         ITEM_DELETE,
         ITEM_RETRIEVE,
         OUTPUT_AUDIO_CLEAR,
+        INPUT_APPEND,
+        INPUT_COMMIT,
+        INPUT_CLEAR,
         RESPONSE_PAUSE,
         RESPONSE_RESUME,
     }
@@ -77,20 +83,54 @@ AUDIO_DELTA: Final = "response.output_audio.delta"
 AUDIO_DONE: Final = "response.output_audio.done"
 RESPONSE_DONE: Final = "response.done"
 ERROR: Final = "error"
+# The input side (voice in), shared with the OpenAI Realtime API.
+SPEECH_STARTED: Final = "input_audio_buffer.speech_started"
+SPEECH_STOPPED: Final = "input_audio_buffer.speech_stopped"
+INPUT_COMMITTED: Final = "input_audio_buffer.committed"
+INPUT_CLEARED: Final = "input_audio_buffer.cleared"
+HEARD_DELTA: Final = "conversation.item.input_audio_transcription.delta"
+HEARD_COMPLETED: Final = "conversation.item.input_audio_transcription.completed"
+HEARD_FAILED: Final = "conversation.item.input_audio_transcription.failed"
 # Server → client, talkterm extensions.
 AUDIO_SEGMENT: Final = "response.output_audio.segment"
 RESPONSE_PAUSED: Final = "response.paused"
 RESPONSE_RESUMED: Final = "response.resumed"
 SESSION_RESUMED: Final = "session.resumed"
+NOTICE: Final = "talkterm.notice"
+"""Something the user should know that fails nothing (early turns left out…): not an
+``error``, which every Realtime client treats as a failure."""
 # Sent only to a client that set ``session.talkterm.extensions`` (our app does): a plain
 # OpenAI client validates every event against OpenAI's own types, and some stop at the first
-# unknown one or at any ``error``. Answers to our own requests (response.paused) need no flag.
-EXTENSION_EVENTS: Final = frozenset({AUDIO_SEGMENT})
+# unknown one. Answers to our own requests (response.paused) need no flag.
+EXTENSION_EVENTS: Final = frozenset({AUDIO_SEGMENT, NOTICE})
 
-# Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
+# A response's ``status`` (in ``response.created`` / ``response.done``), as the Realtime
+# API spells it; an item's ``status`` is one of the same words.
+ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+IN_PROGRESS: Final = "in_progress"
+COMPLETED: Final = "completed"
+CANCELLED: Final = "cancelled"
+FAILED: Final = "failed"
+INCOMPLETE: Final = "incomplete"
+
+# Codes of ``error`` events that a client matches (docs/protocol.md).
+ACTIVE_RESPONSE: Final = "conversation_already_has_active_response"
+"""``response.create`` while the previous response is still closing (e.g. one just cancelled)."""
+CANCEL_NOT_ACTIVE: Final = "response_cancel_not_active"
+PAUSE_NOT_ACTIVE: Final = "response_pause_not_active"
+RESUME_NOT_ACTIVE: Final = "response_resume_not_active"
+RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_ACTIVE})
+"""A control event that raced the end of its response: nothing failed."""
+
+# Codes of ``talkterm.notice`` events (before: ``error`` events of type "info").
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
-NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL})
+SEMANTIC_VAD_APPROXIMATED: Final = "semantic_vad_approximated"
+INPUT_AUDIO_INTERRUPTED: Final = "input_audio_interrupted"
+NOTICE_CODES: Final = frozenset(
+    {CONTEXT_TRIMMED, CONTEXT_FULL, SEMANTIC_VAD_APPROXIMATED, INPUT_AUDIO_INTERRUPTED}
+)
 
 # Query parameters of the WebSocket URL with which a client resumes a session.
 RESUME_SESSION_PARAM: Final = "talkterm_session"
@@ -193,9 +233,14 @@ def decode_client_event(raw: str | bytes) -> dict[str, Any]:
 def is_extension(event: dict[str, Any]) -> bool:
     """Whether only a client that asked for talkterm's extensions should see ``event``."""
     kind = event.get("type")
-    if kind == ERROR:  # notices ("info") fail nothing, and a plain client takes errors as fatal
+    if kind == ERROR:  # an old-style notice ("info") fails nothing; plain clients take it as fatal
         return bool(event.get("error", {}).get("type") == "info")
     return kind in EXTENSION_EVENTS
+
+
+def notice_event(code: str, message: str, response_id: str | None = None) -> dict[str, Any]:
+    """Build a ``talkterm.notice`` event: information for the user, no failure."""
+    return {"type": NOTICE, "code": code, "message": message, "response_id": response_id}
 
 
 def error_event(

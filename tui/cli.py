@@ -6,6 +6,7 @@ import argparse
 import logging
 import re
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|INDEX",
         help="output device by name (or part of it) or index; see --list-devices "
         "[TALKTERM_AUDIO_DEVICE]",
+    )
+    add(
+        "--mic-device",
+        metavar="NAME|INDEX",
+        help="microphone for f4 (talk) by name (or part of it) or index; see --list-devices "
+        "[TALKTERM_MIC_DEVICE]",
+    )
+    add(
+        "--hands-free",
+        action="store_true",
+        default=None,
+        help="listen again after each answer, without f4 [TALKTERM_HANDS_FREE]",
     )
     add("--list-devices", action="store_true", help="list audio output devices and exit")
     add(
@@ -110,11 +123,16 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+LOG_MAX_BYTES = 5 << 20
+"""The log file's size before it rotates (two old files kept: 15 MB at most)."""
+
+
 def setup_logging(settings: Settings) -> Path:
     """Log to the file only: the screen belongs to the app."""
     path = settings.log_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # Size-bounded: the companion server's refusals and warnings land here too.
+    handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=2, encoding="utf-8")
     handler.addFilter(RedactSecrets())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -125,8 +143,8 @@ def setup_logging(settings: Settings) -> Path:
 
 def list_devices() -> int:
     """Print the output devices, one per line."""
+    from tui.audio.player import list_devices as devices
     from tui.errors import AudioUnavailable
-    from tui.player import list_devices as devices
 
     try:
         found = devices()
@@ -172,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         "token": args.token,
         "audio_device": args.audio_device,
         "text_only": args.text_only,
+        "mic_device": args.mic_device,
+        "hands_free": args.hands_free,
         "log_file": args.log_file,
         "log_level": args.log_level,
         "continue_last": args.continue_last,

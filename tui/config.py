@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     """Output device, by name or index (see --list-devices); unset uses the default."""
     text_only: bool = False
     """Start in text-only mode: no speech is requested or played."""
+    mic_device: str | None = None
+    """Input device for talking (f4), by name or index; unset uses the default."""
+    hands_free: bool = False
+    """After each answer, listen again by itself (the microphone stays closed while it plays)."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id to key(s), e.g. {"stop": "f8"}; see docs/keys.md."""
     companion: dict[str, str] = Field(default_factory=dict)

@@ -3,13 +3,19 @@
     TalktermAppError          base: the message is in plain words, safe to show
     ├── NotConnected          an event was sent while the link is down
     ├── UpgradeRefused        the WebSocket handshake got a non-101 answer (HTTP fallback)
+    ├── HTTPStatusError       the HTTP link's request got a status other than 200 (http_stream)
     ├── CompanionError        the companion server could not be started
     ├── AudioUnavailable      no output device, or PortAudio is missing
+    ├── StoreError            the chat store could not be opened, read or written (store/db)
+    │   └── ConversationNotFound  no conversation has the id asked for
+    ├── SchemaTooNew          the chat store was written by a newer talkterm (store/schema)
     └── DecodeError           audio bytes that cannot be turned into PCM
         └── UnsupportedFormat an audio format name this app cannot decode
 
 The server's own errors (``server/errors.py``) reach the app as ``error`` events,
-not as exceptions; these are the app's alone.
+not as exceptions; these are the app's alone. The classes named with a module are
+defined beside the code that raises them; this module imports nothing, so any layer
+of the app may use it.
 """
 
 from __future__ import annotations

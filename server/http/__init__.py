@@ -7,4 +7,7 @@
     chat_stream.py      the WebSocket path's ResponseRun, seen as chat.completion chunks
     audio_out.py        pcm16 / wav / mp3 / opus output
     auth.py, errors.py  bearer token; OpenAI-shaped errors and status codes
+    guard.py            web pages kept out: Host, Origin, JSON-only POSTs (docs/security.md)
+    body.py, stall.py   request bodies on a deadline; answers dropped when nobody reads them
+    refusal_log.py      refused requests logged at a bounded rate
 """

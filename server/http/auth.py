@@ -6,7 +6,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from server.http.errors import Unauthorised
+from server.http.errors import BadRequest, Unauthorised
 
 
 def bearer_ok(header: str, token: str) -> bool:
@@ -28,11 +28,15 @@ class Authoriser:
 
     def check(self, scope: Mapping[str, Any]) -> None:
         """Raise Unauthorised unless the request carries the token."""
-        header = ""
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-        if not bearer_ok(header, self._token):
+        given = [v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"authorization"]
+        if len(given) > 1:
+            # As the WebSocket handshake does: which one is meant cannot be told.
+            raise BadRequest(
+                "Send one Authorization header, not several.",
+                code="invalid_request",
+                param="Authorization",
+            )
+        if not bearer_ok(given[0] if given else "", self._token):
             raise Unauthorised(
                 "Incorrect API key provided. Send the server's token as "
                 "'Authorization: Bearer TOKEN'.",

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from server import protocol as p
+from server.http.chat_audio import audio_marker
 from server.http.chat_options import assistant_tool_calls, request_options, tool_message
 from server.http.errors import BadRequest
 from server.llm import Message
+from server.session.session_config import MAX_OUTPUT_TOKENS, SPEED_RANGE
 
 AudioFormat = Literal["pcm16", "wav", "mp3", "opus"]
 AUDIO_FORMATS: tuple[AudioFormat, ...] = ("pcm16", "wav", "mp3", "opus")
@@ -47,6 +49,8 @@ class ChatRequest:
     """``max_completion_tokens`` (or the older ``max_tokens``); None: the server's default."""
     options: dict[str, Any] = field(default_factory=dict)
     """Fields forwarded to the upstream as they are (tools, temperature …)."""
+    speed: float | None = None
+    """``audio.speed`` (extension, 0.25–1.5, as Realtime's ``audio.output.speed``)."""
 
     @property
     def has_system(self) -> bool:
@@ -75,6 +79,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise BadRequest("stream_options is only allowed when stream is true, as an object.",
                          code="invalid_value", param="stream_options")
     audio, voice, fmt = _audio(body, stream)
+    speed = _speed(body) if audio else None
     return ChatRequest(
         model=model,
         messages=_messages(body.get("messages")),
@@ -85,7 +90,20 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         audio_format=fmt,
         max_tokens=_cap(body),
         options=request_options(body),
+        speed=speed,
     )
+
+
+def _speed(body: dict[str, Any]) -> float | None:
+    """The extension ``audio.speed``: the speaking rate the talkterm app's settings chose."""
+    speed = body["audio"].get("speed")
+    if speed is None:
+        return None
+    low, high = SPEED_RANGE
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not low <= speed <= high:
+        raise BadRequest(f"audio.speed must be a number from {low} to {high} (1.0 is normal).",
+                         code="invalid_value", param="audio.speed")
+    return float(speed)
 
 
 def _cap(body: dict[str, Any]) -> int | None:
@@ -96,6 +114,9 @@ def _cap(body: dict[str, Any]) -> int | None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BadRequest(f"{name} must be a positive integer.", code="invalid_value",
                              param=name)
+        if value > MAX_OUTPUT_TOKENS:  # the WebSocket's cap (session.update)
+            raise BadRequest(f"{name} is too large: at most {MAX_OUTPUT_TOKENS}.",
+                             code="invalid_value", param=name)
         return int(value)
     return None
 
@@ -148,15 +169,21 @@ def _content(message: dict[str, Any], where: str) -> str:
         return ""
     if content is None and message.get("role") == "assistant":
         audio = message.get("audio")  # an earlier spoken answer, referred to by id: text lost
+        if audio is not None and not isinstance(audio, dict):
+            raise BadRequest(f"{where}.audio must be an object.", code="invalid_type",
+                             param=f"{where}.audio")
         return "" if audio is None else str(audio.get("transcript", ""))
     if not isinstance(content, list):
         raise BadRequest(f"{where}.content must be a string or an array of text parts.",
                          code="invalid_type", param=f"{where}.content")
     texts = []
     for index, part in enumerate(content):
+        if isinstance(part, dict) and part.get("type") == "input_audio":
+            texts.append(audio_marker(part, f"{where}.content[{index}]"))  # heard later
+            continue
         if not isinstance(part, dict) or part.get("type") != "text":
-            raise BadRequest("Only text content parts are supported.", code="invalid_value",
-                             param=f"{where}.content[{index}].type")
+            raise BadRequest("Only text and input_audio content parts are supported.",
+                             code="invalid_value", param=f"{where}.content[{index}].type")
         text = part.get("text")
         if not isinstance(text, str):
             raise BadRequest("Content text must be a string.", code="invalid_type",
@@ -169,7 +196,11 @@ def _audio(body: dict[str, Any], stream: bool) -> tuple[bool, str | None, AudioF
     modalities = body.get("modalities")
     if modalities is None or modalities == ["text"]:
         return False, None, "pcm16"
-    if not isinstance(modalities, list) or set(modalities) != {"text", "audio"}:
+    if (
+        not isinstance(modalities, list)
+        or not all(isinstance(m, str) for m in modalities)
+        or set(modalities) != {"text", "audio"}
+    ):
         raise BadRequest('modalities must be ["text"] or ["text", "audio"].',
                          code="invalid_value", param="modalities")
     audio = body.get("audio")

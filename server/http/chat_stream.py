@@ -39,14 +39,33 @@ _QUEUED_EVENTS = 64
 Piece = str | bytes | dict[str, Any]
 
 
+def chosen_model(services: Services, asked: str) -> str:
+    """The model a request names if the upstream lists it, else the server's own.
+
+    OpenAI clients name models of their own ("gpt-4o", "talkterm"): those mean "yours".
+    """
+    return asked if asked in (services.models or ()) else services.llm.model
+
+
 def _reply(services: Services, request: ChatRequest) -> Reply:
     """The upstream answer, fitted to the model's context like a session's."""
     messages = _with_instructions(request, services.instructions)
     cap = request.max_tokens or services.max_output_tokens
     context = SessionContext(services.book)
-    llm = services.llm
+    llm, model = services.llm, chosen_model(services, request.model)
     options = request.options
-    return lambda: context.reply(llm, messages, model=llm.model, cap=cap, options=options)
+    return lambda: context.reply(llm, messages, model=model, cap=cap, options=options)
+
+
+class _PassedOnItem(Item):
+    """The answer's item, keeping none of the text it delivers: the HTTP client has it, and
+    nobody reads it again (a stalled or cancelled answer would otherwise hold all of it,
+    and build its closing events from it)."""
+
+    __slots__ = ()
+
+    def append(self, piece: str) -> None:
+        """Let the piece go."""
 
 
 class _Listener:
@@ -69,7 +88,8 @@ class ChatRun:
         self.id = p.new_id("chatcmpl")
         self.audio_id = p.new_id("audio")
         self.created = int(time.time())
-        self.model = model
+        # The model the request chose (a listed one), else the server's own, by its name.
+        self.model = request.model if request.model in (services.models or ()) else model
         self.usage: dict[str, int] | None = None
         self.error: TalktermError | None = None
         self.cancelled = False
@@ -79,7 +99,7 @@ class ChatRun:
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
         limits = services.limits
-        item = Item(id=p.new_id("item"), role="assistant", status="in_progress",
+        item = _PassedOnItem(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
                     modality="audio" if request.audio else "text")
         self._run = ResponseRun(
             send=self._queue,
@@ -91,6 +111,7 @@ class ChatRun:
                 name=_voice(services, request.voice),
                 encoder=lambda: make_encoder("audio/pcm"),
                 format=PCM_FORMAT,
+                speed=request.speed or 1.0,
                 slots=services.synthesis,
                 owner=self.id,
             ),

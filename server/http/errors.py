@@ -1,10 +1,13 @@
 """Errors of the HTTP endpoints, shaped and numbered as OpenAI's API answers them.
 
-    HTTPError               status + OpenAI ``{"error": {message, type, param, code}}``
-    ├── BadRequest          400 invalid_request_error
-    ├── Unauthorised        401 invalid_request_error, code invalid_api_key
-    ├── NotFound            404 invalid_request_error
-    └── Busy                503 server_error: the server is at its session limit
+    TalktermError           (server/errors.py)
+    └── HTTPError           status + OpenAI ``{"error": {message, type, param, code}}``
+        ├── BadRequest      400 invalid_request_error
+        ├── Unauthorised    401 invalid_request_error, code invalid_api_key
+        ├── NotFound        404 invalid_request_error
+        ├── RequestTimeout  408 invalid_request_error: the body did not arrive in time
+        ├── Busy            503 server_error: the server is at its session limit
+        └── UpstreamFailed  an upstream's TalktermError, with the status OpenAI would give
 
 Upstream failures (``TalktermError``) map onto the status OpenAI would give for
 the same trouble: a rate limit stays 429, an unreachable or failing LLM is 502,
@@ -24,7 +27,7 @@ from server.errors import (
 )
 
 
-class HTTPError(Exception):
+class HTTPError(TalktermError):
     """An error answer: status code and the OpenAI error object."""
 
     status = 500
@@ -32,8 +35,9 @@ class HTTPError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.code = code
+        # OpenAI's body says "code": null when there is none; the tree's code is never empty.
+        self.error_code = code
+        self.code = code or self.kind
         self.param = param
 
     def headers(self) -> dict[str, str]:
@@ -47,7 +51,7 @@ class HTTPError(Exception):
                 "message": self.message,
                 "type": self.kind,
                 "param": self.param,
-                "code": self.code,
+                "code": self.error_code,
             }
         }
 
@@ -75,6 +79,17 @@ class NotFound(HTTPError):
 
     status = 404
     kind = "invalid_request_error"
+
+
+class RequestTimeout(HTTPError):
+    """408: the request body did not arrive within its deadline; the connection closes."""
+
+    status = 408
+    kind = "invalid_request_error"
+
+    def headers(self) -> dict[str, str]:
+        """The rest of the body may still be on its way: close rather than read it."""
+        return {"Connection": "close"}
 
 
 class Busy(HTTPError):

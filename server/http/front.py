@@ -28,6 +28,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from server.http.stall import remember_transport, shrink_send_buffer
+
 log = logging.getLogger("talkterm.server")
 
 ProcessRequest = Callable[[ServerConnection, Request], Response | None]
@@ -101,11 +103,22 @@ class Front:
         await self.ws
 
     async def close(self) -> None:
-        """Stop listening, close WebSockets (1001) and end HTTP connections."""
+        """Stop listening, close WebSockets (1001) and end HTTP connections.
+
+        An answer still streaming has its connection dropped, so it ends as after any
+        hang-up (its upstream closed, one line logged); cancelling its task instead made
+        uvicorn log "Exception in ASGI application" with a traceback at every SIGTERM.
+        """
         self.ws.close()
         for connection in list(self._state.connections):
             connection.shutdown()
-        for task in list(self._state.tasks):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                connection.transport.abort()
+        tasks = list(self._state.tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._options.close_timeout)
+        for task in tasks:
             task.cancel()
         await self.ws.wait_closed()
 
@@ -146,7 +159,20 @@ def _ws_server(made: Any) -> WSServer:
 
 
 class HTTPProtocol(H11Protocol):
-    """uvicorn's h11 protocol, passing on the bytes that followed an upgrade request."""
+    """uvicorn's h11 protocol, passing on the bytes that followed an upgrade request,
+    with a small send buffer and the transport in each request's scope (server/http/stall.py)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Shrink the kernel send buffer before anything is written."""
+        shrink_send_buffer(transport)
+        super().connection_made(transport)  # type: ignore[arg-type]
+
+    def handle_events(self) -> None:
+        """Parse as uvicorn does; a request's task, made but not yet run, finds the transport."""
+        super().handle_events()
+        scope = getattr(self, "scope", None)
+        if scope is not None and scope.get("type") == "http":
+            remember_transport(scope, self.transport)
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         """Hand over; frames a client sent before the 101 arrived are handed over too."""

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from server.http.auth import Authoriser
 from server.http.chat_completions import ChatCompletions
 from server.http.errors import HTTPError, NotFound
+from server.http.transcriptions import Transcriptions
 from server.session.session import Services
 
 
@@ -31,7 +32,10 @@ def build_app(
             authorise.check(request.scope)
         except HTTPError as exc:
             return _error(exc)
-        return JSONResponse({"object": "list", "data": [_model(model)]})
+        # The server's own model first (what "talkterm" and unknown names answer with), then
+        # every other model the upstream lists: a request may choose one of them.
+        listed = [model, *(m for m in services().models or () if m != model)]
+        return JSONResponse({"object": "list", "data": [_model(name) for name in listed]})
 
     async def realtime(_: Request) -> Response:
         # Any non-101 answer tells a client that WebSocket is blocked on this path.
@@ -45,7 +49,8 @@ def build_app(
     async def not_found(request: Request, _: Exception) -> Response:
         return _error(NotFound(
             f"Unknown request URL: {request.method} {request.url.path}. This server has "
-            f"{realtime_path} (WebSocket), POST /v1/chat/completions, GET /v1/models and "
+            f"{realtime_path} (WebSocket), POST /v1/chat/completions, "
+            "POST /v1/audio/transcriptions, GET /v1/models and "
             "GET /healthz.",
             code="unknown_url",
         ))
@@ -55,6 +60,7 @@ def build_app(
         Route("/v1/models", models),
         Route("/v1/chat/completions", ChatCompletions(services, authorise, model),
               methods=["POST"]),
+        Route("/v1/audio/transcriptions", Transcriptions(services, authorise), methods=["POST"]),
         Route(realtime_path, realtime),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

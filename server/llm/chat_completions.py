@@ -24,14 +24,17 @@ from server.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from server.llm import LLMEvent, Message
+from server.llm import LLMEvent, LLMProvider, Message
 from server.llm.discovery import context_window, list_models
 from server.llm.reply import ReplyReader
 from server.llm.sse import error_from_payload, trim
+from server.llm.window_probe import WindowProbes
 from server.log_scrub import redact
 from server.protocol import utf8_safe
 
 _WRITE_TIMEOUT: Final = 10.0
+_ERROR_BODY_DEADLINE: Final = 5.0
+"""Seconds an error body may take (a trickling one says what it said by then)."""
 # Long enough for the chunked-body terminator that follows "[DONE]".
 _DRAIN_TIMEOUT: Final = 0.5
 _ERROR_BODY_LIMIT: Final = 16_384
@@ -40,10 +43,10 @@ _CUT: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 T = TypeVar("T")
 
 
-class ChatCompletionsLLM:
+class ChatCompletionsLLM(LLMProvider):
     """Streams replies from any OpenAI-compatible ``/chat/completions`` endpoint."""
 
-    is_demo = False
+    name = "chat_completions"
 
     def __init__(
         self,
@@ -79,7 +82,7 @@ class ChatCompletionsLLM:
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._max_connections = max_connections
         self._cap_field = cap_field(self.base_url)
-        self._windows: dict[str, int | None] = {}
+        self._windows = WindowProbes(lambda name: context_window(self._client, self.base_url, name))
 
     def __repr__(self) -> str:
         return f"ChatCompletionsLLM({self.label!r})"
@@ -149,13 +152,13 @@ class ChatCompletionsLLM:
         return await list_models(self._client, self.base_url)
 
     async def context_window(self, model: str) -> int | None:
-        """The context size the endpoint states for ``model`` (asked once per model)."""
-        if model not in self._windows:
-            self._windows[model] = await context_window(self._client, self.base_url, model)
-        return self._windows[model]
+        """The context size the endpoint states for ``model``: probed once per model in the
+        background; None while the probe runs (``server.llm.window_probe``)."""
+        return await self._windows.window(model)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Stop probes, close the connection pool."""
+        await self._windows.aclose()
         await self._client.aclose()
 
     def _refuse_encoding(self, response: httpx.Response) -> None:
@@ -275,12 +278,15 @@ async def _drain(lines: AsyncIterator[str]) -> None:
 
 
 async def _read_limited(response: httpx.Response) -> str:
+    """An error body: its first bytes, as many as arrive within the deadline."""
     body = bytearray()
-    async with contextlib.aclosing(_generator(response.aiter_bytes())) as pieces:
-        async for piece in pieces:
-            body += piece
-            if len(body) >= _ERROR_BODY_LIMIT:
-                break
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_ERROR_BODY_DEADLINE):
+            async with contextlib.aclosing(_generator(response.aiter_bytes())) as pieces:
+                async for piece in pieces:
+                    body += piece
+                    if len(body) >= _ERROR_BODY_LIMIT:
+                        break
     return body.decode(response.encoding or "utf-8", errors="replace")
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Final
 
-from server.llm import Finished, LLMEvent, Message, TextDelta
+from server.llm import Finished, LLMEvent, LLMProvider, Message, TextDelta
 
 DEMO_REPLY: Final = (
     "This is the talkterm demo responder, not a language model: no LLM is configured, "
@@ -27,9 +27,10 @@ _WORD: Final = re.compile(r"\S+\s*")
 DEMO_MODEL: Final = "demo"
 
 
-class DemoLLM:
+class DemoLLM(LLMProvider):
     """Streams ``DEMO_REPLY`` word by word; never pretends to be a model."""
 
+    name = "demo"
     label = "demo responder (no LLM configured)"
     is_demo = True
     model = DEMO_MODEL

@@ -10,20 +10,30 @@ Each server states its context size somewhere else, if at all:
 - OpenAI, vLLM, llama-cpp-python: nowhere before a request; their "too long" error
   names it (``server.llm.context.overflow_window``).
 
-Every question has a short deadline and any trouble means "cannot say" (None).
+Every question is read as a stream under a byte cap and a total deadline
+(``server.upstream_read``), and any trouble means "cannot say" (None): an upstream
+whose ``/props`` never ends costs ``PROBE_MAX_BYTES`` and ``PROBE_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any, Final
 
 import httpx
 
+from server.upstream_read import ReadRefused, read_capped
+
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT: Final = 2.0
+"""Seconds one question may take in all (connecting, waiting and reading)."""
+PROBE_MAX_BYTES: Final = 1 << 20
+"""A context probe's answer is a few kB (Ollama's /api/show with a long licence, ~100 kB)."""
+MODELS_MAX_BYTES: Final = 8 << 20
+"""A model list with descriptions (OpenRouter's) is a few MB."""
 OLLAMA_DEFAULT_CONTEXT: Final = 4096
 _NUM_CTX: Final = re.compile(r"^\s*num_ctx\s+(\d+)", re.MULTILINE)
 
@@ -32,7 +42,7 @@ async def list_models(
     client: httpx.AsyncClient, base_url: str, headers: dict[str, str] | None = None
 ) -> list[str] | None:
     """Model ids from ``GET {base_url}/models``, or None when the upstream cannot say."""
-    body = await _json(client, "GET", f"{base_url}/models", headers=headers)
+    body = await _json(client, "GET", f"{base_url}/models", MODELS_MAX_BYTES, headers=headers)
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):
         return None
@@ -49,7 +59,7 @@ async def context_window(client: httpx.AsyncClient, base_url: str, model: str) -
 
 
 async def _llamacpp_props(client: httpx.AsyncClient, root: str) -> int | None:
-    body = await _json(client, "GET", f"{root}/props")
+    body = await _json(client, "GET", f"{root}/props", PROBE_MAX_BYTES)
     if not isinstance(body, dict):
         return None
     settings = body.get("default_generation_settings")
@@ -60,7 +70,7 @@ async def _llamacpp_props(client: httpx.AsyncClient, root: str) -> int | None:
 
 
 async def _ollama_show(client: httpx.AsyncClient, root: str, model: str) -> int | None:
-    body = await _json(client, "POST", f"{root}/api/show", json={"model": model})
+    body = await _json(client, "POST", f"{root}/api/show", PROBE_MAX_BYTES, json={"model": model})
     if not isinstance(body, dict):
         return None
     info = body.get("model_info")
@@ -78,14 +88,18 @@ async def _ollama_show(client: httpx.AsyncClient, root: str, model: str) -> int 
     return int(min([OLLAMA_DEFAULT_CONTEXT, *lengths]))
 
 
-async def _json(client: httpx.AsyncClient, method: str, url: str, **options: Any) -> object | None:
+async def _json(
+    client: httpx.AsyncClient, method: str, url: str, max_bytes: int, **options: Any
+) -> object | None:
     try:
-        response = await client.request(method, url, timeout=PROBE_TIMEOUT, **options)
-        if response.status_code != 200:
+        status, raw = await read_capped(
+            client, method, url, max_bytes=max_bytes, deadline=PROBE_TIMEOUT, **options
+        )
+        if status != 200:
             return None
-        body: object = response.json()
+        body: object = json.loads(raw)
         return body
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, RecursionError, ReadRefused) as exc:
         log.debug("%s %s: %r", method, url, exc)
         return None
 

@@ -1,8 +1,10 @@
 """Choose the LLM at startup.
 
 In order: an explicitly configured endpoint; OpenAI when a key is set; a
-local server found on loopback (Ollama, then a llama.cpp server); else the
-offline demo responder, which explains how to configure a real one.
+local server found on loopback (Ollama, then a llama.cpp server); then the small
+local model in process (``server.llm.local``) when it is installed; else the
+offline demo responder, which explains how to configure a real one. Beside an
+upstream, the installed local model is offered as one more model (``server.llm.beside``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import httpx
 from pydantic import SecretStr
 
 from server.config import Settings, llm_key
+from server.errors import UpstreamError
 from server.llm import LLMProvider, make_llm
+from server.llm.beside import with_local_model
 from server.llm.chat_completions import public_url
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,7 @@ Probe = Callable[[httpx.AsyncClient, str, str | None], Awaitable[LocalServer | N
 async def choose_llm(settings: Settings) -> LLMProvider:
     """The LLM for these settings: its ``llm`` section plus the shared timeouts and keys."""
     section = settings.llm
-    return await resolve_llm(
+    chosen = await resolve_llm(
         base_url=section.base_url,
         model=section.model,
         api_key=llm_key(settings),
@@ -55,7 +59,9 @@ async def choose_llm(settings: Settings) -> LLMProvider:
         read_timeout=settings.read_timeout,
         ollama_url=section.ollama_url if section.probe_local else None,
         llamacpp_url=section.llamacpp_url if section.probe_local else None,
+        local=section.local,
     )
+    return with_local_model(chosen, section.local)
 
 
 async def resolve_llm(
@@ -69,8 +75,9 @@ async def resolve_llm(
     probe_timeout: float = 0.3,
     ollama_url: str | None = "http://127.0.0.1:11434",
     llamacpp_url: str | None = "http://127.0.0.1:8080",
+    local: bool = False,
 ) -> LLMProvider:
-    """Return the LLM to use; a probe URL of None skips that probe."""
+    """Return the LLM to use; a probe URL of None skips that probe, ``local`` the local model."""
     make = functools.partial(
         make_llm, "chat_completions", connect_timeout=connect_timeout, read_timeout=read_timeout
     )
@@ -88,12 +95,24 @@ async def resolve_llm(
     targets = [(_PROBES[kind], url) for kind, url in urls.items() if url]
     found = await _probe_all(targets, model, probe_timeout)
     if found is None:
-        return make_llm("demo")
+        return await _local_or_demo() if local else make_llm("demo")
     return make(
         base_url=found.base_url,
         model=found.model,
         label=f"{found.model} via {found.kind} ({found.base_url})",
     )
+
+
+async def _local_or_demo() -> LLMProvider:
+    # Imported on use: nothing of llama.cpp loads while another LLM answers.
+    from server.llm.local import LocalLLM
+
+    try:
+        return await LocalLLM.load()
+    except UpstreamError as exc:
+        # The demo stays only where the local model cannot run (not installed, or failed).
+        log.warning("%s Answers come from the demo responder.", exc.message)
+        return make_llm("demo")
 
 
 async def _configured(

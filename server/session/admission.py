@@ -18,10 +18,6 @@ RETRY_AFTER_S = 30
 """What the 503's Retry-After says: about half the default resume grace."""
 
 
-class SessionLimit(Exception):
-    """A connection that raced past the handshake check found the server full (closed 1013)."""
-
-
 def full_message(limit: int) -> str:
     """The plain-words refusal, for the 503 body and the close reason."""
     return f"The server is at its limit of {limit} sessions; try again in a minute."

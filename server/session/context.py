@@ -68,14 +68,21 @@ class ContextBook:
         self._llm = llm
         self._configured = configured
         self._models: dict[str, ModelContext] = {}
+        self._stated: set[str] = set()
 
     async def model(self, name: str) -> ModelContext:
-        """What is known about ``name`` (asked of the upstream the first time)."""
-        if name not in self._models:
+        """What is known about ``name``. The upstream's stated window is learnt once its
+        probe has answered (it runs in the background: ``server.llm.window_probe``); the
+        configured budget serves meanwhile."""
+        context = self._models.get(name)
+        if context is None:
+            context = self._models[name] = ModelContext(self._configured)
+        if name not in self._stated:
             stated = await self._llm.context_window(name)
-            windows = [w for w in (stated, self._configured) if w]
-            self._models[name] = ModelContext(min(windows) if windows else None)
-        return self._models[name]
+            if stated:
+                self._stated.add(name)
+                context.learn(stated)
+        return context
 
 
 @dataclass(frozen=True, slots=True)

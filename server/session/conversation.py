@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.llm import Message
-from server.protocol import new_id
+from server.protocol import COMPLETED, ItemStatus, new_id
 from server.session.tool_items import ToolCallRef, add_tool_message, answered_calls, tool_item
 
 # previous_item_id that puts an item first (the Realtime API's word for it).
@@ -53,7 +53,7 @@ class Item:
         id: str,
         role: str,
         text: str = "",
-        status: str = "completed",
+        status: ItemStatus = COMPLETED,
         modality: str = "text",
         spans: list[SpokenSpan] | None = None,
         truncated: bool = False,
@@ -101,6 +101,8 @@ class Item:
                 if self.modality == "audio"
                 else {"type": "output_text", "text": self.text}
             )
+        elif self.modality == "audio":  # a spoken turn: its words once transcribed
+            part = {"type": "input_audio", "transcript": self.text or None}
         else:
             part = {"type": "input_text", "text": self.text}
         return {
@@ -174,9 +176,14 @@ class Conversation:
             chars -= len(self._items.pop(item_id).text)
 
     def _newest_user(self) -> str | None:
+        newest = self.newest_user()
+        return newest.id if newest is not None else None
+
+    def newest_user(self) -> Item | None:
+        """The newest user item, if any."""
         for item in reversed(self._items.values()):
             if item.role == "user":
-                return item.id
+                return item
         return None
 
     def messages(self, instructions: str) -> list[Message]:

@@ -79,7 +79,7 @@ class ResponseRun(ResponseEvents):
         self.framing = framing or Framing()
         self.calls = CallStream(self.id, new_call_item, self.framing.in_conversation, item.id)
         self.item = item
-        self.status = "in_progress"
+        self.status: p.ResponseStatus = p.IN_PROGRESS
         self.timings = Timings()
         self.usage: Usage | None = None
         self.error: TalktermError | None = None
@@ -95,6 +95,7 @@ class ResponseRun(ResponseEvents):
         self._gate = asyncio.Event()
         self._gate.set()
         self._cancelled = False
+        self.cancel_reason = "client_cancelled"
         self._final_sent = False
         self._done_notified = False
         self._audio_bytes = 0
@@ -146,13 +147,18 @@ class ResponseRun(ResponseEvents):
             await self._send(self._event(p.RESPONSE_RESUMED, **self._ids()))
         self._gate.set()
 
-    def cancel(self) -> None:
-        """Stop at once: upstream closed, synthesis killed, done event queued last."""
+    def cancel(self, reason: str = "client_cancelled") -> None:
+        """Stop at once: upstream closed, synthesis killed, done event queued last.
+
+        ``reason`` is the Realtime API's: the client's ``response.cancel``, or
+        ``turn_detected`` when the user started speaking over the answer.
+        """
         if self._cancelled or self._final_sent:
             return
         self._cancelled = True
+        self.cancel_reason = reason
         self._stopped.set()
-        self.status = "cancelled"
+        self.status = p.CANCELLED
         for worker in self._workers:
             worker.cancel()
         # Whatever is still queued was never delivered, so it never happened; only the
@@ -188,7 +194,8 @@ class ResponseRun(ResponseEvents):
                 if isinstance(event, Usage):
                     self.usage = event
                 elif isinstance(event, Notice):
-                    self._outbox.put_nowait(p.error_event(event.code, event.message, kind="info"))
+                    notice = p.notice_event(event.code, event.message, self.id)
+                    self._outbox.put_nowait(notice)
                 elif isinstance(event, ToolCallDelta):
                     for call_event in self.calls.feed(event):
                         await self._outbox.put(call_event, len(event.arguments) + _EVENT_OVERHEAD)
@@ -330,8 +337,8 @@ class ResponseRun(ResponseEvents):
         self._final_sent = True
         self.timings.ended = time.perf_counter()
         if not self._cancelled:
-            self.status = "failed" if self.error is not None else "completed"
-        self.item.status = "completed" if self.status == "completed" else "incomplete"
+            self.status = p.FAILED if self.error is not None else p.COMPLETED
+        self.item.status = p.COMPLETED if self.status == p.COMPLETED else p.INCOMPLETE
         for event in self._closing_events():
             await self._send(event)
         # The session is free for the next response the moment response.done is out;

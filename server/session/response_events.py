@@ -27,7 +27,8 @@ class ResponseEvents:
 
     id: str
     item: Item
-    status: str
+    status: p.ResponseStatus
+    cancel_reason: str
     error: TalktermError | None
     usage: Usage | None
     timings: Timings
@@ -74,7 +75,7 @@ class ResponseEvents:
             "object": "realtime.response",
             "status": self.status,
             "status_details": self._status_details(),
-            "output": self._output() if self.status != "in_progress" else [],
+            "output": self._output() if self.status != p.IN_PROGRESS else [],
             "output_modalities": [self.item.modality],
             "conversation_id": None,
             "metadata": self.framing.metadata,
@@ -94,11 +95,11 @@ class ResponseEvents:
         return [self.item.as_realtime(), *(call.as_realtime() for call in self.calls.items)]
 
     def _status_details(self) -> dict[str, Any] | None:
-        if self.status == "cancelled":
-            return {"type": "cancelled", "reason": "client_cancelled"}
-        if self.status == "failed" and self.error is not None:
+        if self.status == p.CANCELLED:
+            return {"type": p.CANCELLED, "reason": self.cancel_reason}
+        if self.status == p.FAILED and self.error is not None:
             return {
-                "type": "failed",
+                "type": p.FAILED,
                 "error": {"type": "upstream_error", "code": self.error.code},
             }
         return None
@@ -106,7 +107,7 @@ class ResponseEvents:
     def _opening_events(self) -> list[dict[str, Any]]:
         where = self._where()
         part = {"type": "audio", "transcript": ""} if self.audio else {"type": "text", "text": ""}
-        item = self.item.as_realtime() | {"status": "in_progress", "content": []}
+        item = self.item.as_realtime() | {"status": p.IN_PROGRESS, "content": []}
         events = [
             self._event(p.RESPONSE_CREATED, response=self.response_object()),
             self._event(p.OUTPUT_ITEM_ADDED, response_id=self.id, output_index=0, item=item),
@@ -122,7 +123,7 @@ class ResponseEvents:
             events.append(p.error_event(self.error.code, self.error.message, kind="server_error"))
         where = self._where()
         text = self.item.text
-        if self.status == "completed":
+        if self.status == p.COMPLETED:
             if self.audio:
                 events += [
                     self._event(p.AUDIO_DONE, **where),

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.config import LimitsSettings
+from server.listen import STTProvider
 from server.llm import LLMProvider
 from server.session.client_events import (
     bad_event,
@@ -28,6 +29,7 @@ from server.session.context import ContextBook, SessionContext
 from server.session.conversation import Conversation, Item
 from server.session.frames import split_frame
 from server.session.items import ItemHandlers
+from server.session.listening import Listening
 from server.session.outbox import Outbox
 from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
@@ -53,6 +55,11 @@ class Services:
     llm: LLMProvider
     tts: TTSProvider | None
     tts_problem: str | None = None
+    stt: STTProvider | None = None
+    stt_problem: str | None = "Voice input is off on this server (--stt none)."
+    stt_language: str | None = None
+    max_turn_s: float = 120.0
+    max_upload_bytes: int = 25 << 20
     voice: str | None = None
     instructions: str = ""
     lookahead: int = 2
@@ -93,7 +100,7 @@ class Services:
         self.replay_budget = ReplayBudget(self.limits.replay_budget_bytes)
 
 
-class Session(ItemHandlers):
+class Session(ItemHandlers, Listening):
     """One conversation; outlives its connection by the resume grace period."""
 
     def __init__(self, services: Services) -> None:
@@ -115,6 +122,7 @@ class Session(ItemHandlers):
         self._runs: set[ResponseRun] = set()
         self._expiry: asyncio.TimerHandle | None = None
         self._expiring: asyncio.Task[None] | None = None
+        self._start_listening()
         services.sessions[self.id] = self
 
     async def start(self, ws: ServerConnection) -> None:
@@ -146,11 +154,13 @@ class Session(ItemHandlers):
             self.outlet.detach(ws)
             if self.outlet.ws is None:
                 self._schedule_expiry()
+                await self.input_audio.dropped()
 
     async def expire(self) -> None:
         """End the session: cancel what runs, close upstream work, forget it."""
         self._cancel_expiry()
         self.services.sessions.pop(self.id, None)
+        self._stop_listening()
         for run in list(self._runs):
             run.cancel()
             await run.wait()
@@ -199,9 +209,11 @@ class Session(ItemHandlers):
     async def on_session_update(self, event: dict[str, Any]) -> None:
         """Change instructions, modalities, voice, audio format or transport."""
         services = self.services
-        self.config, problems = await updated_config(
+        config, problems = await updated_config(
             self.config, event, tts=services.tts, llm=services.llm, refresh=services.refresh_models
         )
+        await self._listening_changed(self.config.listening, config.listening)
+        self.config = config
         self.outlet.binary_audio = self.config.binary_audio
         self.outlet.extensions = self.config.extensions
         async with self._lock:
@@ -214,7 +226,7 @@ class Session(ItemHandlers):
         if self.response is not None and not self.response.cancelled:
             raise bad_event(
                 event,
-                "conversation_already_has_active_response",
+                p.ACTIVE_RESPONSE,
                 f"Conversation already has an active response in progress: {self.response.id}. "
                 "Wait until the response is finished before creating a new one.",
             )
@@ -224,13 +236,11 @@ class Session(ItemHandlers):
         cap = response_cap(event, self.config.max_output_tokens)
         frame = framing(event, self.conversation)
         options = response_tools(event, self.config.tools, self.config.tool_choice)
-        messages = input_messages(event, self.conversation, instructions)
-        if messages is None:
-            messages = self.conversation.messages(instructions)
+        given = input_messages(event, self.conversation, instructions)
         if frame.in_conversation:
-            item = self.conversation.add("assistant", "", status="in_progress", modality=modality)
+            item = self.conversation.add("assistant", "", status=p.IN_PROGRESS, modality=modality)
         else:  # out of band: an answer the history never holds
-            item = Item(p.new_id("item"), "assistant", status="in_progress", modality=modality)
+            item = Item(p.new_id("item"), "assistant", status=p.IN_PROGRESS, modality=modality)
         fmt = self.config.audio_format
         voice = Voice(
             tts=self.services.tts if modality == "audio" else None,
@@ -246,7 +256,16 @@ class Session(ItemHandlers):
         self.response = ResponseRun(
             send=self.send,
             send_lock=self._lock,
-            reply=lambda: self.context.reply(llm, messages, model=model, cap=cap, options=options),
+            # Built once the turns before it are heard: a spoken turn's words are asked.
+            reply=self.turns.reply_after(
+                lambda: self.context.reply(
+                    llm,
+                    given if given is not None else self.conversation.messages(instructions),
+                    model=model,
+                    cap=cap,
+                    options=options,
+                )
+            ),
             item=item,
             voice=voice,
             lookahead=self.services.lookahead,
@@ -265,15 +284,15 @@ class Session(ItemHandlers):
         active = self.response
         if (active is None or active.cancelled) and self.cancelled_by_edit(event):
             return
-        self._active(event, "response_cancel_not_active").cancel()
+        self._active(event, p.CANCEL_NOT_ACTIVE).cancel()
 
     async def on_response_pause(self, event: dict[str, Any]) -> None:
         """Hold the active response (talkterm extension)."""
-        await self._active(event, "response_pause_not_active").pause()
+        await self._active(event, p.PAUSE_NOT_ACTIVE).pause()
 
     async def on_response_resume(self, event: dict[str, Any]) -> None:
         """Release a held response (talkterm extension)."""
-        await self._active(event, "response_resume_not_active").resume()
+        await self._active(event, p.RESUME_NOT_ACTIVE).resume()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -307,6 +326,7 @@ class Session(ItemHandlers):
                     "asked_model": self.config.asked_model,
                     "models": services.models,
                     "voices": services.voice_names(),
+                    "listen": self._listen_info(),
                 }
             },
         }

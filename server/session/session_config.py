@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from server import protocol as p
+from server.session.input_config import InputConfig, input_changes
 from server.session.tools import parse_tool_choice, parse_tools
+
+BadValue: TypeAlias = Callable[[str, str], p.ProtocolError]
+"""Builds the error for one wrong field from its path (``param``) and a plain-words message."""
 
 _DEFAULT_FORMAT = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # The Realtime API's own upper bound for max_output_tokens.
@@ -42,6 +46,8 @@ class SessionConfig:
     tools: tuple[dict[str, Any], ...] = ()
     """The client's function tools (Realtime shape), passed to the upstream."""
     tool_choice: str | dict[str, Any] = "auto"
+    listening: InputConfig = field(default_factory=InputConfig)
+    """The input side: format, transcription, turn detection (server.session.input_config)."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -56,7 +62,8 @@ class SessionConfig:
             "tools": list(self.tools),
             "tool_choice": self.tool_choice,
             "audio": {
-                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed}
+                "input": self.listening.as_realtime(),
+                "output": {"format": self.audio_format, "voice": self.voice, "speed": self.speed},
             },
         }
 
@@ -66,7 +73,7 @@ def wire_cap(cap: int | None) -> int | str:
     return UNLIMITED if cap is None else cap
 
 
-def parse_cap(value: Any, param: str, bad: Any) -> int | None:
+def parse_cap(value: Any, param: str, bad: BadValue) -> int | None:
     """A ``max_output_tokens`` value: a whole number in range, or "inf" (None)."""
     if value == UNLIMITED:
         return None
@@ -111,6 +118,7 @@ def apply_update(
         lambda: _model(session, bad),
         lambda: _tools(session, bad),
         *_audio_readers(session.get("audio"), bad),
+        lambda: _listening(config, session.get("audio"), bad),
         lambda: _extension_changes(session.get("talkterm"), bad),
     ]
     for read in readers:
@@ -121,7 +129,7 @@ def apply_update(
     return replace(config, **changes), problems
 
 
-def _instructions(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _instructions(session: dict[str, Any], bad: BadValue) -> dict[str, Any]:
     if "instructions" not in session:
         return {}
     if not isinstance(session["instructions"], str):
@@ -129,7 +137,7 @@ def _instructions(session: dict[str, Any], bad: Any) -> dict[str, Any]:
     return {"instructions": session["instructions"]}
 
 
-def _modality(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _modality(session: dict[str, Any], bad: BadValue) -> dict[str, Any]:
     if "output_modalities" not in session:
         return {}
     modalities = session["output_modalities"]
@@ -138,14 +146,14 @@ def _modality(session: dict[str, Any], bad: Any) -> dict[str, Any]:
     return {"modality": modalities[0]}
 
 
-def _cap(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _cap(session: dict[str, Any], bad: BadValue) -> dict[str, Any]:
     if "max_output_tokens" not in session:
         return {}
     cap = parse_cap(session["max_output_tokens"], "session.max_output_tokens", bad)
     return {"max_output_tokens": cap}
 
 
-def _model(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _model(session: dict[str, Any], bad: BadValue) -> dict[str, Any]:
     if "model" not in session:
         return {}
     model = session["model"]
@@ -154,7 +162,7 @@ def _model(session: dict[str, Any], bad: Any) -> dict[str, Any]:
     return {"model": model.strip()}
 
 
-def _tools(session: dict[str, Any], bad: Any) -> dict[str, Any]:
+def _tools(session: dict[str, Any], bad: BadValue) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "tools" in session:
         changes["tools"] = parse_tools(session["tools"], "session.tools", bad)
@@ -165,7 +173,7 @@ def _tools(session: dict[str, Any], bad: Any) -> dict[str, Any]:
     return changes
 
 
-def _audio_readers(audio: Any, bad: Any) -> list[Callable[[], dict[str, Any]]]:
+def _audio_readers(audio: Any, bad: BadValue) -> list[Callable[[], dict[str, Any]]]:
     """One reader per audio field, so a bad format does not cost the voice beside it."""
     return [
         lambda: _audio_changes(audio, bad, "voice"),
@@ -174,7 +182,14 @@ def _audio_readers(audio: Any, bad: Any) -> list[Callable[[], dict[str, Any]]]:
     ]
 
 
-def _audio_changes(audio: Any, bad: Any, name: str) -> dict[str, Any]:
+def _listening(config: SessionConfig, audio: Any, bad: BadValue) -> dict[str, Any]:
+    """``session.audio.input`` (a non-object ``audio`` is reported by the voice's reader)."""
+    if not isinstance(audio, dict) or "input" not in audio:
+        return {}
+    return {"listening": input_changes(config.listening, audio["input"], bad)}
+
+
+def _audio_changes(audio: Any, bad: BadValue, name: str) -> dict[str, Any]:
     if audio is None:
         return {}
     if not isinstance(audio, dict):
@@ -199,7 +214,7 @@ def _audio_changes(audio: Any, bad: Any, name: str) -> dict[str, Any]:
     return {"speed": _speed(output["speed"], bad)}
 
 
-def _speed(speed: Any, bad: Any) -> float:
+def _speed(speed: Any, bad: BadValue) -> float:
     low, high = SPEED_RANGE
     number = isinstance(speed, int | float) and not isinstance(speed, bool)
     if not number or not low <= speed <= high:
@@ -210,7 +225,7 @@ def _speed(speed: Any, bad: Any) -> float:
     return float(speed)
 
 
-def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:
+def _audio_format(fmt: Any, bad: BadValue) -> dict[str, Any]:
     param = "session.audio.output.format"
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if not isinstance(kind, str) or kind not in p.AUDIO_FORMATS:
@@ -223,7 +238,7 @@ def _audio_format(fmt: Any, bad: Any) -> dict[str, Any]:
     return {"type": fmt["type"]}
 
 
-def _extension_changes(ext: Any, bad: Any) -> dict[str, Any]:
+def _extension_changes(ext: Any, bad: BadValue) -> dict[str, Any]:
     if ext is None:
         return {}
     if not isinstance(ext, dict):

@@ -26,14 +26,14 @@ NewItem = Callable[[ToolCallRef], Item]
 
 def standalone_item(call: ToolCallRef) -> Item:
     """A call item that joins no conversation (out-of-band answers, HTTP)."""
-    return Item(p.new_id("item"), "tool", kind="function_call", call=call, status="in_progress")
+    return Item(p.new_id("item"), "tool", kind="function_call", call=call, status=p.IN_PROGRESS)
 
 
 def joining(conversation: Conversation) -> NewItem:
     """Call items that join ``conversation`` as each call starts (before its output comes)."""
 
     def new_item(call: ToolCallRef) -> Item:
-        return conversation.add("tool", "", kind="function_call", call=call, status="in_progress")
+        return conversation.add("tool", "", kind="function_call", call=call, status=p.IN_PROGRESS)
 
     return new_item
 
@@ -72,7 +72,7 @@ class CallStream:
         """The closing events of every call, in order (the stream ended)."""
         events: list[dict[str, Any]] = []
         for item in self.items:
-            item.status = "completed"
+            item.status = p.COMPLETED
             assert item.call is not None
             done = {"type": ARGUMENTS_DONE, "name": item.call.name, "arguments": item.text}
             events.append(self._where(item) | done)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.llm import Message
+from server.protocol import COMPLETED
 
 if TYPE_CHECKING:
     from server.session.conversation import Item
@@ -51,7 +52,7 @@ def answered_calls(items: Iterable[Item]) -> set[str]:
     for item in items:
         if item.call is None:
             continue
-        if item.kind == "function_call" and item.status == "completed":
+        if item.kind == "function_call" and item.status == COMPLETED:
             calls.add(item.call.call_id)
         elif item.kind == "function_call_output":
             outputs.add(item.call.call_id)

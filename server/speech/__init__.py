@@ -7,23 +7,21 @@ text. Cancelling the consumer or closing the generator stops the engine at once
 
 Adding an engine: a module here with a ``TTSProvider`` subclass whose
 ``from_settings`` reads its own section of ``Settings.tts``, one entry in
-``PROVIDERS``, and that section in ``server.config``. An engine with an entry in
-``FALLBACKS`` gives way to it, with one log line saying why, when it cannot speak.
+``PROVIDERS``, and that section in ``server.config``. ``server.speech.setup``
+chooses the engine at startup (and its fallback), as ``server.llm.setup`` does
+for the LLM.
 """
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from server.errors import TalktermError, TTSUnavailable
+from server.errors import TTSUnavailable
 
 if TYPE_CHECKING:
     from server.config import Settings
-
-log = logging.getLogger("talkterm.server")
 
 # The Realtime API's speed range; a server pace times a session's speed is kept within it,
 # so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
@@ -66,7 +64,7 @@ class TTSProvider(ABC):
     @abstractmethod
     def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz little-endian audio chunks for text (first chunk ASAP).
 
         ``speed`` scales the engine's own pace (``--speed``), as the Realtime API's
@@ -142,11 +140,6 @@ PROVIDERS: dict[str, Callable[[], type[TTSProvider]]] = {
 }
 
 
-# Who speaks when an engine cannot load on this machine: Piper needs its wheel, a
-# model and a CPU ONNX Runtime supports; espeak-ng is a small system package.
-FALLBACKS: dict[str, str] = {"piper": "espeak"}
-
-
 def provider_class(name: str) -> type[TTSProvider]:
     """The engine class registered as ``name``."""
     try:
@@ -160,61 +153,3 @@ def provider_class(name: str) -> type[TTSProvider]:
 def make_tts(name: str, **options: Any) -> TTSProvider:
     """Build the engine registered as ``name`` with its keyword options."""
     return provider_class(name)(**options)
-
-
-async def tts_from_settings(settings: Settings) -> tuple[TTSProvider | None, str | None]:
-    """The engine ``settings.tts.engine`` names (or its fallback), else None and the reason."""
-    name = settings.tts.engine
-    if name == "none":
-        return None, None
-    engine, problem = await _build(name, settings)
-    fallback = FALLBACKS.get(name)
-    if problem is not None and fallback is not None:
-        log.warning("%s; falling back to %s", problem.rstrip("."), provider_class(fallback).label)
-        engine, problem = await _stand_in(fallback, settings)
-    if problem is not None:
-        log.warning(problem)
-        return None, problem
-    assert engine is not None
-    # Asked once now: an engine may list its voices slowly (espeak-ng runs a subprocess),
-    # and the first session.update naming a voice should not wait for it.
-    engine.voices()
-    return engine, None
-
-
-def default_voice(engine: TTSProvider | None, settings: Settings) -> str | None:
-    """The configured voice for new sessions, unless the engine speaking does not know it."""
-    voice = settings.tts.voice
-    if engine is None or voice is None or engine.accepts(voice):
-        return voice
-    return None
-
-
-async def _build(name: str, settings: Settings) -> tuple[TTSProvider | None, str | None]:
-    """The engine, or None and why it cannot speak (nothing logged here)."""
-    try:
-        engine = provider_class(name).from_settings(settings)
-    except TalktermError as exc:
-        return None, exc.message
-    problem = engine.problem()
-    if problem is not None:
-        await engine.aclose()
-        return None, problem
-    return engine, None
-
-
-async def _stand_in(name: str, settings: Settings) -> tuple[TTSProvider | None, str | None]:
-    """The fallback engine with the configured voice if it has it, else with its own."""
-    engine, problem = await _build(name, _switched(settings, name))
-    voice = settings.tts.voice
-    if voice is None or (engine is not None and engine.accepts(voice)):
-        return engine, problem
-    # The voice was the first engine's (a Piper model name or path): not this one's.
-    if engine is not None:
-        await engine.aclose()
-    return await _build(name, _switched(settings, name, voice=None))
-
-
-def _switched(settings: Settings, name: str, **changes: Any) -> Settings:
-    tts = settings.tts.model_copy(update={"engine": name, **changes})
-    return settings.model_copy(update={"tts": tts})

@@ -30,7 +30,14 @@ _MAX_SKIPPED_CHUNK = 1 << 20
 _WAVE_FORMAT_PCM = 0x0001
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # ffmpeg demuxer names for the compressed formats speech endpoints return.
-_DEMUXERS = {"mp3": "mp3", "opus": "ogg", "ogg": "ogg", "aac": "aac", "flac": "flac"}
+_DEMUXERS = {
+    "mp3": "mp3",
+    "opus": "ogg",
+    "ogg": "ogg",
+    "aac": "aac",
+    "flac": "flac",
+    "webm": "webm",  # what browsers' MediaRecorder makes (uploads to /v1/audio/transcriptions)
+}
 
 
 class PcmConverter:

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, Self
 
 from server.errors import TTSError, TTSUnavailable
@@ -106,7 +106,7 @@ class EspeakTTS(TTSProvider):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz chunks as espeak-ng produces them."""
         if not text.strip():
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol, Self
 
 import httpx
@@ -16,11 +16,16 @@ from server.log_scrub import redact
 from server.protocol import PCM_RATE
 from server.speech import TTSProvider
 from server.speech.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
+from server.upstream_read import ReadRefused, read_body
 
 STREAMED_FORMATS = frozenset({"pcm", "wav"})
 DECODED_FORMATS = frozenset({"mp3", "opus", "aac", "flac"})
 # Decoded segments are handed on in 100 ms pieces, about what streamed ones arrive in.
 _PIECE = PCM_RATE * 2 // 10
+SPEECH_MAX_BYTES = 10 * 60 * PCM_RATE * 2
+"""Ten minutes of 24 kHz PCM (or that many bytes of a compressed format) for one sentence."""
+SPEECH_DEADLINE_S = 300.0
+"""Seconds one sentence's speech may take in all, error bodies included."""
 _ERROR_BODY_LIMIT = 4096
 _KEYLIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}")
 _HINTS = {
@@ -109,7 +114,7 @@ class OpenAISpeechTTS(TTSProvider):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz chunks for ``text`` from the speech endpoint."""
         if not text.strip():
             return
@@ -122,19 +127,31 @@ class OpenAISpeechTTS(TTSProvider):
         pace = self.pace(speed)
         if pace != 1.0:  # left out at normal speed: not every compatible endpoint knows it
             payload["speed"] = round(pace, 3)
+        received = 0
         try:
-            async with self._client.stream(
+            # One sentence's speech: bounded in bytes and in time, however the endpoint paces it.
+            async with asyncio.timeout(SPEECH_DEADLINE_S), self._client.stream(
                 "POST", f"{self.base_url}/audio/speech", json=payload
             ) as response:
                 await self._raise_for_status(response)
                 if self.response_format in STREAMED_FORMATS:
                     decoder = _RawPcm() if self.response_format == "pcm" else WavStreamDecoder()
                     async for data in response.aiter_bytes():
+                        received += len(data)
+                        if received > SPEECH_MAX_BYTES:
+                            raise TTSError(_too_long(self.base_url))
                         if pcm := self._feed(decoder, data):
                             yield pcm
                     self._finish(decoder)
                     return
-                encoded = await response.aread()
+                encoded = await read_body(response, SPEECH_MAX_BYTES)
+        except ReadRefused:
+            raise TTSError(_too_long(self.base_url)) from None
+        except TimeoutError:
+            raise TTSError(
+                f"speech endpoint at {_display_url(self.base_url)} took more than "
+                f"{SPEECH_DEADLINE_S:g} s for one sentence"
+            ) from None
         except httpx.RequestError as exc:
             raise self._request_error(exc) from None
         pcm = await self._decode(encoded)
@@ -194,6 +211,13 @@ class OpenAISpeechTTS(TTSProvider):
     def _scrub(self, text: str) -> str:
         # Beyond our own key, anything key-shaped an upstream or proxy echoes is hidden too.
         return _KEYLIKE.sub(r"\1***", redact(text, *self._secrets, mask="***"))
+
+
+def _too_long(base_url: str) -> str:
+    return (
+        f"speech endpoint at {_display_url(base_url)} sent more than "
+        f"{SPEECH_MAX_BYTES >> 20} MB for one sentence; the rest was not read"
+    )
 
 
 def _error_detail(body: bytes) -> str:

@@ -20,7 +20,7 @@ import importlib.metadata
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -192,7 +192,7 @@ class PiperTTS(TTSProvider):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield PCM16 mono 24 kHz audio, one chunk per Piper sentence."""
         if not text.strip():
             return
@@ -223,6 +223,11 @@ class PiperTTS(TTSProvider):
                     yield pcm
         finally:
             job.stop()
+
+    @property
+    def running(self) -> int:
+        """How many ONNX runs are under way now (tests, benches)."""
+        return self._pool.running
 
     async def idle(self) -> None:
         """Return once no ONNX run is queued or running (tests, benches)."""

@@ -67,6 +67,12 @@ class DeadlinePool:
         # A cancelled future is skipped by the worker; one already running finishes.
         return await future
 
+    @property
+    def running(self) -> int:
+        """How many runs a worker is on now (tests and benches)."""
+        with self._changed:
+            return self._busy
+
     async def idle(self) -> None:
         """Return once nothing is queued or running (tests and benches)."""
         await asyncio.to_thread(self._wait_idle)

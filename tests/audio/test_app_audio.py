@@ -15,8 +15,8 @@ from tests.helpers.server import ServerFactory
 from tests.helpers.tui_app import ask
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
+from tui.audio.player import Player
 from tui.config import Settings
-from tui.player import Player
 
 pytestmark = pytest.mark.audio
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.recording import RATE, Recording
-from tui.decoder import DecodeError, SegmentAssembler, UnsupportedFormat, decode_segment
+from tui.audio.decoder import SegmentAssembler, decode_segment
+from tui.errors import DecodeError, UnsupportedFormat
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("ffmpeg") and shutil.which("espeak-ng")),

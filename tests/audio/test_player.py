@@ -18,7 +18,8 @@ import pytest
 
 from tests.helpers.recording import RATE, Piece, Recording
 from tests.helpers.waiting import holds, until
-from tui.player import AudioUnavailable, Player, list_devices
+from tui.audio.player import Player, list_devices
+from tui.errors import AudioUnavailable
 
 pytestmark = pytest.mark.audio
 
@@ -254,7 +255,7 @@ def test_devices_are_listed_and_found_by_name(
 
 
 def test_a_machine_without_outputs_is_reported_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.player.list_devices", lambda: [])
+    monkeypatch.setattr("tui.audio.player.list_devices", lambda: [])
     with pytest.raises(AudioUnavailable, match="No audio output device was found"):
         Player().open()
 

@@ -34,6 +34,8 @@ def _env(fake_llm: FakeLLM) -> dict[str, str]:
     env.pop("OPENAI_API_KEY", None)
     return env | {
         "TALKTERM_PROBE_LOCAL": "false",
+        "TALKTERM_TOKEN": "",  # no made-up token: the frameworks connect as they are
+        "TALKTERM_STT": "none",  # voice input is not what these tests drive
         "TALKTERM_TTS": "espeak",
         "TALKTERM_LLM_BASE_URL": fake_llm.base_url,
         "TALKTERM_LLM_MODEL": "fake-model",

@@ -23,7 +23,7 @@ class PlainClient(Client):
 
     checked = 0
 
-    async def recv(self, timeout: float = 10) -> dict[str, Any] | p.AudioFrame:
+    async def recv(self, timeout: float | None = 10) -> dict[str, Any] | p.AudioFrame:
         """Next event, validated as an OpenAI server event."""
         event = await super().recv(timeout)
         assert isinstance(event, dict), "a plain client never gets binary frames"

@@ -7,6 +7,7 @@ prompt with the status and body a real server sends (``overflow_body``).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 
 def prompt_tokens(messages: object) -> int:
@@ -24,7 +25,11 @@ def overflow_body(style: str, window: int, asked: int) -> tuple[int, str]:
             f"{asked} tokens ({asked} in the messages, 0 in the completion). Please reduce the "
             "length of the messages or completion."
         )
-        error = {"message": message, "type": "invalid_request_error", "param": "messages"}
+        error: dict[str, Any] = {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+        }
         return 400, json.dumps({"error": error | {"code": "context_length_exceeded"}})
     if style == "llamacpp":  # llama.cpp's own server
         error = {

@@ -180,6 +180,10 @@ class FakeLLM:
         # Where the window is stated: "props" (llama.cpp), "show" (Ollama) or nowhere.
         self.states = states
         self.missing_paths: set[str] = set()
+        # Paths answered by a misbehaving body instead: "endless" (a JSON body that never
+        # ends, as fast as it is read) or "trickle" (a byte every 0.5 s for 12 s).
+        self.probe_faults: dict[str, str] = {}
+        self.fault_bytes_sent: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.chunk_sent_at: list[float] = []
         # (content piece, perf_counter when written): benchmarks match pieces to client reads.
@@ -276,18 +280,36 @@ class FakeLLM:
             if self.window is not None and asked > self.window:
                 if self.overflow == "stream_cut":
                     # llama-cpp-python's server: 200, then the stream drops (error in its log).
-                    head = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
-                    await conn.send(_status_line(200, head))
+                    sse = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
+                    await conn.send(_status_line(200, sse))
                     conn.writer.close()
                     return False
                 status, refusal = overflow_body(self.overflow, self.window, asked)
                 return await self._send_json(conn, status, refusal) and keep
             reply = self._replies.pop(0) if self._replies else Reply(chunk_text(DEFAULT_TEXT))
             return await self._reply(conn, request, reply) and keep
+        if path in self.probe_faults:
+            return await self._misbehave(conn, path, self.probe_faults[path])
         found = None if path in self.missing_paths else self._probe_answer(method, path)
         if found is None:
             return await self._send_json(conn, 404, _error(f"No route for {path}.", 404)) and keep
         return await self._send_json(conn, 200, json.dumps(found)) and keep
+
+    async def _misbehave(self, conn: _Conn, path: str, fault: str) -> bool:
+        """Answer ``path`` with a body that never ends, or ends only after 12 s."""
+        head = {"content-type": "application/json", "transfer-encoding": "chunked"}
+        if not await conn.send(_status_line(200, head)):
+            return False
+        piece, pause, count = (b" " * 65536, 0.0, None) if fault == "endless" else (b" ", 0.5, 24)
+        chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        sent = 0
+        while count is None or sent < count * len(piece):
+            if not await conn.send(chunk):
+                return False
+            sent += len(piece)
+            self.fault_bytes_sent[path] = sent
+            await asyncio.sleep(pause)
+        return await conn.send(b"2\r\n{}\r\n0\r\n\r\n")
 
     def _probe_answer(self, method: str, path: str) -> dict[str, Any] | None:
         """What the listing, health and context endpoints say."""

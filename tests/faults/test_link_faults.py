@@ -13,7 +13,7 @@ from tests.helpers.tui_app import Recorder, ask
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
-from tui.connection import Connection
+from tui.link.websocket import Connection
 
 ANSWER = (
     "The first thing to know is that tea leaves need hot water. Green tea likes it cooler, "
@@ -101,6 +101,7 @@ async def test_stall_is_noticed_by_both_sides_within_two_ping_intervals(
             await wait_for(pilot, lambda: app.link_state == "connected")
             await ask(pilot, app, "talk")
             await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="text")
+            assert server.services is not None
             session = next(iter(server.services.sessions.values()))
             stalled_at = time.monotonic()
             proxy.stall()

@@ -132,7 +132,7 @@ def error(eid: str | None, *codes: str) -> Err:
 
 def _session_update(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     """One error per bad field, then session.updated with the good ones applied."""
-    session = event.get("session")
+    session: Any = event.get("session")
     if not isinstance(session, dict) or session.get("type", "realtime") != "realtime":
         return fixed(Err(_SESSION_FAULT, eid))
     errors = [Err(_SESSION_FAULT, eid)] * session_faults(session)
@@ -192,7 +192,7 @@ def _extension_faults(ext: Any) -> int:
 
 
 def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
-    item = event.get("item")
+    item: Any = event.get("item")
     faults = item_faults(item)
     if faults:
         return fixed(Err(faults, eid))

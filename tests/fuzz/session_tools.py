@@ -69,8 +69,7 @@ def error_with_id(event_id: str) -> Predicate:
 
 async def normal_turn(client: Client, text: str, prompt: str = "normal turn") -> dict[str, Any]:
     """Ask, read the answer, check it completed with ``text``; return its response.done."""
-    await client.ask(prompt)
-    got = await client.collect()
+    got = await client.answer(prompt)
     errors = [e for e in got.of(p.ERROR) if e["error"]["type"] == "invalid_request_error"]
     assert not errors, errors
     assert got.done["status"] == "completed", got.done
@@ -157,7 +156,7 @@ async def healthz(server: Server) -> None:
     """GET /healthz answers 200: the listening server is alive."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         status = await asyncio.wait_for(reader.readline(), 5)
         assert status.split()[1] == b"200", status
     finally:

@@ -37,7 +37,7 @@ NEAR_MISSES: Final = (
     "response.output_text.delta",
     "session.created",
     "error",
-    "input_audio_buffer.append",
+    "input_audio_buffer.Append",
     "response.cancel.now",
     "",
 )

@@ -101,8 +101,7 @@ async def test_bad_frame(seat: Seat, entry: dict[str, Any]) -> None:
         client = await seat.replace()
     else:
         _check_answer(entry, await _answers(client))
-    await client.ask("Still there?")
-    got = await client.collect(timeout=10)
+    got = await client.answer("Still there?", timeout=10)
     assert got.done["status"] == "completed" and got.text() == DEFAULT_TEXT
     seat.clean = True
 

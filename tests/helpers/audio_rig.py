@@ -18,6 +18,7 @@ within that latency, so measurements of it record with 2 ms.
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from tests.helpers.recording import RATE, Recording
 
@@ -114,8 +116,9 @@ def record(tail_ms: float = 150, latency_ms: int = 10) -> Iterator[Recording]:
     assert parec.stdout is not None
 
     def pump() -> None:
-        assert parec.stdout is not None
-        while chunk := parec.stdout.read1(4096):
+        # A binary pipe is a BufferedReader, whose read1 returns what has arrived so far.
+        stdout = cast(io.BufferedReader, parec.stdout)
+        while chunk := stdout.read1(4096):
             rec.note_read(time.monotonic(), chunk)
 
     reader = threading.Thread(target=pump, name="parec-reader", daemon=True)
@@ -141,3 +144,29 @@ def _wait_for_audio(rec: Recording, parec: subprocess.Popen[bytes]) -> None:
             err = parec.stderr.read().decode(errors="replace") if parec.stderr else ""
             raise RuntimeError(f"parec did not start: {err.strip() or 'no output'}")
         time.sleep(0.005)
+
+
+@contextmanager
+def microphone() -> Iterator[str]:
+    """A virtual microphone: a second null sink whose monitor is this process's default source.
+
+    Yields the sink's name: ``paplay -d NAME speech.wav`` is a person speaking into it.
+    ``PULSE_SOURCE`` (read by libpulse, so by the ALSA pulse plugin and PortAudio) points
+    this process and its children at the monitor, leaving the shared daemon's default alone.
+    """
+    sink = f"talkterm_mic_{os.getpid()}"
+    module = _pactl(
+        "load-module",
+        "module-null-sink",
+        f"sink_name={sink}",
+        f"rate={RATE}",
+        "channels=1",
+        "format=s16le",
+        f"sink_properties=device.description={sink}",
+    ).strip()
+    os.environ["PULSE_SOURCE"] = f"{sink}.monitor"
+    try:
+        yield sink
+    finally:
+        os.environ.pop("PULSE_SOURCE", None)
+        _pactl("unload-module", module)

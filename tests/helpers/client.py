@@ -6,8 +6,10 @@ import asyncio
 import base64
 import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -44,6 +46,9 @@ class Received:
 class Client:
     """A thin wrapper over a websockets connection speaking our protocol."""
 
+    session: dict[str, Any]
+    """The greeting (``session.created`` or ``session.resumed``) the server sent."""
+
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
 
@@ -55,7 +60,7 @@ class Client:
         expect: str = p.SESSION_CREATED,
         extensions: bool = False,
         **kw: Any,
-    ) -> Client:
+    ) -> Self:
         """Connect and consume the greeting (session.created, or session.resumed).
 
         ``extensions``: ask for talkterm's extension events (segments, notices), as the
@@ -80,7 +85,7 @@ class Client:
         """Send an event dict, or a raw frame as given."""
         await self.ws.send(json.dumps(event) if isinstance(event, dict) else event)
 
-    async def recv(self, timeout: float = 10) -> dict[str, Any] | p.AudioFrame:
+    async def recv(self, timeout: float | None = 10) -> dict[str, Any] | p.AudioFrame:
         """Next event, or a decoded binary audio frame."""
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
         if isinstance(frame, bytes):
@@ -101,6 +106,11 @@ class Client:
         await self.send(p.user_text_item(text))
         await self.expect(p.ITEM_DONE)
         await self.send({"type": p.RESPONSE_CREATE, **({"response": response} if response else {})})
+
+    async def answer(self, text: str, timeout: float = 20, **response: Any) -> Received:
+        """Ask ``text`` (with ``response`` options) and read the answer to its response.done."""
+        await self.ask(text, **response)
+        return await self.collect(timeout=timeout)
 
     async def read_until(
         self, kind: str, got: Received | None = None, timeout: float = 20
@@ -131,6 +141,22 @@ class Client:
                 frames.append(await asyncio.wait_for(self.ws.recv(), seconds))
         except TimeoutError:
             return frames
+
+
+@asynccontextmanager
+async def connected(url: str, token: str | None = None, **kw: Any) -> AsyncIterator[Client]:
+    """A client with its greeting read, closed when the block ends (even if it fails)."""
+    client = await Client.open(url, token, **kw)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def answer_once(url: str, text: str, token: str | None = None, **response: Any) -> Received:
+    """Open a session, ask ``text``, read the whole answer and close: the answer."""
+    async with connected(url, token) as client:
+        return await client.answer(text, **response)
 
 
 def small_window_socket(url: str, window: int = 4096) -> socket.socket:

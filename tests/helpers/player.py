@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from server import protocol as p
-from tui.player import AudioUnavailable
+from tui.errors import AudioUnavailable
 
 
 class FakePlayer:

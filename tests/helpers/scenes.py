@@ -11,7 +11,7 @@ from typing import Any
 from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.prompt_box import PromptBox
 
 SIZE = (100, 30)
@@ -45,7 +45,9 @@ async def streaming(app: Talkterm, player: FakePlayer, pilot: Any) -> None:
     player.position = 1200.0
     status = app.status
     status.first_text_ms, status.first_audio_ms = 412.0, 655.0
-    await wait_for(pilot, lambda: app.answer.turn.highlighted, what="highlight")
+    answer = app.answer
+    assert answer is not None
+    await wait_for(pilot, lambda: answer.turn.highlighted, what="highlight")
     await pilot.pause(0.2)
 
 

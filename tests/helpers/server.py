@@ -15,15 +15,19 @@ ServerFactory = Callable[..., Awaitable[Server]]
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings for a test server: loopback, port 0, no probing of real local LLMs."""
+    """Settings for a test server: loopback, port 0, no real local LLM (probed or in process)."""
     base: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,
         "probe_local": False,
+        # The real local model answers only in the tests about it (tests/llm/test_local_*.py).
+        "local_llm": False,
         "read_timeout": 5.0,
         "connect_timeout": 2.0,
         # Tests name their engine; those about Piper ask for it (tests/speech/test_piper.py).
         "tts": "espeak",
+        # Most tests never speak to the server: no recognizer to load (tests/listen/ ask for one).
+        "stt": "none",
     }
     return Settings(**(base | overrides))
 

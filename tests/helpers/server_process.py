@@ -10,11 +10,21 @@ from typing import Any
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing,
-    and espeak-ng speech unless a test asks for Piper (it starts faster and repeats itself)."""
+    """This environment minus talkterm settings and keys, plus ``extra``; no LLM probing nor
+    local model, espeak-ng speech unless a test asks for Piper (it starts faster and repeats
+    itself), no voice input unless a test asks for it, and no token unless a test gives one
+    (``--token``; without either the server makes one up)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
     env.pop("OPENAI_API_KEY", None)
-    return env | {"TALKTERM_PROBE_LOCAL": "false", "TALKTERM_TTS": "espeak"} | extra
+    # No recognizer either, unless a test asks for one: most never speak to the server.
+    quiet = {
+        "TALKTERM_PROBE_LOCAL": "false",
+        "TALKTERM_LOCAL_LLM": "false",
+        "TALKTERM_TTS": "espeak",
+        "TALKTERM_STT": "none",
+        "TALKTERM_TOKEN": "",
+    }
+    return env | quiet | extra
 
 
 async def spawn(

@@ -19,6 +19,7 @@ def talkterm_command(home: Path, *args: str, **env: str) -> str:
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_DATA_HOME": str(home / "data"),
         "TALKTERM_PROBE_LOCAL": "false",
+        "TALKTERM_LOCAL_LLM": "false",
         "TERM": "xterm-256color",
     } | env
     return " ".join(["env", *(f"{k}={v}" for k, v in values.items()), str(TALKTERM), *args])

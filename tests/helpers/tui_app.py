@@ -15,7 +15,8 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm, make_app
 from tui.config import Settings
-from tui.connection import Connection, NotConnected
+from tui.errors import NotConnected
+from tui.link.websocket import Connection
 from tui.screens.conversations import ConversationsScreen
 from tui.widgets.transcript import UserTurn
 
@@ -25,11 +26,14 @@ class ScriptedLink:
 
     resumable = False  # nothing to resume: every run is a new scripted session
 
-    def __init__(self, app: Talkterm, *, llm: str = "fake-model", tts: str = "espeak") -> None:
+    def __init__(
+        self, app: Talkterm, *, llm: str = "fake-model", tts: str = "espeak", listens: bool = False
+    ) -> None:
         self.app = app
         self.sent: list[dict[str, Any]] = []
         self.connected = False
         self._session = (llm, tts)
+        self.listens = listens
 
     def send(self, event: dict[str, Any]) -> None:
         if not self.connected:
@@ -43,7 +47,9 @@ class ScriptedLink:
     async def run(self) -> None:
         self.connected = True
         self.app.post_message(Connection.Connected("ws://scripted/v1/realtime"))
-        self.app.post_message(Connection.SessionStarted(*self._session, demo=False))
+        self.app.post_message(
+            Connection.SessionStarted(*self._session, demo=False, listens=self.listens)
+        )
         await asyncio.Event().wait()
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from tests.helpers.tui_app import Recorder, ask, open_older_chat
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings, websocket_url
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.transcript import UserTurn
 
@@ -123,3 +123,41 @@ def said(fake_llm: FakeLLM) -> list[tuple[str, str]]:
     """The conversation of the last request the LLM saw, without the system prompt."""
     messages = fake_llm.chat_requests[-1].json["messages"]
     return [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+
+
+async def spoken_answer(url: str, preferences: dict[str, object]) -> tuple[float, str]:
+    """Ask once through ``url`` with ``preferences``: (ms of speech played, the answer's text)."""
+    player = FakePlayer(speed=20.0)  # plays 20× faster than real time
+    app = make_app(
+        Settings(server=url, reconnect_max_delay=0.5, preferences=preferences), player=player
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status.link_detail == "HTTP streaming", what="HTTP")
+        # The settings screen can list what the upstream offers.
+        assert app.preferences.models == ["fake-model", "other-model"]
+        await ask(pilot, app, "Count.")
+        await wait_for(pilot, lambda: app.state == "idle", what="answered")
+        return player.played_ms, app.query(AssistantTurn).last().text
+
+
+async def test_settings_reach_the_answers_over_http_through_nginx(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    """Model, system prompt, voice and speaking rate chosen in the app apply over HTTP too."""
+    fake_llm.models = ["fake-model", "other-model"]
+    server = await start_server(tts="espeak")
+    words = "One two three four five six seven eight nine ten eleven twelve."
+    fake_llm.enqueue(Reply(chunks=[words]), Reply(chunks=[words]))
+    chosen = {"model": "other-model", "instructions": "Answer like a pirate.", "voice": "en-gb",
+              "speed": 1.5}
+    async with nginx_proxy(server.port, "plain") as url:
+        fast, text = await spoken_answer(url, chosen)
+        assert text == words
+        first = fake_llm.chat_requests[-1].json
+        normal, _ = await spoken_answer(url, {})
+        second = fake_llm.chat_requests[-1].json
+    assert first["model"] == "other-model"
+    assert first["messages"][0] == {"role": "system", "content": "Answer like a pirate."}
+    assert second["model"] == "fake-model" and "pirate" not in str(second["messages"])
+    # Faster speech: the same words take clearly less time at 1.5.
+    assert 0 < fast < 0.85 * normal, (fast, normal)

@@ -56,7 +56,8 @@ async def test_the_answer_cap_goes_upstream(fake_llm: FakeLLM, server: Server) -
 
 
 async def test_streamed_speech_carries_transcript_and_pcm(
-    fake_llm: FakeLLM, server: Server,
+    fake_llm: FakeLLM,
+    server: Server,
 ) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
     got = await stream_chat(server.http_url, {"model": "x", "messages": HISTORY} | AUDIO)
@@ -82,8 +83,9 @@ async def test_whole_answer_with_mp3(fake_llm: FakeLLM, server: Server) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
     mp3 = AUDIO | {"audio": {"voice": "alloy", "format": "mp3"}}
     async with httpx.AsyncClient(timeout=20) as http:
-        r = await http.post(f"{server.http_url}/v1/chat/completions",
-                            json={"model": "x", "messages": HISTORY} | mp3)
+        r = await http.post(
+            f"{server.http_url}/v1/chat/completions", json={"model": "x", "messages": HISTORY} | mp3
+        )
     assert r.status_code == 200
     body = r.json()
     message = body["choices"][0]["message"]
@@ -98,11 +100,21 @@ async def test_errors_are_openai_shaped(fake_llm: FakeLLM, start_server: ServerF
     auth = {"Authorization": "Bearer tok"}
     async with httpx.AsyncClient(timeout=10) as http:
         no_token = await http.post(url, json={"model": "x", "messages": HISTORY})
-        bad_json = await http.post(url, content=b"{nope", headers=auth)
+        bad_json = await http.post(
+            url, content=b"{nope", headers=auth | {"content-type": "application/json"}
+        )
         no_model = await http.post(url, json={"messages": HISTORY}, headers=auth)
-        mp3_stream = await http.post(url, headers=auth, json={
-            "model": "x", "messages": HISTORY, "stream": True,
-            "modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "mp3"}})
+        mp3_stream = await http.post(
+            url,
+            headers=auth,
+            json={
+                "model": "x",
+                "messages": HISTORY,
+                "stream": True,
+                "modalities": ["text", "audio"],
+                "audio": {"voice": "alloy", "format": "mp3"},
+            },
+        )
         unknown = await http.get(f"{server.http_url}/v1/nothing", headers=auth)
         fake_llm.enqueue(Reply(status=429, body='{"error": {"message": "slow down"}}'))
         limited = await http.post(url, json={"model": "x", "messages": HISTORY}, headers=auth)
@@ -130,9 +142,10 @@ async def test_an_error_inside_a_started_stream_is_an_error_event(
 async def test_closing_the_stream_closes_the_upstream(fake_llm: FakeLLM, server: Server) -> None:
     fake_llm.enqueue(Reply(chunks=["word "] * 2000, delay=0.01))
     body = {"model": "x", "messages": HISTORY, "stream": True} | AUDIO
-    async with httpx.AsyncClient(timeout=10) as http, http.stream(
-        "POST", f"{server.http_url}/v1/chat/completions", json=body
-    ) as response:
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("POST", f"{server.http_url}/v1/chat/completions", json=body) as response,
+    ):
         async for line in response.aiter_lines():
             if '"data"' in line:  # audio is flowing: synthesis is running
                 break
@@ -140,8 +153,12 @@ async def test_closing_the_stream_closes_the_upstream(fake_llm: FakeLLM, server:
     await fake_llm.wait_disconnect(timeout=3)
     # And no espeak-ng is left behind for this answer, nor the request's own task.
     await _no_espeak_children()
-    await wait_for(None, lambda: not _tasks_inside("ChatCompletions.__call__"), timeout=5,
-                   what="the request's task ended")
+    await wait_for(
+        None,
+        lambda: not _tasks_inside("ChatCompletions.__call__"),
+        timeout=5,
+        what="the request's task ended",
+    )
 
 
 def _tasks_inside(qualname: str) -> list[asyncio.Task[object]]:
@@ -162,7 +179,8 @@ async def _no_espeak_children() -> None:
     async with asyncio.timeout(5):
         while True:
             proc = await asyncio.create_subprocess_exec(
-                "pgrep", "-P", me, "espeak-ng", stdout=asyncio.subprocess.PIPE)
+                "pgrep", "-P", me, "espeak-ng", stdout=asyncio.subprocess.PIPE
+            )
             out, _ = await proc.communicate()
             if not out.strip():
                 return
@@ -174,8 +192,10 @@ async def test_http_1_0_as_nginx_sends_it(fake_llm: FakeLLM, server: Server) -> 
     body = json.dumps({"model": "x", "messages": HISTORY, "stream": True}).encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(
-        b"POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        b"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
     )
     raw = (await asyncio.wait_for(reader.read(), 10)).decode()
     writer.close()

@@ -56,7 +56,7 @@ async def test_streamed_tool_call_reaches_the_sdk(fake_llm: FakeLLM, server: Ser
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content == "Checking."
     calls = choice.message.tool_calls or []
-    assert [(c.function.name, c.function.arguments) for c in calls] == [("get_weather", ARGS)]  # type: ignore[union-attr]
+    assert [(c.function.name, c.function.arguments) for c in calls] == [("get_weather", ARGS)]
     sent = fake_llm.chat_requests[-1].json
     assert sent["tools"] == TOOLS
     assert {k: sent[k] for k in options} == options

@@ -10,9 +10,10 @@ import pytest
 
 from server import protocol as p
 from tests.helpers.waiting import wait_for
-from tui.connection import Connection
-from tui.http_link import HttpLink, http_base
-from tui.http_stream import MAX_LINE, sse_data
+from tui.link.fallback import http_base
+from tui.link.http import HttpLink
+from tui.link.http_stream import MAX_LINE, sse_data
+from tui.link.websocket import Connection
 
 MODELS = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
 

@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 
 from server.app import Server
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.client import Client
+from tests.helpers.client import answer_once
 from tests.helpers.nginx import nginx_binary, nginx_proxy
 from tests.http.sse import stream_chat
 
@@ -60,11 +60,6 @@ async def test_plain_proxy_passes_a_hang_up_on_to_the_upstream(
 async def test_upgrade_proxy_keeps_websocket_working(fake_llm: FakeLLM, server: Server) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
     async with nginx_proxy(server.port, "upgrade") as url:
-        client = await Client.open(url.replace("http", "ws", 1) + "/v1/realtime")
-        try:
-            await client.ask("hi")
-            got = await client.collect()
-        finally:
-            await client.close()
+        got = await answer_once(url.replace("http", "ws", 1) + "/v1/realtime", "hi")
     assert got.done["status"] == "completed"
     assert got.text() == ANSWER and got.audio

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,19 +14,6 @@ from server.llm.reply import MAX_DELTA_CHARS
 from server.llm.sse import LineSplitter
 from tests.fakes import hostile_upstream as hostile
 from tests.fakes.llm_upstream import FakeLLM
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeLLM]:
-    async with FakeLLM() as upstream:
-        yield upstream
-
-
-@pytest.fixture
-async def llm(fake: FakeLLM) -> AsyncIterator[ChatCompletionsLLM]:
-    client = ChatCompletionsLLM(base_url=fake.base_url, model="m", read_timeout=5.0)
-    yield client
-    await client.aclose()
 
 
 async def reply(llm: ChatCompletionsLLM) -> list[LLMEvent]:

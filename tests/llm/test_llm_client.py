@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -43,19 +42,6 @@ HISTORY = [
 KEY = "sk-proj-SECRETkey0123456789abcdef"
 # Cancelling must close the upstream connection within this bound (a product requirement).
 DISCONNECT_BOUND = 0.1
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeLLM]:
-    async with FakeLLM() as upstream:
-        yield upstream
-
-
-@pytest.fixture
-async def llm(fake: FakeLLM) -> AsyncIterator[ChatCompletionsLLM]:
-    client = ChatCompletionsLLM(base_url=fake.base_url, model="test-model", read_timeout=5.0)
-    yield client
-    await client.aclose()
 
 
 async def collect(

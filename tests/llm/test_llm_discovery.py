@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from server.llm import Finished, TextDelta
 from server.llm.chat_completions import ChatCompletionsLLM, cap_field
 from tests.fakes.llm_upstream import FakeLLM, Reply
-
-
-@pytest.fixture
-async def llm(fake_llm: FakeLLM) -> AsyncIterator[ChatCompletionsLLM]:
-    client = ChatCompletionsLLM(base_url=fake_llm.base_url, model="fake-model", read_timeout=5)
-    yield client
-    await client.aclose()
 
 
 def test_openais_own_endpoint_caps_with_max_completion_tokens() -> None:
@@ -24,25 +15,25 @@ def test_openais_own_endpoint_caps_with_max_completion_tokens() -> None:
     assert cap_field("http://127.0.0.1:11434/v1") == "max_tokens"
 
 
-async def test_models_are_listed(fake_llm: FakeLLM, llm: ChatCompletionsLLM) -> None:
-    fake_llm.models = ["a", "b"]
+async def test_models_are_listed(fake: FakeLLM, llm: ChatCompletionsLLM) -> None:
+    fake.models = ["a", "b"]
     assert await llm.models() == ["a", "b"]
 
 
 @pytest.mark.parametrize("states", ["props", "show"])
 async def test_the_stated_context_is_found(
-    fake_llm: FakeLLM, llm: ChatCompletionsLLM, states: str
+    fake: FakeLLM, llm: ChatCompletionsLLM, states: str
 ) -> None:
-    fake_llm.window, fake_llm.states = 2048, states
-    assert await llm.context_window("fake-model") == 2048
+    fake.window, fake.states = 2048, states
+    assert await llm.context_window(llm.model) == 2048
 
 
-async def test_a_context_stated_nowhere_is_none(fake_llm: FakeLLM, llm: ChatCompletionsLLM) -> None:
-    fake_llm.window = 2048
-    assert await llm.context_window("fake-model") is None
+async def test_a_context_stated_nowhere_is_none(fake: FakeLLM, llm: ChatCompletionsLLM) -> None:
+    fake.window = 2048
+    assert await llm.context_window(llm.model) is None
 
 
-async def test_a_length_stop_is_reported(fake_llm: FakeLLM, llm: ChatCompletionsLLM) -> None:
-    fake_llm.enqueue(Reply(["la", " la"], finish="length"))
+async def test_a_length_stop_is_reported(fake: FakeLLM, llm: ChatCompletionsLLM) -> None:
+    fake.enqueue(Reply(["la", " la"], finish="length"))
     events = [e async for e in llm.stream([{"role": "user", "content": "hi"}])]
     assert events[:3] == [TextDelta("la"), TextDelta(" la"), Finished("length")]

@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 from server import protocol as p
 from server.errors import InsecureBinding
 from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.helpers.client import Client
+from tests.helpers.client import Client, connected
 from tests.helpers.server import SECRET_KEY, http_get, make_settings
 
 
@@ -86,16 +86,14 @@ async def test_missing_espeak_means_text_only_with_a_reason(
     fake_llm: FakeLLM, start_server
 ) -> None:
     server = await start_server(espeak_executable="espeak-ng-not-installed")
-    client = await Client.open(server.ws_url)
-    error = await client.expect(p.ERROR)
-    assert error["error"]["code"] == "tts_unavailable"
-    assert "espeak" in error["error"]["message"]
-    fake_llm.enqueue(Reply(chunks=["Text only. Still fine."]))
-    await client.ask("hi")
-    got = await client.collect()
+    async with connected(server.ws_url) as client:
+        error = await client.expect(p.ERROR)
+        assert error["error"]["code"] == "tts_unavailable"
+        assert "espeak" in error["error"]["message"]
+        fake_llm.enqueue(Reply(chunks=["Text only. Still fine."]))
+        got = await client.answer("hi")
     assert got.text() == "Text only. Still fine." and not got.audio
     assert got.done["status"] == "completed"
-    await client.close()
 
 
 async def test_api_key_never_leaves_the_server(
@@ -103,16 +101,14 @@ async def test_api_key_never_leaves_the_server(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server = await start_server(llm_api_key=SECRET_KEY)
-    client = await Client.open(server.ws_url)
     fake_llm.enqueue(
         Reply(chunks=["ok."]),
         Reply(chunks=[], status=401, body=f'{{"error": {{"message": "bad key {SECRET_KEY}"}}}}'),
     )
-    seen = [str(client.session)]
-    for _ in range(2):
-        await client.ask("hi")
-        seen.append(str((await client.collect()).events))
-    await client.close()
+    async with connected(server.ws_url) as client:
+        seen = [str(client.session)]
+        for _ in range(2):
+            seen.append(str((await client.answer("hi")).events))
     headers = {k.lower(): v for k, v in fake_llm.requests[0].headers.items()}
     assert headers["authorization"] == f"Bearer {SECRET_KEY}"
     assert SECRET_KEY not in "".join(seen)

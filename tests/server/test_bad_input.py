@@ -93,8 +93,7 @@ async def test_bad_frame_gets_error_and_session_survives(
     assert error["error"]["code"] == code
     assert error["error"]["message"]
     fake_llm.enqueue(Reply(chunks=["Still here."]))
-    await client.ask("Are you ok?")
-    assert (await client.collect()).text() == "Still here."
+    assert (await client.answer("Are you ok?")).text() == "Still here."
 
 
 async def test_error_names_the_offending_event(client: Client) -> None:
@@ -113,8 +112,7 @@ async def test_invalid_utf8_text_frame(fake_llm: FakeLLM, client: Client) -> Non
     error = await client.expect(p.ERROR)
     assert error["error"]["code"] == "invalid_utf8"
     fake_llm.enqueue(Reply(chunks=["Fine."]))
-    await client.ask("ok?")
-    assert (await client.collect()).text() == "Fine."
+    assert (await client.answer("ok?")).text() == "Fine."
 
 
 async def test_oversized_frame_closes_with_1009(server) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.helpers.client import Client
+from tests.helpers.client import Client, answer_once
 from tests.helpers.server import http_get
 from tests.helpers.server_process import ready_line, spawn
 
@@ -37,7 +37,8 @@ async def test_ready_line_health_and_graceful_sigterm(fake_llm: FakeLLM) -> None
     assert ready["http"] == ready["listening"].replace("ws://", "http://").removesuffix("/realtime")
     async with httpx.AsyncClient(headers={"Authorization": "Bearer tok"}) as api:
         models = (await api.get(ready["http"] + "/models")).json()
-    assert [m["id"] for m in models["data"]] == ["m"]
+    # The server's model first, then what the upstream lists besides.
+    assert [m["id"] for m in models["data"]] == ["m", "fake-model"]
 
     client = await Client.open(ready["listening"], token="tok")
     fake_llm.enqueue(Reply(chunks=["word "] * 500, delay=0.02))
@@ -74,13 +75,10 @@ async def test_debug_log_never_shows_the_token_or_keys(fake_llm: FakeLLM) -> Non
     )
     assert proc.stdout is not None
     ready = await ready_line(proc)
-    client = await Client.open(ready["listening"], token="tok-SECRET-99")
     fake_llm.enqueue(
         Reply(chunks=[], status=401, body=f'{{"error": {{"message": "bad key {env_key}"}}}}')
     )
-    await client.ask("hi")
-    await client.collect()
-    await client.close()
+    await answer_once(ready["listening"], "hi", token="tok-SECRET-99")
     proc.send_signal(signal.SIGTERM)
     _, err = await proc.communicate()
     assert b"Authorization" in err or b"authorization" in err  # DEBUG really logged headers

@@ -13,7 +13,7 @@ from server import protocol as p
 from server.app import Server
 from tests.fakes.endless_upstream import ThreadedFakeLLM, UpstreamMeter, endless
 from tests.fakes.llm_upstream import FakeLLM, Reply
-from tests.helpers.client import Client, small_window_socket
+from tests.helpers.client import Client, connected, small_window_socket
 from tests.helpers.memory import settled_rss_mb
 from tests.helpers.server import sessions
 from tests.helpers.waiting import wait_for
@@ -32,14 +32,12 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
 
 async def bystander_answer_s(server: Server, fake_llm: FakeLLM) -> float:
     """Seconds a fresh session waits for a short text answer, ask to response.done."""
-    bystander = await Client.open(server.ws_url)
     fake_llm.enqueue(Reply(chunks=["I am ", "fine."]))
-    started = time.perf_counter()
-    await bystander.ask("Are you there?", output_modalities=["text"])
-    got = await bystander.collect(timeout=30)
-    took = time.perf_counter() - started
+    async with connected(server.ws_url) as bystander:
+        started = time.perf_counter()
+        got = await bystander.answer("Are you there?", output_modalities=["text"], timeout=30)
+        took = time.perf_counter() - started
     assert got.text() == "I am fine.", got.done
-    await bystander.close()
     return took
 
 
@@ -111,8 +109,8 @@ async def test_a_history_flood_keeps_only_the_newest_history(
         await attacker.send(p.user_text_item(block))
         await attacker.expect(p.ITEM_DONE)
     fake_llm.enqueue(Reply(chunks=["Noted."]))
-    await attacker.ask("And now the question", output_modalities=["text"])
-    assert (await attacker.collect()).text() == "Noted."
+    got = await attacker.answer("And now the question", output_modalities=["text"])
+    assert got.text() == "Noted."
     messages = fake_llm.chat_requests[-1].json["messages"]
     history = [m for m in messages if m["role"] != "system"]
     assert sum(len(m["content"]) for m in history) <= 1 << 20
@@ -127,7 +125,7 @@ async def test_a_message_that_never_ends_closes_the_connection(
     server = await start_server(unfinished_message_timeout=0.5)
     attacker = await Client.open(server.ws_url)
 
-    async def fragments():  # type: ignore[no-untyped-def]
+    async def fragments():
         while True:
             yield "x" * 1000
             await asyncio.sleep(0.02)

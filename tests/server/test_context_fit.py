@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from server.errors import ContextOverflow
@@ -69,7 +71,7 @@ def test_keep_at_most_bounds_the_history_for_a_retry() -> None:
 def test_a_tool_result_never_stays_without_its_call() -> None:
     """Chat Completions refuses a ``tool`` message whose assistant ``tool_calls`` is gone."""
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    old = [
+    old: list[dict[str, Any]] = [
         {"role": "user", "content": "question " + "word " * 300},
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": "result " + "word " * 40},

@@ -36,8 +36,9 @@ async def turn(client: Client, text: str, **response: Any) -> Received:
 
 
 def notices(got: Received) -> list[dict[str, Any]]:
-    """The informational error events of one answer."""
-    return [e["error"] for e in got.of(p.ERROR) if e["error"]["type"] == "info"]
+    """The notices of one answer; never an ``error`` (every Realtime client fails on one)."""
+    assert not [e for e in got.of(p.ERROR) if e["error"]["code"] in p.NOTICE_CODES]
+    return list(got.of(p.NOTICE))
 
 
 def sent_messages(fake: FakeLLM, index: int = -1) -> list[dict[str, str]]:

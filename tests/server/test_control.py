@@ -28,8 +28,7 @@ async def server(start_server: ServerFactory, engine: str) -> Server:
 
 async def reference(fake_llm: FakeLLM, client: Client, text: str) -> bytes:
     fake_llm.enqueue(Reply(chunks=chunk_text(text)))
-    await client.ask("reference")
-    return bytes((await client.collect()).audio)
+    return bytes((await client.answer("reference")).audio)
 
 
 async def test_pause_holds_everything_and_resume_loses_nothing(
@@ -74,8 +73,7 @@ async def test_cancel_closes_upstream_and_ends_with_done(fake_llm: FakeLLM, clie
     assert await client.quiet_for(0.5) == []  # nothing after response.done
     # The session takes the next prompt at once.
     fake_llm.enqueue(Reply(chunks=["Sure."]))
-    await client.ask("Something else")
-    assert (await client.collect()).text() == "Sure."
+    assert (await client.answer("Something else")).text() == "Sure."
 
 
 async def test_cancel_while_paused(fake_llm: FakeLLM, client: Client) -> None:
@@ -102,8 +100,7 @@ async def test_cancelled_text_in_history_is_what_was_delivered(
     await client.send({"type": p.RESPONSE_CANCEL})
     await client.collect(got)
     fake_llm.enqueue(Reply(chunks=["ok"]))
-    await client.ask("next")
-    await client.collect()
+    await client.answer("next")
     assistant = fake_llm.requests[-1].json["messages"][-2]
     assert assistant == {"role": "assistant", "content": got.text()}
     assert 0 < len(got.text()) < len(LONG * 3)
@@ -111,8 +108,7 @@ async def test_cancelled_text_in_history_is_what_was_delivered(
 
 async def test_truncate_keeps_only_what_was_heard(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
-    await client.ask("Go")
-    got = await client.collect()
+    got = await client.answer("Go")
     item_id = got.done["output"][0]["id"]
     segments = got.of(p.AUDIO_SEGMENT)
     # Stop just after the second segment started: the user heard the first one whole.
@@ -123,16 +119,14 @@ async def test_truncate_keeps_only_what_was_heard(fake_llm: FakeLLM, client: Cli
     truncated = await client.expect(p.ITEM_TRUNCATED)
     assert truncated["audio_end_ms"] == heard_ms
     fake_llm.enqueue(Reply(chunks=["ok"]))
-    await client.ask("next")
-    await client.collect()
+    await client.answer("next")
     assistant = fake_llm.requests[-1].json["messages"][-2]["content"]
     assert assistant == segments[0]["text"].strip()
 
 
 async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
-    await client.ask("Go")
-    got = await client.collect()
+    got = await client.answer("Go")
     item_id = got.done["output"][0]["id"]
     total_ms = len(got.audio) * 1000 // (p.PCM_RATE * 2)
     await client.send(
@@ -145,8 +139,7 @@ async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Cl
     )
     await client.expect(p.ITEM_TRUNCATED)
     fake_llm.enqueue(Reply(chunks=["ok"]))
-    await client.ask("next")
-    await client.collect()
+    await client.answer("next")
     kept = fake_llm.requests[-1].json["messages"][-2]["content"]
     assert LONG.startswith(kept)
     assert len(LONG) * 0.25 < len(kept) < len(LONG) * 0.75
@@ -155,8 +148,7 @@ async def test_truncate_mid_segment_cuts_at_a_word(fake_llm: FakeLLM, client: Cl
 
 async def test_truncate_errors(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text("Short answer.")))
-    await client.ask("Go")
-    got = await client.collect()
+    got = await client.answer("Go")
     item_id = got.done["output"][0]["id"]
     cases = [
         ({"item_id": "item_nope", "audio_end_ms": 10}, "item_not_found"),

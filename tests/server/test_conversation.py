@@ -8,15 +8,14 @@ from typing import Any
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.client import Client
+from tests.helpers.client import Client, connected
 
 ANSWER = "The capital of France is Paris. It sits on the Seine, and it is lovely in spring!"
 
 
 async def test_text_and_speech_stream_in_order(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5), delay=0.01))
-    await client.ask("What is the capital of France?")
-    got = await client.collect()
+    got = await client.answer("What is the capital of France?")
 
     assert got.text() == ANSWER
     assert got.done["status"] == "completed"
@@ -36,8 +35,7 @@ async def test_text_and_speech_stream_in_order(fake_llm: FakeLLM, client: Client
 async def test_segments_name_the_text_they_speak(fake_llm: FakeLLM, client: Client) -> None:
     answer = "Without a doubt, the capital of France is Paris. It sits on the Seine."
     fake_llm.enqueue(Reply(chunks=chunk_text(answer, 3)))
-    await client.ask("Tell me")
-    got = await client.collect()
+    got = await client.answer("Tell me")
     segments = got.of(p.AUDIO_SEGMENT)
     assert len(segments) >= 3
     text = got.text()
@@ -54,8 +52,7 @@ async def test_segments_name_the_text_they_speak(fake_llm: FakeLLM, client: Clie
 
 async def test_timings_report_first_text_and_first_audio(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
-    await client.ask("Hi")
-    timings = (await client.collect()).done["timings"]
+    timings = (await client.answer("Hi")).done["timings"]
     assert 0 < timings["time_to_first_text_ms"] <= timings["time_to_first_audio_ms"]
     assert timings["duration_ms"] >= timings["time_to_first_audio_ms"]
 
@@ -64,8 +61,7 @@ async def test_text_only_session_sends_no_audio(fake_llm: FakeLLM, client: Clien
     await client.send({"type": p.SESSION_UPDATE, "session": {"output_modalities": ["text"]}})
     await client.expect(p.SESSION_UPDATED)
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
-    await client.ask("Hi")
-    got = await client.collect()
+    got = await client.answer("Hi")
     assert got.text() == ANSWER
     assert not got.audio and not got.of(p.AUDIO_SEGMENT) and not got.of(p.TRANSCRIPT_DELTA)
     assert got.of(p.TEXT_DONE)[0]["text"] == ANSWER
@@ -73,15 +69,13 @@ async def test_text_only_session_sends_no_audio(fake_llm: FakeLLM, client: Clien
 
 async def test_binary_audio_only_when_asked(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)), Reply(chunks=chunk_text(ANSWER, 5)))
-    await client.ask("one")
-    base64_run = await client.collect()
+    base64_run = await client.answer("one")
     assert base64_run.binary_frames == 0 and base64_run.audio
 
     await client.send({"type": p.SESSION_UPDATE, "session": {"talkterm": {"binary_audio": True}}})
     updated = await client.expect(p.SESSION_UPDATED)
     assert updated["session"]["talkterm"]["binary_audio"] is True
-    await client.ask("two")
-    binary_run = await client.collect()
+    binary_run = await client.answer("two")
     assert binary_run.binary_frames > 0 and not binary_run.of(p.AUDIO_DELTA)[0].get("delta")
     # The same text gives the same speech either way.
     assert abs(len(binary_run.audio) - len(base64_run.audio)) < p.PCM_RATE * 2 * 0.05
@@ -92,8 +86,7 @@ async def test_g711_output_format(fake_llm: FakeLLM, client: Client) -> None:
     await client.send({"type": p.SESSION_UPDATE, "session": {"audio": {"output": {"format": fmt}}}})
     await client.expect(p.SESSION_UPDATED)
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
-    await client.ask("Hi")
-    got = await client.collect()
+    got = await client.answer("Hi")
     pcm = audioop.ulaw2lin(bytes(got.audio), 2)
     assert 2.0 < len(pcm) / (8000 * 2) < 12.0  # one byte per sample at 8 kHz
     assert audioop.rms(pcm, 2) > 300
@@ -103,10 +96,8 @@ async def test_second_turn_carries_the_first(fake_llm: FakeLLM, client: Client) 
     await client.send({"type": p.SESSION_UPDATE, "session": {"instructions": "Be terse."}})
     await client.expect(p.SESSION_UPDATED)
     fake_llm.enqueue(Reply(chunks=["Paris."]), Reply(chunks=["About two million."]))
-    await client.ask("Capital of France?")
-    await client.collect()
-    await client.ask("How many people live there?")
-    await client.collect()
+    await client.answer("Capital of France?")
+    await client.answer("How many people live there?")
     second = fake_llm.requests[-1].json["messages"]
     assert second == [
         {"role": "system", "content": "Be terse."},
@@ -130,8 +121,7 @@ async def test_two_sessions_stay_apart(fake_llm: FakeLLM, server) -> None:
         assert texts == {"Apples are red. " * 3, "Bananas are yellow. " * 3}
         assert a.done["id"] != b.done["id"]
         # Each session's next request holds only its own history.
-        await one.ask("again")
-        await one.collect()
+        await one.answer("again")
         history = " ".join(m["content"] for m in fake_llm.requests[-1].json["messages"])
         assert "second" not in history
     finally:
@@ -147,14 +137,12 @@ async def test_session_created_names_llm_and_tts(client: Client) -> None:
 
 async def test_no_llm_configured_gives_a_labelled_demo(start_server) -> None:
     server = await start_server(llm_base_url=None, tts="none")
-    client = await Client.open(server.ws_url)
-    ext = client.session["session"]["talkterm"]
+    async with connected(server.ws_url) as client:
+        ext = client.session["session"]["talkterm"]
+        got = await client.answer("Hello?")
     assert ext["demo"] is True and "demo" in ext["llm"]
-    await client.ask("Hello?")
-    got = await client.collect()
     assert got.done["status"] == "completed"
     assert "--llm-base-url" in got.text() and "OPENAI_API_KEY" in got.text()
-    await client.close()
 
 
 async def test_espeak_refuses_an_unknown_voice_but_keeps_the_rest_of_the_update(
@@ -175,8 +163,7 @@ async def test_espeak_refuses_an_unknown_voice_but_keeps_the_rest_of_the_update(
         "voice"
     ] == "en-gb"
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER, 5)))
-    await client.ask("Hi")
-    got = await client.collect()
+    got = await client.answer("Hi")
     assert not got.of(p.ERROR) and len(got.audio) > p.PCM_RATE
     system = fake_llm.chat_requests[-1].json["messages"][0]
     assert system == {"role": "system", "content": "Be terse."}

@@ -12,8 +12,7 @@ async def test_a_10_mb_chunk_is_streamed_in_frames_a_default_client_accepts(
     fake_llm: FakeLLM, client: Client
 ) -> None:
     fake_llm.enqueue(hostile.huge_chunk(10 << 20))
-    await client.ask("everything", output_modalities=["text"])
-    got = await client.collect(timeout=60)
+    got = await client.answer("everything", output_modalities=["text"], timeout=60)
     assert got.done["status"] == "completed"
     assert len(got.text()) == 10 << 20
     deltas = got.of(p.TEXT_DELTA)
@@ -27,8 +26,7 @@ async def test_a_usage_count_of_thousands_of_digits_is_an_upstream_protocol_erro
     fake_llm: FakeLLM, client: Client
 ) -> None:
     fake_llm.enqueue(hostile.huge_usage())
-    await client.ask("hi")
-    got = await client.collect()
+    got = await client.answer("hi")
     assert got.done["status"] == "failed"
     [error] = got.of(p.ERROR)
     assert error["error"]["code"] == "upstream_protocol_error"
@@ -36,8 +34,7 @@ async def test_a_usage_count_of_thousands_of_digits_is_an_upstream_protocol_erro
 
 async def test_a_gzip_body_is_refused_in_plain_words(fake_llm: FakeLLM, client: Client) -> None:
     fake_llm.enqueue(hostile.gzip_body())
-    await client.ask("hi")
-    got = await client.collect()
+    got = await client.answer("hi")
     [error] = got.of(p.ERROR)
     assert error["error"]["code"] == "upstream_protocol_error"
     assert "compressed" in error["error"]["message"]

@@ -11,7 +11,7 @@ import pytest
 from server import protocol as p
 from server.speech.piper import DEFAULT_VOICE
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.client import Client
+from tests.helpers.client import Client, connected
 from tests.helpers.server import ServerFactory
 
 with warnings.catch_warnings():
@@ -25,13 +25,11 @@ ANSWER = "Sure, here is the answer. Piper reads it aloud, sentence by sentence."
 
 async def test_piper_speaks_an_answer(fake_llm: FakeLLM, start_server: ServerFactory) -> None:
     server = await start_server(tts="piper")
-    client = await Client.open(server.ws_url, extensions=True)
-    ext = client.session["session"]["talkterm"]
-    assert (ext["tts"], ext["voice"]) == ("piper", DEFAULT_VOICE)
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
-    await client.ask("Hi")
-    got = await client.collect()
-    await client.close()
+    async with connected(server.ws_url, extensions=True) as client:
+        ext = client.session["session"]["talkterm"]
+        got = await client.answer("Hi")
+    assert (ext["tts"], ext["voice"]) == ("piper", DEFAULT_VOICE)
     assert got.text() == ANSWER
     assert got.done["status"] == "completed"
     assert [s["text"].strip() for s in got.of(p.AUDIO_SEGMENT)][-1].endswith("by sentence.")
@@ -75,11 +73,9 @@ async def test_piper_that_cannot_load_falls_back_to_espeak(
     said = [r.getMessage() for r in caplog.records if "falling back to espeak-ng" in r.getMessage()]
     assert len(said) == 1, caplog.text  # one line, saying why
     assert ("valid voices" if why == "missing voice" else "cannot load") in said[0]
-    client = await Client.open(server.ws_url)
-    assert client.session["session"]["talkterm"]["tts"] == "espeak"
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
-    await client.ask("Hi")
-    got = await client.collect()
-    await client.close()
+    async with connected(server.ws_url) as client:
+        got = await client.answer("Hi")
+    assert client.session["session"]["talkterm"]["tts"] == "espeak"
     assert got.of(p.ERROR) == []
     assert audioop.rms(bytes(got.audio), 2) > 300

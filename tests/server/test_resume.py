@@ -17,8 +17,7 @@ from tests.helpers.waiting import wait_for
 async def test_every_event_is_numbered_in_order(fake_llm: FakeLLM, client: Client) -> None:
     assert client.session["seq"] == 1
     fake_llm.enqueue(Reply(chunks=chunk_text("One. Two. Three.")))
-    await client.ask("count")
-    got = await client.collect()
+    got = await client.answer("count")
     seqs = [e["seq"] for e in got.events]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
@@ -35,8 +34,7 @@ async def test_cut_mid_answer_resumes_with_nothing_lost_or_repeated(
         )
         await client.expect(p.SESSION_UPDATED)
     fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
-    await client.ask("reference")
-    reference = await client.collect()
+    reference = await client.answer("reference")
 
     fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.01))
     await client.ask("again")
@@ -56,8 +54,7 @@ async def test_cut_mid_answer_resumes_with_nothing_lost_or_repeated(
     assert got.done["status"] == "completed"
     # And the conversation simply goes on.
     fake_llm.enqueue(Reply(chunks=["Next."]))
-    await again.ask("next")
-    assert (await again.collect()).text() == "Next."
+    assert (await again.answer("next")).text() == "Next."
     await again.close()
 
 
@@ -74,8 +71,7 @@ async def test_resume_after_the_grace_period_is_refused_with_a_reason(
     assert error["error"]["code"] == "resume_unknown_session"
     assert "grace" in error["error"]["message"] or "restarted" in error["error"]["message"]
     fake_llm.enqueue(Reply(chunks=["Works."]))
-    await fresh.ask("still?")
-    assert (await fresh.collect()).text() == "Works."
+    assert (await fresh.answer("still?")).text() == "Works."
     await fresh.close()
 
 
@@ -89,8 +85,7 @@ async def test_resume_too_far_back_is_refused(fake_llm: FakeLLM, start_server) -
     server = await start_server(replay_buffer_bytes=1 << 16)
     client = await Client.open(server.ws_url)
     fake_llm.enqueue(Reply(chunks=chunk_text(LONG)))
-    await client.ask("long")
-    await client.collect()  # ~10 s of audio: far more than 64 KiB
+    await client.answer("long")  # ~10 s of audio: far more than 64 KiB
     client.ws.transport.abort()
     fresh = await Client.open(resume_url(server, client, 1))
     error = await fresh.expect(p.ERROR)
@@ -112,8 +107,7 @@ async def test_resume_takes_over_a_half_dead_connection(fake_llm: FakeLLM, serve
         await client.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
     fake_llm.enqueue(Reply(chunks=["Here."]))
-    await again.ask("hello")
-    assert (await again.collect()).text() == "Here."
+    assert (await again.answer("hello")).text() == "Here."
     await again.close()
 
 
@@ -126,8 +120,7 @@ async def test_a_new_session_can_be_reseeded_with_the_conversation(
         await client.send({"type": p.ITEM_CREATE, "item": item})
         await client.expect(p.ITEM_DONE)
     fake_llm.enqueue(Reply(chunks=["Two million."]))
-    await client.ask("How many live there?")
-    await client.collect()
+    await client.answer("How many live there?")
     assert fake_llm.requests[-1].json["messages"][1:] == [
         {"role": "user", "content": "Capital of France?"},
         {"role": "assistant", "content": "Paris."},

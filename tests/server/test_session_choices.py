@@ -9,7 +9,7 @@ import pytest
 from server import protocol as p
 from server.app import Server
 from tests.fakes.llm_upstream import FakeLLM
-from tests.helpers.client import Client
+from tests.helpers.client import Client, connected
 from tests.helpers.server import ServerFactory
 
 
@@ -45,8 +45,7 @@ async def test_a_chosen_model_answers_the_next_questions(fake_llm: FakeLLM, clie
     updated = await update(client, model="other-model")
     assert updated["session"]["model"] == "other-model"
     assert updated["session"]["talkterm"]["models"] == ["fake-model", "other-model"]
-    await client.ask("hi", output_modalities=["text"])
-    await client.collect()
+    await client.answer("hi", output_modalities=["text"])
     assert fake_llm.chat_requests[-1].json["model"] == "other-model"
     back = await update(client, model="talkterm")  # the Realtime name: the server's default
     assert back["session"]["model"] == "fake-model"
@@ -70,12 +69,10 @@ async def test_a_bad_speed_is_refused(client: Client, bad: object) -> None:
 
 async def spoken_ms(fake_llm: FakeLLM, server: Server, speed: float) -> float:
     """How long espeak-ng speaks the fake's default answer at ``speed``."""
-    client = await Client.open(server.ws_url)
-    updated = await update(client, audio={"output": {"speed": speed}})
+    async with connected(server.ws_url) as client:
+        updated = await update(client, audio={"output": {"speed": speed}})
+        got = await client.answer("speak")
     assert updated["session"]["audio"]["output"]["speed"] == speed
-    await client.ask("speak")
-    got = await client.collect()
-    await client.close()
     return p.pcm_ms(len(got.audio))
 
 

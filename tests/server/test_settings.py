@@ -22,6 +22,10 @@ SAMPLES = {
     "--voice": ("nova", lambda s: s.tts.voice),
     "--speed": ("1.25", lambda s: str(s.tts.speed)),
     "--tts-base-url": ("http://127.0.0.1:2/v1", lambda s: s.tts.openai.base_url),
+    "--stt": ("openai", lambda s: s.stt.engine),
+    "--stt-base-url": ("http://127.0.0.1:3/v1", lambda s: s.stt.openai.base_url),
+    "--allowed-hosts": ("a.test,b.test", lambda s: ",".join(s.allowed_hosts)),
+    "--allowed-origins": ("http://a.test,null", lambda s: ",".join(s.allowed_origins)),
 }
 
 

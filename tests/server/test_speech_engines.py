@@ -11,7 +11,7 @@ import pytest
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.fakes.speech_upstream import SpeechUpstream
-from tests.helpers.client import Client
+from tests.helpers.client import answer_once, connected
 
 ANSWER = "Speech comes from the endpoint. Each sentence is one request."
 
@@ -20,14 +20,12 @@ ANSWER = "Speech comes from the endpoint. Each sentence is one request."
 async def test_openai_speech_endpoint(fake_llm: FakeLLM, start_server, fmt: str) -> None:
     async with SpeechUpstream() as speech:
         server = await start_server(tts="openai", tts_base_url=speech.base_url, tts_format=fmt)
-        client = await Client.open(server.ws_url)
-        assert client.session["session"]["talkterm"]["tts"] == "openai"
         fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
-        await client.ask("Hi")
-        got = await client.collect()
-        await client.close()
+        async with connected(server.ws_url) as client:
+            got = await client.answer("Hi")
+    assert client.session["session"]["talkterm"]["tts"] == "openai"
     assert got.text() == ANSWER
-    assert [r.json["input"] for r in speech.requests] == [
+    assert [(r.json or {}).get("input") for r in speech.requests] == [
         "Speech comes from the endpoint.",
         "Each sentence is one request.",
     ]
@@ -39,11 +37,8 @@ async def test_speech_endpoint_failure_keeps_the_text(fake_llm: FakeLLM, start_s
     async with SpeechUpstream() as speech:
         speech.fail(500)
         server = await start_server(tts="openai", tts_base_url=speech.base_url)
-        client = await Client.open(server.ws_url)
         fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
-        await client.ask("Hi")
-        got = await client.collect()
-        await client.close()
+        got = await answer_once(server.ws_url, "Hi")
     assert got.text() == ANSWER
     assert got.done["status"] == "completed"
     errors = got.of(p.ERROR)
@@ -58,11 +53,8 @@ async def test_espeak_crashing_midway_keeps_the_text(
     crashing.write_text("#!/bin/sh\nhead -c 100 /dev/zero\necho 'segfault' >&2\nexit 139\n")
     crashing.chmod(crashing.stat().st_mode | stat.S_IEXEC)
     server = await start_server(espeak_executable=str(crashing))
-    client = await Client.open(server.ws_url)
     fake_llm.enqueue(Reply(chunks=chunk_text(ANSWER)))
-    await client.ask("Hi")
-    got = await client.collect()
-    await client.close()
+    got = await answer_once(server.ws_url, "Hi")
     assert got.text() == ANSWER
     assert got.done["status"] == "completed"
     assert [e["error"]["code"] for e in got.of(p.ERROR)] == ["tts_failed"]

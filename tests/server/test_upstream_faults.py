@@ -6,7 +6,7 @@ import pytest
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.client import Client
+from tests.helpers.client import Client, answer_once
 
 PARTIAL = "One. Two. Three. Four. Five. Six. Seven. Eight."
 
@@ -64,8 +64,7 @@ async def test_upstream_fault(
     server = await start_server(read_timeout=0.5)
     client = await Client.open(server.ws_url)
     fake_llm.enqueue(reply)
-    await client.ask("Count")
-    got = await client.collect()
+    got = await client.answer("Count")
     errors = got.of(p.ERROR)
     assert [e["error"]["code"] for e in errors] == [code]
     assert got.done["status"] == "failed"
@@ -76,8 +75,7 @@ async def test_upstream_fault(
         assert got.text() and PARTIAL.startswith(got.text())
     # The next prompt works, and the partial answer is in its history.
     fake_llm.enqueue(Reply(chunks=["Recovered."]))
-    await client.ask("Again")
-    assert (await client.collect()).text() == "Recovered."
+    assert (await client.answer("Again")).text() == "Recovered."
     history = fake_llm.requests[-1].json["messages"]
     if partial:
         assert history[-2] == {"role": "assistant", "content": got.text()}
@@ -88,9 +86,6 @@ async def test_unreachable_upstream(start_server) -> None:
     from tests.fakes.llm_upstream import refused_url
 
     server = await start_server(llm_base_url=await refused_url())
-    client = await Client.open(server.ws_url)
-    await client.ask("Hello?")
-    got = await client.collect()
+    got = await answer_once(server.ws_url, "Hello?")
     assert got.of(p.ERROR)[0]["error"]["code"] == "upstream_unreachable"
     assert got.done["status"] == "failed"
-    await client.close()

@@ -7,6 +7,7 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ BYTES_PER_SECOND = 24_000 * 2
 LONG_TEXT = " ".join(f"This is sentence number {i} of a long answer." for i in range(400))
 
 
-async def speak(tts: TTSProvider, text: str, **options: str) -> list[bytes]:
+async def speak(tts: TTSProvider, text: str, **options: Any) -> list[bytes]:
     """All chunks a provider yields for ``text``."""
     return [chunk async for chunk in tts.synthesize(text, **options)]
 

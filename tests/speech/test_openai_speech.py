@@ -51,7 +51,7 @@ async def make(upstream: SpeechUpstream) -> AsyncIterator[Callable[..., OpenAISp
         await tts.aclose()
 
 
-async def speak(tts: OpenAISpeechTTS, text: str = TEXT, **options: str) -> list[bytes]:
+async def speak(tts: OpenAISpeechTTS, text: str = TEXT, **options: Any) -> list[bytes]:
     """All chunks the provider yields for ``text``."""
     return [chunk async for chunk in tts.synthesize(text, **options)]
 

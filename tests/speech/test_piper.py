@@ -16,6 +16,7 @@ from server.errors import TTSError
 from server.speech import TTSProvider, make_tts
 from server.speech.piper import DEFAULT_VOICE, REALTIME_VOICES, PiperTTS, find_voices
 from server.speech.resample import resample
+from tests.helpers.waiting import wait_for
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -34,7 +35,7 @@ def piper() -> Iterator[PiperTTS]:
     """One warm engine for the module, as the server keeps one for all sessions."""
     tts = PiperTTS()
     yield tts
-    tts._pool.shutdown()
+    asyncio.run(tts.aclose())
 
 
 async def speak(tts: TTSProvider, text: str, **options: object) -> bytes:
@@ -82,7 +83,7 @@ async def test_cancel_mid_sentence_stops_synthesis(piper: PiperTTS) -> None:
     assert full_time > 0.4  # long enough that a late stop would show
     stream = piper.synthesize(LONG_SENTENCE)
     first = asyncio.ensure_future(stream.__anext__())
-    await asyncio.sleep(0.05)  # let the one ONNX run start
+    await wait_for(None, lambda: piper.running == 1, what="the one ONNX run started")
     assert not first.done()
     cancelled_at = time.perf_counter()
     first.cancel()  # what cancelling a response does to its synthesis task

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Self
 
 from server.config import Settings
-from server.speech import TTSProvider, tts_from_settings, unknown_voice
+from server.speech import TTSProvider, unknown_voice
+from server.speech.setup import choose_tts
 
 
 class Chorus(TTSProvider):
@@ -22,7 +23,7 @@ class Chorus(TTSProvider):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         yield b""
 
     def voices(self) -> frozenset[str] | None:
@@ -42,7 +43,7 @@ def test_the_unknown_voice_message_comes_from_the_engine() -> None:
 
 
 async def test_an_engine_that_accepts_any_voice_refuses_none() -> None:
-    engine, problem = await tts_from_settings(
+    engine, problem = await choose_tts(
         Settings(tts="openai", tts_base_url="http://127.0.0.1:1")
     )
     assert engine is not None and problem is None
@@ -51,8 +52,8 @@ async def test_an_engine_that_accepts_any_voice_refuses_none() -> None:
 
 
 async def test_a_missing_engine_says_why_and_none_means_none() -> None:
-    engine, problem = await tts_from_settings(
+    engine, problem = await choose_tts(
         Settings(tts="espeak", espeak_executable="no-such-espeak-ng")
     )
     assert engine is None and problem is not None and "no-such-espeak-ng" in problem
-    assert await tts_from_settings(Settings(tts="none")) == (None, None)
+    assert await choose_tts(Settings(tts="none")) == (None, None)

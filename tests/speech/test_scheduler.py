@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 
 import pytest
@@ -36,7 +37,7 @@ async def test_earliest_deadline_runs_first_whatever_the_arrival_order(
     order: list[str] = []
     # A session's look-ahead sentence arrives first; another's first clause is due sooner.
     runs = [
-        asyncio.ensure_future(pool.run(due, lambda name=name: order.append(name)))
+        asyncio.ensure_future(pool.run(due, functools.partial(order.append, name)))
         for due, name in [(30.0, "look-ahead"), (10.0, "first clause"), (20.0, "running dry")]
     ]
     await asyncio.sleep(0)  # all queued while the worker is busy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server import protocol as p
-from tui.answer import Answer
+from tui.app.answer import Answer
 from tui.widgets.assistant_turn import AssistantTurn
 
 

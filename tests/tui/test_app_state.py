@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from tests.helpers.tui_app import scripted_app
 from tests.helpers.waiting import wait_for
-from tui.answer import ResponseState
-from tui.link import LinkState
+from tui.states import LinkState, ResponseState
 
 
 async def test_a_state_set_before_the_screen_exists_is_shown_once_it_does() -> None:

@@ -12,7 +12,9 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.waiting import wait_for
 from tui.app import make_app
 from tui.config import Settings
-from tui.connection import Connection, backoff_delay, translate
+from tui.link import backoff_delay
+from tui.link.server_events import translate
+from tui.link.websocket import Connection
 from tui.widgets.status_line import StatusLine
 
 

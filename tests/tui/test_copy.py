@@ -7,8 +7,8 @@ from typing import Any
 from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.clipboard import code_blocks
-from tui.connection import Connection
+from tui.app.clipboard import code_blocks
+from tui.link.websocket import Connection
 from tui.widgets.prompt_box import PromptBox
 
 ANSWER = "Use a loop:\n\n```python\nfor cup in cups:\n    pour(cup)\n```\n\nThen serve.\n"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from textual.widgets._footer import FooterKey
+from typing import Any
 
-from tests.helpers.tui_app import scripted_app
-from tests.helpers.waiting import wait_for
-from tui.connection import Connection
+from tests.helpers.tui_app import ask, scripted_app
+from tests.helpers.waiting import stays, wait_for
+from tui.link.websocket import Connection
 from tui.widgets.greeting import Greeting
-from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 
 LONG_LLM = "qwen2.5-coder-32b-instruct-q4_k_m at http://gpu-box.example.internal:8080/v1"
@@ -26,12 +25,10 @@ async def test_the_greeting_says_what_to_do_and_goes_once_asked() -> None:
         assert "Answers come from fake-model, spoken by espeak." in text
         assert greeting.display and greeting.region.height > 0
 
-        app.query_one(PromptBox).text = "Hello?"
-        await pilot.press("enter")
+        await ask(pilot, app, "Hello?")
         await wait_for(pilot, lambda: not greeting.display, what="the greeting gone")
         await pilot.press("ctrl+g")  # the answer stops; the greeting stays gone
-        await pilot.pause(0.05)
-        assert not greeting.display
+        await stays(pilot, lambda: not greeting.display, 0.3, what="the greeting gone")
 
 
 async def test_the_demo_responder_says_how_to_get_a_real_llm() -> None:
@@ -54,7 +51,7 @@ async def test_the_status_line_is_one_line_at_80_columns() -> None:
         status.llm = LONG_LLM
         status.error = "The LLM endpoint answered HTTP 500 (server error). Try again in a moment."
         status.first_text_ms, status.first_audio_ms = 412.0, 655.0
-        await pilot.pause(0.05)
+        await wait_for(pilot, lambda: "✗ The LLM endpoint" in str(status.render()), what="shown")
         assert status.region.height == 1 and status.region.width == 80
         line = str(status.render())
         assert line.startswith("● connected │ idle │ ✗ The LLM endpoint")
@@ -70,9 +67,11 @@ async def test_the_footer_fits_80_columns_with_quit() -> None:
     app = scripted_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected")
-        await wait_for(pilot, lambda: len(app.query(FooterKey)) >= 7, what="the footer")
-        keys = {str(key.description): key.region for key in app.query(FooterKey)}
+        # By CSS type name: Textual does not export FooterKey from a public module.
+        await wait_for(pilot, lambda: len(app.query("FooterKey")) >= 7, what="the footer")
+        footer: list[Any] = list(app.query("FooterKey"))
+        keys = {str(key.description): key.region for key in footer}
         palette = keys.pop("palette")  # the footer's "^p palette", at the right
-        assert list(keys) == ["Send", "Stop", "Pause", "Copy", "New", "Chats", "Quit"]
+        assert list(keys) == ["Send", "Stop", "Talk", "Pause", "New", "Chats", "Quit"]
         assert all(region.right <= palette.x for region in keys.values())
         assert palette.right <= 80

@@ -9,9 +9,8 @@ from tests.helpers.server import ServerFactory, sessions
 from tests.helpers.texts import LONG
 from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import stays, wait_for
-from tui.connection import Connection
-from tui.widgets.assistant_turn import AssistantTurn
-from tui.widgets.prompt_box import PromptBox
+from tui.link.websocket import Connection
+from tui.widgets.assistant_turn import AssistantTurn, TurnNote
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import UserTurn
 
@@ -124,6 +123,7 @@ async def test_answer_plays_to_the_end_and_the_highlight_follows_the_voice(
         await ask(pilot, app, "colours?")
         await wait_for(pilot, lambda: app.answer and len(app.answer.starts_ms) == 2, what="segs")
         answer = app.answer
+        assert answer is not None
         turn = answer.turn
         await wait_for(pilot, lambda: turn.highlighted == "The sky is blue.", what="first")
         player.position = answer.starts_ms[1] + 10
@@ -168,8 +168,7 @@ async def test_new_prompt_during_an_answer_stops_it_first(
         await wait_for(pilot, lambda: app.link_state == "connected")
         await ask(pilot, app, "first")
         await wait_for(pilot, lambda: app.answer and app.answer.turn.text, what="first text")
-        app.query_one(PromptBox).text = "second"
-        await pilot.press("enter")
+        await ask(pilot, app, "second")
         await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2, what="second turn")
         first, second = app.query(AssistantTurn)
         assert first.mark == "stopped"
@@ -192,7 +191,7 @@ async def test_upstream_failure_is_shown_and_the_app_stays_usable(
         failed = app.query_one(AssistantTurn)
         assert failed.mark == "failed"
         status = app.query_one(StatusLine)
-        assert status.error and "500" in status.error + str(failed.query_one("TurnNote").content)
+        assert status.error and "500" in status.error + str(failed.query_one(TurnNote).content)
         await ask(pilot, app, "again")
         await wait_for(pilot, lambda: len(app.query(AssistantTurn)) == 2)
         await wait_for(pilot, lambda: app.state == "idle" and app.answer is None)

@@ -12,16 +12,21 @@ from textual import events
 from textual.command import CommandPalette
 
 from tests.helpers.player import FakePlayer
-from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
-from tests.helpers.waiting import wait_for
+from tests.helpers.tui_app import Notices, ScriptedLink, ask, highlighted_command, scripted_app
+from tests.helpers.waiting import stays, wait_for
 from tui.app import Talkterm
-from tui.commands import applicable_commands
-from tui.connection import Connection
+from tui.app.commands import applicable_commands
+from tui.link.websocket import Connection
 from tui.screens.conversations import ConversationsScreen
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.prompt_box import PromptBox
 
 KEYS = {"start": "enter", "pause": "ctrl+o", "resume": "ctrl+r", "stop": "ctrl+g"}
+
+
+def offered(app: Any) -> list[tuple[str, str, str]]:
+    """What the palette offers now: (title, help, id) per command."""
+    return applicable_commands(app)
 
 
 def footer_state(app: Talkterm) -> dict[str, bool]:
@@ -37,8 +42,7 @@ async def start_answer(app: Talkterm, pilot: Any, text: str = "hello") -> Script
     link = app.link
     assert isinstance(link, ScriptedLink)
     await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
-    app.query_one(PromptBox).text = text
-    await pilot.press("enter")
+    await ask(pilot, app, text)
     await wait_for(pilot, lambda: app.answer is not None, what="answer started")
     app.post_message(Connection.ResponseStarted("resp_1"))
     app.post_message(Connection.ItemStarted("resp_1", "item_1"))
@@ -53,8 +57,8 @@ async def test_prompt_has_focus_and_every_key_is_in_the_footer() -> None:
         await wait_for(pilot, lambda: app.link_state == "connected")
         assert isinstance(app.focused, PromptBox)
         shown = {a.binding.id for a in app.screen.active_bindings.values() if a.binding.show}
-        # The less-used keys (ctrl+o, ctrl+r, ctrl+g, ctrl+t) are in the palette, not the footer.
-        footer = {"start", "stop_escape", "pause_resume", "copy_answer", "new_chat"}
+        # The less-used keys (f2, ctrl+o, ctrl+r, ctrl+g, ctrl+t) are in the palette only.
+        footer = {"start", "stop_escape", "talk", "pause_resume", "new_chat"}
         assert footer | {"conversations", "quit"} <= shown
         active = app.screen.active_bindings.values()
         # Enter and Escape reach the prompt (and a modal screen) first; the rest overtake it.
@@ -133,19 +137,19 @@ async def test_the_palette_offers_what_applies_and_runs_it() -> None:
     app = scripted_app()
     async with app.run_test(size=(120, 24)) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
-        idle = [title for title, _, _ in applicable_commands(app)]
+        idle = [title for title, _, _ in offered(app)]
         assert idle == [
             *("Send", "Copy", "New", "Chats", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Status"),
         ]
         await start_answer(app, pilot)
-        titles = [title for title, _, _ in applicable_commands(app)]
+        titles = [title for title, _, _ in offered(app)]
         # A conversation exists once a question is asked: it can be exported.
         assert titles == [
             *("Send", "Stop", "Pause", "Copy", "Settings", "Voice/Text", "Quit"),
             *("Copy last code block", "Export conversation", "Status"),
         ]
-        assert "(^o)" in dict((t, h) for t, h, _ in applicable_commands(app))["Pause"]
+        assert "(^o)" in dict((t, h) for t, h, _ in offered(app))["Pause"]
         await pilot.press("ctrl+p")
         await pilot.press(*"pause")
         await wait_for(pilot, lambda: highlighted_command(app) == "Pause", what="Pause found")
@@ -212,10 +216,14 @@ async def test_a_multi_line_paste_is_inserted_and_not_sent() -> None:
         app.post_message(events.Paste("first line\nsecond line\n"))
         prompt = app.query_one(PromptBox)
         await wait_for(pilot, lambda: "second line" in prompt.text, what="pasted")
-        await pilot.pause(0.1)
         link = app.link
         assert isinstance(link, ScriptedLink)
-        assert "response.create" not in link.types() and app.answer is None
+        await stays(
+            pilot,
+            lambda: "response.create" not in link.types() and app.answer is None,
+            0.3,
+            what="the paste not sent",
+        )
         assert prompt.text == "Explain: first line\nsecond line\n"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "response.create" in link.types(), what="sent")
@@ -242,8 +250,7 @@ async def test_escape_stops_a_streaming_or_paused_answer() -> None:
 
 async def start_answer_again(app: Talkterm, pilot: Any, response_id: str) -> None:
     """A second prompt, its answer started under ``response_id``."""
-    app.query_one(PromptBox).text = "again"
-    await pilot.press("enter")
+    await ask(pilot, app, "again")
     await wait_for(pilot, lambda: app.answer is not None, what="second answer started")
     app.post_message(Connection.ResponseStarted(response_id))
     app.post_message(Connection.TextArrived(response_id, "More."))

@@ -11,11 +11,12 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, Select, Static, TextArea
 
 from server import protocol as p
-from tests.helpers.tui_app import ScriptedLink, scripted_app
+from tests.helpers.tui_app import ScriptedLink, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
+from tui.app.config_file import replace_table
 from tui.config import config_path
-from tui.config_file import replace_table
-from tui.connection import Connection, translate
+from tui.link.server_events import translate
+from tui.link.websocket import Connection
 from tui.preferences import Preferences
 from tui.screens.settings import Chosen, Problem, SettingsScreen
 
@@ -143,7 +144,9 @@ async def test_the_palette_opens_the_screen_on_one_field() -> None:
     app = scripted_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("ctrl+p", *"speaking rate")
-        await pilot.pause(0.3)
+        await wait_for(
+            pilot, lambda: "Speaking rate" in (highlighted_command(app) or ""), what="the command"
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the screen")
         assert app.screen.query_one("#speed", Input).has_focus

@@ -15,7 +15,7 @@ from tests.helpers.server import ServerFactory
 from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
 from tui.screens.settings import SettingsScreen
@@ -25,6 +25,7 @@ from tui.widgets.transcript import UserTurn
 
 def session_shown(server: Server) -> dict[str, Any]:
     """The session as the server's session.updated shows it (the app holds one session)."""
+    assert server.services is not None
     (session,) = server.services.sessions.values()
     return session.config.as_realtime(session.id)
 

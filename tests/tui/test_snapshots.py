@@ -12,7 +12,7 @@ from tests.helpers.player import FakePlayer
 from tests.helpers.scenes import SIZE, connected, paused, streaming
 from tests.helpers.tui_app import scripted_app
 from tests.helpers.waiting import wait_for
-from tui.connection import Connection
+from tui.link.websocket import Connection
 from tui.widgets.prompt_box import PromptBox
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from tui.errors import TalktermAppError
 from tui.store.records import (
     Conversation,
     NewTurn,
@@ -33,7 +35,7 @@ BUSY_TIMEOUT_MS = 5000
 TITLE_CHARS = 80
 
 
-class StoreError(Exception):
+class StoreError(TalktermAppError):
     """The chat store could not be opened, read or written."""
 
 
@@ -80,8 +82,12 @@ class Store:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are ours, explicit and short.
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=0)
+            # Autocommit mode: transactions are ours, explicit and short. The app writes from
+            # its store thread and reads on the UI thread: one lock serialises the two.
+            self._lock = threading.RLock()
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, timeout=0, check_same_thread=False
+            )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _use_wal(self._db)
@@ -93,7 +99,8 @@ class Store:
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -133,11 +140,12 @@ class Store:
             position = int(row[0])
             db.execute(
                 "INSERT INTO turns (conversation_id, position, role, text, at, status, heard,"
-                " model, voice, first_text_ms, first_audio_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " model, voice, first_text_ms, first_audio_ms, spoken)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id, position, turn.role, turn.text, stamp, turn.status,
                     turn.heard, turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms,
+                    int(turn.spoken),
                 ),
             )  # fmt: skip
             db.execute(
@@ -148,7 +156,7 @@ class Store:
             )
         return Turn(
             conversation_id, position, turn.role, turn.text, stamp, turn.status, turn.heard,
-            turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms,
+            turn.model, turn.voice, turn.first_text_ms, turn.first_audio_ms, turn.spoken,
         )  # fmt: skip
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -210,22 +218,24 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, holding the write lock from its start."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the chat store is not writable: {exc}") from exc
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"could not write to the chat store: {exc}") from exc
-            raise
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"the chat store is not writable: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"could not write to the chat store: {exc}") from exc
+                raise
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
         try:
-            return self._db.execute(sql, args).fetchall()
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"could not read the chat store: {exc}") from exc
 
@@ -268,4 +278,5 @@ def _turn(row: sqlite3.Row) -> Turn:
         voice=row["voice"],
         first_text_ms=row["first_text_ms"],
         first_audio_ms=row["first_audio_ms"],
+        spoken=bool(row["spoken"]),
     )

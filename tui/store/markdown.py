@@ -33,7 +33,7 @@ def to_markdown(transcript: Transcript) -> str:
 
 
 def _turn(turn: Turn) -> list[str]:
-    who = "You" if turn.role == "user" else "talkterm"
+    who = ("You (spoken)" if turn.spoken else "You") if turn.role == "user" else "talkterm"
     lines = [f"## {who}", "", turn.remembered.strip() or "*(nothing)*"]
     if mark := _MARKS.get(turn.status):
         lines += ["", mark]

@@ -28,6 +28,8 @@ class NewTurn:
     voice: str | None = None
     first_text_ms: float | None = None
     first_audio_ms: float | None = None
+    spoken: bool = False
+    """A question said into the microphone (its text is the transcript)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Turn:
     voice: str | None = None
     first_text_ms: float | None = None
     first_audio_ms: float | None = None
+    spoken: bool = False
+    """A question said into the microphone (its text is the transcript)."""
 
     @property
     def remembered(self) -> str:

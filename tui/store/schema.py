@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from tui.errors import TalktermAppError
+
 MIGRATIONS: list[str] = [
     # 1: conversations and their turns.
     """
@@ -40,12 +42,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE turns ADD COLUMN first_audio_ms REAL;
     CREATE INDEX conversations_by_updated ON conversations(updated DESC, id DESC);
     """,
+    # 3: questions that were spoken (f4) rather than typed.
+    """
+    ALTER TABLE turns ADD COLUMN spoken INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(TalktermAppError):
     """The database was written by a newer talkterm than this one."""
 
 

@@ -21,8 +21,9 @@ from textual.timer import Timer
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence, MarkdownStream
 
+from tui.states import MARKS, Mark
+
 HIGHLIGHT = "bold $text-accent on $accent 25%"
-MARKS = ("paused", "stopped", "failed", "interrupted", "incomplete")
 FLUSH_EVERY_S = 0.1
 
 
@@ -45,7 +46,7 @@ class _Lit:
 class AssistantTurn(Vertical):
     """One answer: Markdown streamed in, a highlight for the spoken sentence, a note."""
 
-    def __init__(self, text: str = "", mark: str | None = None, note: str = "") -> None:
+    def __init__(self, text: str = "", mark: Mark | None = None, note: str = "") -> None:
         super().__init__()
         self.text = text
         """The full transcript received so far (segment offsets point into it)."""
@@ -104,13 +105,13 @@ class AssistantTurn(Vertical):
             stream, self._stream = self._stream, None
             await stream.stop()
 
-    async def end(self, mark: str | None, note: str) -> None:
+    async def end(self, mark: Mark | None, note: str) -> None:
         """The answer is over: no highlight, its mark and note, all its text shown."""
         self.clear_highlight()
         self.set_mark(mark, note)
         await self.finish()
 
-    def set_mark(self, mark: str | None, note: str = "") -> None:
+    def set_mark(self, mark: Mark | None, note: str = "") -> None:
         """Mark the turn (one of MARKS) with a note, or clear the mark."""
         self.mark, self.note = mark, note
         for name in MARKS:

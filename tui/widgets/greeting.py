@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.commands import shown_keys
+from tui.keys import shown_keys
 
 # How a key the footer shows as a symbol is named in a sentence.
 _SPOKEN = {"⏎": "Enter", "esc": "Esc"}

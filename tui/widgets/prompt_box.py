@@ -40,7 +40,9 @@ class PromptBox(TextArea):
     redraws the screen twice a second, two thirds of what the idle app cost
     (bench/idle_cpu.py). GTK's cursor-blink-timeout does the same, for the same reason."""
 
-    def __init__(self, placeholder: str = "Ask something…") -> None:
+    PLACEHOLDER = "Ask something…"
+
+    def __init__(self, placeholder: str = PLACEHOLDER) -> None:
         super().__init__(
             id="prompt",
             placeholder=placeholder,

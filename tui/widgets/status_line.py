@@ -14,8 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.answer import ResponseState
-from tui.link import LinkState
+from tui.states import LinkState, Mode, ResponseState, model_in
 
 _LINK_STYLES = {
     LinkState.CONNECTED: "$text-success",
@@ -43,7 +42,7 @@ class StatusLine(Widget):
     demo: reactive[bool] = reactive(False, layout=True)
     """Whether the LLM is the demo responder."""
     tts: reactive[str] = reactive("", layout=True)
-    mode: reactive[str] = reactive("voice", layout=True)
+    mode: reactive[Mode] = reactive[Mode]("voice", layout=True)
     """voice or text."""
     audio_note: reactive[str] = reactive("", layout=True)
     """Why there is no sound, e.g. "no audio device — text only"."""
@@ -53,6 +52,10 @@ class StatusLine(Widget):
     first_audio_ms: reactive[float | None] = reactive(None, layout=True)
     error: reactive[str] = reactive("", layout=True)
     """The latest error in plain words, cleared by the next prompt."""
+    listening: reactive[str] = reactive("", layout=True)
+    """While the microphone is open: its time and level meter, e.g. "🎤 0:03 ▂▅▇▃"."""
+    heard_speech: reactive[bool] = reactive(False, layout=True)
+    """The server hears speech in what the microphone sends."""
 
     def __init__(self, *, timed: bool = True) -> None:
         super().__init__()
@@ -99,6 +102,9 @@ class StatusLine(Widget):
             Content.styled(f"● {self._link_text()}", _LINK_STYLES.get(self.link, "")),
             Content.styled(str(self.state), "bold"),
         ]
+        if self.listening:
+            heard = " hearing you" if self.heard_speech else ""
+            parts.append(Content.styled(self.listening + heard, "$text-accent"))
         if self.error:
             parts.append(Content.styled(f"✗ {self.error}", "$text-error"))
         mode = f"{self.mode} (no audio)" if self.audio_note else self.mode
@@ -114,7 +120,7 @@ class StatusLine(Widget):
         """The model alone: no address, at most 24 characters."""
         if self.demo:
             return "demo LLM"
-        model = self.llm.split(" at ", 1)[0].strip()
+        model = model_in(self.llm)
         return model if len(model) <= 24 else model[:23] + "…"
 
     def details(self) -> str:

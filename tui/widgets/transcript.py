@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui.states import Mark
 from tui.widgets.assistant_turn import AssistantTurn
 from tui.widgets.greeting import Greeting
 
@@ -42,7 +43,7 @@ class TurnRecord:
 
     role: str
     text: str
-    mark: str | None = None
+    mark: Mark | None = None
     note: str = ""
 
     def widget(self) -> Widget:
