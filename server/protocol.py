@@ -232,10 +232,7 @@ def decode_client_event(raw: str | bytes) -> dict[str, Any]:
 
 def is_extension(event: dict[str, Any]) -> bool:
     """Whether only a client that asked for talkterm's extensions should see ``event``."""
-    kind = event.get("type")
-    if kind == ERROR:  # an old-style notice ("info") fails nothing; plain clients take it as fatal
-        return bool(event.get("error", {}).get("type") == "info")
-    return kind in EXTENSION_EVENTS
+    return event.get("type") in EXTENSION_EVENTS
 
 
 def notice_event(code: str, message: str, response_id: str | None = None) -> dict[str, Any]:

@@ -140,11 +140,10 @@ class InputAudio:
         self._drop()
         await self._send({"type": p.INPUT_CLEARED})
         await self._send(
-            p.error_event(
+            p.notice_event(
                 p.INPUT_AUDIO_INTERRUPTED,
                 "The connection dropped while you were speaking, so that turn was dropped; "
                 "please say it again.",
-                kind="info",
             )
         )
 

@@ -85,7 +85,7 @@ class Listening:
     async def _listening_changed(self, before: InputConfig, after: InputConfig) -> None:
         """Say how a newly asked semantic_vad is approximated (a notice, not an error)."""
         if (notice := semantic_notice(before, after)) is not None:
-            await self._send_locked(p.error_event(p.SEMANTIC_VAD_APPROXIMATED, notice, kind="info"))
+            await self._send_locked(p.notice_event(p.SEMANTIC_VAD_APPROXIMATED, notice))
 
     def _listen_info(self) -> dict[str, Any]:
         """session.created's ``talkterm.listen``: whether this session can take voice."""

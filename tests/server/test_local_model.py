@@ -157,7 +157,7 @@ async def test_two_sessions_asking_at_once_both_get_answers(local_server: Server
 
 
 async def test_a_long_conversation_stays_within_the_context(local_server: Server) -> None:
-    client = await Client.open(local_server.ws_url, token="t")
+    client = await Client.open(local_server.ws_url, token="t", extensions=True)  # as the app
     await client.send({"type": p.SESSION_UPDATE, "session": {"output_modalities": ["text"]}})
     await client.expect(p.SESSION_UPDATED)
     filler = " ".join(f"Fact {i}: the garden has {i} roses." for i in range(60))  # ~700 tokens
@@ -166,9 +166,9 @@ async def test_a_long_conversation_stays_within_the_context(local_server: Server
         await client.ask(f"{filler} Question {turn}: how many roses?", max_output_tokens=20)
         got = await client.collect(timeout=120)
         assert got.done["status"] == "completed", got.of(p.ERROR)
-        codes += [error["error"]["code"] for error in got.of(p.ERROR)]
+        assert not got.of(p.ERROR)  # notices only, no failure
+        codes += [notice["code"] for notice in got.of(p.NOTICE)]
     assert p.CONTEXT_TRIMMED in codes  # early turns were left out, and the user was told
-    assert set(codes) <= p.NOTICE_CODES  # notices only, no failure
     await client.close()
 
 
