@@ -7,6 +7,7 @@ put them together, so a wrong shape fails here as it would for any OpenAI client
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -30,12 +31,19 @@ ARGS = json.dumps({"city": "Paris"})
 ASK: Any = [{"role": "user", "content": "Weather in Paris?"}]
 
 
-def sdk(server: Server) -> AsyncOpenAI:
-    """The official client, pointed at our HTTP side."""
-    return AsyncOpenAI(api_key="unused", base_url=f"{server.http_url}/v1", max_retries=0)
+@pytest.fixture
+async def sdk(server: Server) -> AsyncIterator[AsyncOpenAI]:
+    """The official client, pointed at our HTTP side; closed in the test's own event loop
+    (left to the garbage collector, its close logs errors into a later test)."""
+    async with AsyncOpenAI(
+        api_key="unused", base_url=f"{server.http_url}/v1", max_retries=0
+    ) as client:
+        yield client
 
 
-async def test_streamed_tool_call_reaches_the_sdk(fake_llm: FakeLLM, server: Server) -> None:
+async def test_streamed_tool_call_reaches_the_sdk(
+    fake_llm: FakeLLM, server: Server, sdk: AsyncOpenAI
+) -> None:
     fake_llm.enqueue(Reply(chunks=["Checking."], tool_calls=[ToolCall("get_weather", ARGS)]))
     options: Any = {
         "tool_choice": "auto",
@@ -46,7 +54,7 @@ async def test_streamed_tool_call_reaches_the_sdk(fake_llm: FakeLLM, server: Ser
         "seed": 7,
         "response_format": {"type": "text"},
     }
-    async with sdk(server).chat.completions.stream(
+    async with sdk.chat.completions.stream(
         model="talkterm", messages=ASK, tools=TOOLS, **options
     ) as stream:
         async for _ in stream:
@@ -62,28 +70,31 @@ async def test_streamed_tool_call_reaches_the_sdk(fake_llm: FakeLLM, server: Ser
     assert {k: sent[k] for k in options} == options
 
 
-async def test_whole_answer_with_a_tool_call(fake_llm: FakeLLM, server: Server) -> None:
+async def test_whole_answer_with_a_tool_call(
+    fake_llm: FakeLLM, server: Server, sdk: AsyncOpenAI
+) -> None:
     fake_llm.enqueue(Reply(tool_calls=[ToolCall("get_weather", ARGS, "call_9")]))
-    answer = await sdk(server).chat.completions.create(model="talkterm", messages=ASK, tools=TOOLS)
+    answer = await sdk.chat.completions.create(model="talkterm", messages=ASK, tools=TOOLS)
     message = answer.choices[0].message
     assert answer.choices[0].finish_reason == "tool_calls" and message.content is None
     assert message.tool_calls is not None and message.tool_calls[0].id == "call_9"
 
 
 async def test_history_with_tool_calls_and_results_is_forwarded(
-    fake_llm: FakeLLM, server: Server
+    fake_llm: FakeLLM, server: Server, sdk: AsyncOpenAI
 ) -> None:
-    call = {"id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": ARGS}}
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": ARGS},
+    }
     history: Any = [
         *ASK,
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny"}'},
     ]
     fake_llm.enqueue(Reply(chunks=chunk_text("It is sunny.")))
-    answer = await sdk(server).chat.completions.create(
-        model="talkterm", messages=history, tools=TOOLS
-    )
+    answer = await sdk.chat.completions.create(model="talkterm", messages=history, tools=TOOLS)
     assert answer.choices[0].message.content == "It is sunny."
     assert fake_llm.chat_requests[-1].json["messages"][-2:] == history[-2:]
 
@@ -93,18 +104,18 @@ async def test_history_with_tool_calls_and_results_is_forwarded(
     [("temperature", 5), ("n", 2), ("tools", [{"type": "function"}]), ("seed", "x")],
 )
 async def test_an_option_the_upstream_cannot_take_is_refused_by_name(
-    fake_llm: FakeLLM, server: Server, field: str, value: Any
+    fake_llm: FakeLLM, server: Server, field: str, value: Any, sdk: AsyncOpenAI
 ) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        await sdk(server).chat.completions.create(
-            model="talkterm", messages=ASK, extra_body={field: value}
-        )
+        await sdk.chat.completions.create(model="talkterm", messages=ASK, extra_body={field: value})
     assert refused.value.body["param"].startswith(field)  # type: ignore[index]
     assert fake_llm.chat_requests == []
 
 
-async def test_tool_message_needs_its_call_id(fake_llm: FakeLLM, server: Server) -> None:
+async def test_tool_message_needs_its_call_id(
+    fake_llm: FakeLLM, server: Server, sdk: AsyncOpenAI
+) -> None:
     history: Any = [*ASK, {"role": "tool", "content": "sunny"}]
     with pytest.raises(openai.BadRequestError) as refused:
-        await sdk(server).chat.completions.create(model="talkterm", messages=history)
+        await sdk.chat.completions.create(model="talkterm", messages=history)
     assert refused.value.body["param"] == "messages[1].tool_call_id"  # type: ignore[index]
