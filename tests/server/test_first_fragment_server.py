@@ -1,0 +1,54 @@
+"""A long opening sentence is heard before its full stop has even been streamed (issue 17).
+
+Real server, real speech engines, the fake upstream: the upstream holds back the rest
+of the first sentence until the client has heard audio, so the order of events (not
+a stopwatch) says whether speech waited for the sentence to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server import protocol as p
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.helpers.client import Client, Received
+from tests.helpers.server import ServerFactory
+
+pytestmark = pytest.mark.timeout(120)
+
+ANSWER = "The quick brown fox jumps over the lazy dog. It ran off into the woods."
+
+
+def text_before_first_audio(got: Received) -> str:
+    kinds = (p.TEXT_DELTA, p.TRANSCRIPT_DELTA)
+    first_audio = got.types().index(p.AUDIO_DELTA)
+    return "".join(e["delta"] for e in got.events[:first_audio] if e["type"] in kinds)
+
+
+@pytest.mark.parametrize("tts", ["piper", "espeak"])
+async def test_the_opening_words_are_heard_before_the_sentence_ends(
+    fake_llm: FakeLLM, start_server: ServerFactory, tts: str
+) -> None:
+    server = await start_server(tts=tts)
+    client = await Client.open(server.ws_url)
+    pieces = chunk_text(ANSWER)
+    full_stop = next(index for index, piece in enumerate(pieces) if "." in piece)
+    heard = asyncio.Event()
+    fake_llm.enqueue(Reply(chunks=pieces, hold=heard, hold_at=full_stop, hold_s=5))
+    await client.ask("Hi")
+    got = await client.read_until(p.AUDIO_DELTA)
+    heard.set()
+    got = await client.collect(got)
+    await client.close()
+    assert "." not in text_before_first_audio(got)
+    assert got.text() == ANSWER
+    segments = got.of(p.AUDIO_SEGMENT)
+    assert [s["text"] for s in segments] == [
+        "The quick",
+        " brown fox jumps over the lazy dog.",
+        " It ran off into the woods.",
+    ]
+    assert [(s["char_start"], s["char_end"]) for s in segments] == [(0, 9), (9, 44), (44, 71)]
+    assert got.done["status"] == "completed"
