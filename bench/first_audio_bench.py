@@ -8,7 +8,8 @@ upstream streams the answer in 6-character chunks 10 ms apart. Measured per answ
 - first upstream chunk written → first audio byte at the client (WebSocket; and over
   HTTP streaming for the 44-character opening);
 - the silence at the first join between segments, from the received audio and the
-  ``response.output_audio.segment`` offsets;
+  ``response.output_audio.segment`` offsets, and how late the second segment's first
+  audio arrived against its playback time (a pause the client adds to that silence);
 - whether any audio chunk arrived later than its playback time (a gap a client hears);
 - for the first ``--wer-runs`` rounds, the word error rate of the whole answer as
   faster-whisper tiny.en hears it.
@@ -64,6 +65,7 @@ class Cell:
 
     first_ms: list[float] = field(default_factory=list)
     join_ms: list[float] = field(default_factory=list)
+    stall_ms: list[float] = field(default_factory=list)
     gaps: int = 0
     wer: list[float] = field(default_factory=list)
     first_segment: str = ""
@@ -80,7 +82,7 @@ async def ws_answer(fake: FakeLLM, client: Client, text: str, cell: Cell, wer: b
     await client.ask("go")
     audio = bytearray()
     first: float | None = None
-    late = False
+    late = stalled = False
     segments: list[dict[str, object]] = []
     while True:
         event = await client.recv(60)
@@ -92,7 +94,11 @@ async def ws_answer(fake: FakeLLM, client: Client, text: str, cell: Cell, wer: b
             if first is None:
                 first = now
                 cell.first_ms.append((now - fake.sent_log[0][1]) * 1000)
-            late |= now - first > len(audio) / BYTES_PER_S + SLACK_S
+            behind = now - first - len(audio) / BYTES_PER_S
+            if len(segments) == 2 and not stalled:
+                stalled = True  # the second segment's first audio: how late it came
+                cell.stall_ms.append(max(0.0, behind) * 1000)
+            late |= behind > SLACK_S
             audio += base64.b64decode(event["delta"])
         elif event["type"] == p.RESPONSE_DONE:
             break
@@ -159,9 +165,14 @@ def cell_row(tts: str, version: str, name: str, cell: Cell) -> str:
     join = f"{statistics.median(cell.join_ms):.0f}" if cell.join_ms else "–"
     wer = f"{statistics.mean(cell.wer):.3f}" if cell.wer else "–"
     gaps = f"{cell.gaps}/{len(first)}" if name != "HTTP" else "–"
+    stall = (
+        f"{statistics.median(cell.stall_ms):.0f} / {pct(cell.stall_ms, 0.9):.0f}"
+        if cell.stall_ms
+        else "–"
+    )
     return (
         f"| {tts} | {name} | {version} | {len(first)} | {statistics.median(first):.0f} "
-        f"| {pct(first, 0.9):.0f} | {join} | {gaps} | {wer} | {cell.first_segment!r} |"
+        f"| {pct(first, 0.9):.0f} | {join} | {stall} | {gaps} | {wer} | {cell.first_segment!r} |"
     )
 
 
@@ -170,9 +181,10 @@ async def main(args: argparse.Namespace) -> None:
         extract(args.base, before)
         print(
             "| engine | opening | version | n | first audio p50 ms | p90 ms "
-            "| silence at first join ms | answers with a gap | WER | first segment |"
+            "| silence at first join ms | late at first join p50 / p90 ms "
+            "| answers with a gap | WER | first segment |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for tts in args.tts.split(","):
             cells = await run_engine(tts, Path(before), args.rounds, args.wer_runs)
             for name in [*OPENINGS, "HTTP"]:

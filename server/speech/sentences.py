@@ -99,7 +99,8 @@ class SentenceSplitter:
         self._offset = 0  # transcript offset of _buf[_start]
         self._resume = 0  # candidates before this index are already known not to end a segment
         self._emitted = False
-        self._cut = -1  # where the opening fragment ends in _buf, once it is cut
+        self._cut = -1  # where the fragment being handed out ends in _buf
+        self._fragments = 0  # fragments of the opening sentence cut so far
         self._continued = False  # the next segment carries on the sentence of a fragment
 
     def feed(self, delta: str) -> list[Segment]:
@@ -227,13 +228,15 @@ class SentenceSplitter:
 
     def _cut_fragment(self, end: int) -> int:
         self._cut = end
+        self._fragments += 1
         return end
 
     def _fragment(self, buf: str, lead: int) -> int | None:
         """Where the answer's opening sentence may be cut early, if it is long enough."""
-        if self._emitted or not self._first_fragment:
+        if not self._first_fragment or (self._emitted and not self._continued):
             return None
-        return fragment_cut(buf, lead, self._first_fragment)
+        # Each piece twice as long as the one before: see server.speech.fragment.
+        return fragment_cut(buf, lead, self._first_fragment << self._fragments)
 
     def _judge(self, buf: str, pos: int, lead: int, final: bool) -> _Verdict:
         char = buf[pos]

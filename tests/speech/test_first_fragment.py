@@ -25,14 +25,28 @@ def test_a_long_opening_sentence_is_cut_after_its_first_words(how: str) -> None:
     segments = split(text, how, first_clause_min=3, first_fragment=8)
     assert [s.text for s in segments] == [
         "The quick",
-        " brown fox jumps over the lazy dog.",
+        " brown fox jumps over",
+        " the lazy dog.",
         " It ran away.",
     ]
     assert [(s.continues, s.continued) for s in segments] == [
         (True, False),
+        (True, True),
         (False, True),
         (False, False),
     ]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_each_further_piece_is_at_least_twice_as_long_as_the_minimum_before(how: str) -> None:
+    text = (
+        "When you start a long answer with one sentence that keeps going on and on without "
+        "any comma at all it is cut into pieces that grow."
+    )
+    pieces = texts(text, how)
+    assert pieces[:3] == ["When you", " start a long answer", " with one sentence that keeps going"]
+    assert len(pieces) == 4
+    assert [len(piece.strip()) >= 8 << k for k, piece in enumerate(pieces[:-1])] == [True] * 3
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -49,13 +63,22 @@ def test_short_sentences_are_spoken_whole(text: str, how: str) -> None:
 def test_only_the_opening_is_cut(how: str) -> None:
     assert texts("Sure. " + FOX, how) == ["Sure.", " " + FOX]
     second = " The slow green turtle walks under the busy bridge."
-    assert texts(FOX + second, how) == ["The quick", " brown fox jumps over the lazy dog.", second]
+    assert texts(FOX + second, how) == [
+        "The quick",
+        " brown fox jumps over",
+        " the lazy dog.",
+        second,
+    ]
 
 
 @pytest.mark.parametrize("how", HOW)
 def test_a_first_word_longer_than_the_minimum_goes_out_alone(how: str) -> None:
     text = "Internationally recognised standards keep networks running."
-    assert texts(text, how) == ["Internationally", text.removeprefix("Internationally")]
+    assert texts(text, how) == [
+        "Internationally",
+        " recognised standards",
+        " keep networks running.",
+    ]
 
 
 @pytest.mark.parametrize("how", HOW)

@@ -52,5 +52,11 @@ async def test_its_continuation_keeps_only_a_breath_of_silence_before_it() -> No
         assert KEEP_MS * MS <= kept <= (KEEP_MS + WINDOW_MS) * MS
 
 
+async def test_a_middle_piece_is_trimmed_on_both_sides() -> None:
+    out = await heard(Segment(" brown fox", 9, 19, continues=True, continued=True), 4096)
+    assert SPEECH in out
+    assert len(out) - len(SPEECH) <= 2 * (KEEP_MS + WINDOW_MS) * MS
+
+
 async def test_other_segments_are_passed_through_untouched() -> None:
     assert await heard(Segment("Sure.", 0, 5)) == FRAMED
