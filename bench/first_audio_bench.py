@@ -12,7 +12,8 @@ upstream streams the answer in 6-character chunks 10 ms apart. Measured per answ
   audio arrived against its playback time (a pause the client adds to that silence);
 - whether any audio chunk arrived later than its playback time (a gap a client hears);
 - for the first ``--wer-runs`` rounds, the word error rate of the whole answer as
-  faster-whisper tiny.en hears it.
+  faster-whisper tiny.en hears it;
+- at the end, each server's CPU while idle with its client connected (on stderr).
 
 Reproduce (from the repository root)::
 
@@ -48,7 +49,7 @@ from bench.speech_quality import (  # noqa: E402
     transcribe,
     word_error_rate,
 )
-from bench.transports_bench import ASK, extract, server  # noqa: E402
+from bench.transports_bench import ASK, cpu_s, extract, server  # noqa: E402
 from server import protocol as p  # noqa: E402
 from tests.fakes.llm_upstream import FakeLLM, Reply  # noqa: E402
 from tests.helpers.client import Client  # noqa: E402
@@ -132,14 +133,17 @@ async def http_first_audio(fake: FakeLLM, port: int, text: str, cell: Cell) -> N
                 cell_done = True
 
 
-async def run_engine(tts: str, before_root: Path, rounds: int, wer_runs: int) -> dict[str, Cell]:
-    """All rounds for one engine; cells keyed ``version|opening``."""
+async def run_engine(
+    tts: str, before_root: Path, rounds: int, wer_runs: int, idle_s: float
+) -> dict[str, Cell]:
+    """All rounds for one engine; cells keyed ``version|opening``; then each server's idle CPU."""
     cells: dict[str, Cell] = {}
     async with FakeLLM() as fake, AsyncExitStack() as stack:
-        ports = {
-            "before": (await stack.enter_async_context(server(fake, tts, before_root)))[1],
-            "after": (await stack.enter_async_context(server(fake, tts, ROOT)))[1],
+        started = {
+            "before": await stack.enter_async_context(server(fake, tts, before_root)),
+            "after": await stack.enter_async_context(server(fake, tts, ROOT)),
         }
+        ports = {version: port for version, (_pid, port) in started.items()}
         clients = {
             version: await Client.open(f"ws://127.0.0.1:{port}/v1/realtime")
             for version, port in ports.items()
@@ -155,6 +159,16 @@ async def run_engine(tts: str, before_root: Path, rounds: int, wer_runs: int) ->
                 cell = cells.setdefault(f"{version}|HTTP", Cell())
                 await asyncio.sleep(0.3)
                 await http_first_audio(fake, ports[version], answer(HTTP_OPENING), cell)
+        await asyncio.sleep(2.0)  # the last answer's tasks wind down
+        before = {version: cpu_s(pid) for version, (pid, _port) in started.items()}
+        await asyncio.sleep(idle_s)
+        for version, (pid, _port) in started.items():
+            share = (cpu_s(pid) - before[version]) / idle_s * 100
+            print(
+                f"Idle CPU of the {tts} server, {version}, connected, over {idle_s:.0f} s: "
+                f"{share:.2f} % of a core",
+                file=sys.stderr,
+            )
         for client in clients.values():
             await client.close()
     return cells
@@ -186,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for tts in args.tts.split(","):
-            cells = await run_engine(tts, Path(before), args.rounds, args.wer_runs)
+            cells = await run_engine(tts, Path(before), args.rounds, args.wer_runs, args.idle)
             for name in [*OPENINGS, "HTTP"]:
                 for version in ("before", "after"):
                     print(cell_row(tts, version, name, cells[f"{version}|{name}"]), flush=True)
@@ -198,4 +212,5 @@ if __name__ == "__main__":
     parser.add_argument("--tts", default="piper,espeak")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--wer-runs", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured")
     asyncio.run(main(parser.parse_args()))
