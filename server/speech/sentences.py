@@ -63,9 +63,9 @@ class Segment:
     start: int
     end: int
     continues: bool = False
-    """An opening fragment: its sentence goes on in the next segment (no pause after it)."""
+    """A piece of a long opening sentence that goes on in the next segment (no pause after it)."""
     continued: bool = False
-    """The rest of a sentence whose opening fragment was the segment before."""
+    """The segment carries on the sentence the segment before it began (no pause before it)."""
 
 
 class _Wait:
