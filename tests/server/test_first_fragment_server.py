@@ -8,7 +8,9 @@ a stopwatch) says whether speech waited for the sentence to end.
 from __future__ import annotations
 
 import asyncio
+import json
 
+import httpx
 import pytest
 
 from server import protocol as p
@@ -19,6 +21,18 @@ from tests.helpers.server import ServerFactory
 pytestmark = pytest.mark.timeout(120)
 
 ANSWER = "The quick brown fox jumps over the lazy dog. It ran off into the woods."
+SPEECH = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "pcm16"}}
+
+
+def held_reply(heard: asyncio.Event) -> Reply:
+    """The answer, its first full stop held back until ``heard`` is set.
+
+    At most 3 s, under the server's 5 s read timeout in tests, so the old rule fails
+    on the order of events rather than on a timeout.
+    """
+    pieces = chunk_text(ANSWER)
+    full_stop = next(index for index, piece in enumerate(pieces) if "." in piece)
+    return Reply(chunks=pieces, hold=heard, hold_at=full_stop, hold_s=3)
 
 
 def text_before_first_audio(got: Received) -> str:
@@ -33,10 +47,8 @@ async def test_the_opening_words_are_heard_before_the_sentence_ends(
 ) -> None:
     server = await start_server(tts=tts)
     client = await Client.open(server.ws_url)
-    pieces = chunk_text(ANSWER)
-    full_stop = next(index for index, piece in enumerate(pieces) if "." in piece)
     heard = asyncio.Event()
-    fake_llm.enqueue(Reply(chunks=pieces, hold=heard, hold_at=full_stop, hold_s=5))
+    fake_llm.enqueue(held_reply(heard))
     await client.ask("Hi")
     got = await client.read_until(p.AUDIO_DELTA)
     heard.set()
@@ -56,3 +68,26 @@ async def test_the_opening_words_are_heard_before_the_sentence_ends(
         zip([0, *ends], [*ends, len(ANSWER)], strict=True)
     )
     assert got.done["status"] == "completed"
+
+
+async def test_over_http_streaming_too(fake_llm: FakeLLM, start_server: ServerFactory) -> None:
+    server = await start_server(tts="piper")
+    heard = asyncio.Event()
+    fake_llm.enqueue(held_reply(heard))
+    transcript, before_audio = "", None
+    body = {"model": "x", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream("POST", f"{server.http_url}/v1/chat/completions", json=body | SPEECH) as got,
+    ):
+        async for line in got.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            choices = json.loads(line.removeprefix("data: "))["choices"]
+            audio = choices[0]["delta"].get("audio", {}) if choices else {}
+            transcript += audio.get("transcript", "")
+            if "data" in audio and before_audio is None:
+                before_audio = transcript
+                heard.set()
+    assert before_audio is not None and "." not in before_audio
+    assert transcript == ANSWER
