@@ -34,6 +34,7 @@ from server.session.outbox import Outbox
 from server.session.response_events import OPENING, ResponseEvents
 from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
 from server.session.tasks import first_of, stop_tasks
+from server.speech.joins import seamless
 from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
 from server.speech.speakable import speakable
@@ -181,7 +182,7 @@ class ResponseRun(ResponseEvents):
 
     async def _produce(self) -> None:
         tts = self._voice.tts
-        splitter = SentenceSplitter(first_clause_min=tts.first_clause_min if tts else 10)
+        splitter = tts.splitter() if tts else SentenceSplitter()
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
             async for event in self._reply():
@@ -233,20 +234,21 @@ class ResponseRun(ResponseEvents):
             # Nobody to hear it: an abandoned session must not synthesise through its grace.
             await self._outlet.present.wait()
             chunks: _Chunks = asyncio.Queue()
-            task = asyncio.create_task(self._synthesise(text, chunks))
+            task = asyncio.create_task(self._synthesise(segment, text, chunks))
             self._synthesis.add(task)
             task.add_done_callback(self._synthesis.discard)
             ordered.put_nowait((segment, chunks))
         ordered.put_nowait(None)
 
-    async def _synthesise(self, text: str, chunks: _Chunks) -> None:
+    async def _synthesise(self, segment: Segment, text: str, chunks: _Chunks) -> None:
         voice = self._voice
         assert voice.tts is not None
         # This task's own context: an engine that shares its CPU serves the earliest first.
         speech_due.set(self._audio_due())
         try:
             async with synthesis_slot(voice):
-                async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
+                pcm_stream = voice.tts.synthesize(text, voice=voice.name, speed=voice.speed)
+                async for pcm in seamless(pcm_stream, segment):
                     chunks.put_nowait(pcm)
         except TTSError as exc:
             chunks.put_nowait(exc)

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from server.errors import TTSUnavailable
+from server.speech.sentences import SentenceSplitter
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -41,10 +42,18 @@ class TTSProvider(ABC):
     """How many syntheses may run at once across all sessions, unless settings say."""
     first_clause_min: int = 10
     """Shortest first clause worth its own request (the splitter's ``first_clause_min``)."""
+    first_fragment: int = 0
+    """Fewest characters of an opening fragment cut from a long first sentence (0: never)."""
     voice: str | None = None
     """The voice used when a request names none (shown in the ready line and session.created)."""
     speed: float = 1.0
     """The engine's own pace (``--speed``); a request's ``speed`` multiplies it."""
+
+    def splitter(self) -> SentenceSplitter:
+        """A sentence splitter cutting the opening as this engine starts speaking soonest."""
+        return SentenceSplitter(
+            first_clause_min=self.first_clause_min, first_fragment=self.first_fragment
+        )
 
     def pace(self, speed: float) -> float:
         """The engine's pace times a request's ``speed``, kept within what engines accept."""

@@ -132,6 +132,10 @@ class PiperTTS(TTSProvider):
     # Piper's time to first audio grows with the text (a 25-character sentence took 4×
     # as long as "Sure,"), so even a one-word opening clause goes ahead on its own.
     first_clause_min = 3
+    # For the same reason a long opening sentence is cut after its first words (issue 17:
+    # "The quick" goes ahead of "brown fox jumps over the lazy dog."), measured in
+    # bench/fragment_rule.py against cuts after 12, 16 and 20 characters.
+    first_fragment = 8
 
     def __init__(
         self,
