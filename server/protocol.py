@@ -96,7 +96,9 @@ RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_A
 # Codes of ``error`` events of type "info": notices that fail nothing (docs/protocol.md).
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
-NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL})
+NO_VOICE_FOR_LANGUAGE: Final = "no_voice_for_language"
+"""A sentence's language has no installed voice: the session's voice reads it."""
+NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL, NO_VOICE_FOR_LANGUAGE})
 
 # Query parameters of the WebSocket URL with which a client resumes a session.
 RESUME_SESSION_PARAM: Final = "talkterm_session"

@@ -45,6 +45,8 @@ class TTSProvider(ABC):
     """The voice used when a request names none (shown in the ready line and session.created)."""
     speed: float = 1.0
     """The engine's own pace (``--speed``); a request's ``speed`` multiplies it."""
+    speaks_any_language: bool = False
+    """Whether every voice reads every language (a remote multilingual model)."""
 
     def pace(self, speed: float) -> float:
         """The engine's pace times a request's ``speed``, kept within what engines accept."""
@@ -78,6 +80,10 @@ class TTSProvider(ABC):
         """Whether ``voice`` names a voice of this engine (any name, if it cannot tell)."""
         known = self.voices()
         return known is None or voice in known
+
+    def language_voice(self, language: str) -> str | None:
+        """This engine's installed voice for ``language`` (an espeak-ng code), or None."""
+        return None
 
     def voice_examples(self) -> list[str]:
         """A few voices to suggest when a client names an unknown one."""

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
 from server.speech import TTSProvider
+from server.speech.polyglot import voice_language
 from server.speech.resample import resample, to_pcm16
 from server.speech.scheduler import DeadlinePool, due_now
 
@@ -187,6 +188,11 @@ class PiperTTS(TTSProvider):
     def accepts(self, voice: str) -> bool:
         """A known voice, maybe with ``#speaker``, or a .onnx path (both checked when used)."""
         return voice.partition("#")[0] in self.voices() or voice.endswith(".onnx")
+
+    def language_voice(self, language: str) -> str | None:
+        """The first installed Piper voice (by name) whose locale is ``language``."""
+        found = sorted(name for name in self.catalog if voice_language(name) == language)
+        return found[0] if found else None
 
     def voice_examples(self) -> list[str]:
         """The installed voices (a few), then one Realtime alias."""

@@ -1,0 +1,180 @@
+"""Speak each sentence in its own language: the best installed voice per language run.
+
+A sentence is cut into language runs (``server.speech.language``); each run is said by
+the session's engine with a voice of its own for that language (an installed Piper
+voice, espeak-ng's voice when espeak-ng is the engine), else by espeak-ng's voice for
+it, else by the session's voice with one notice. Text in the session's language keeps
+the session's voice. One ``Polyglot`` per engine, shared by every session.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from server.speech import TTSProvider
+from server.speech.language import letters, runs
+
+DEFAULT_LANGUAGE: Final = "en"
+# Piper names voices by locale (zh_CN-huayan-medium); espeak-ng calls Mandarin cmn.
+_PIPER_LANGUAGES: Final = {"zh": "cmn"}
+_VOICE_LANGUAGE: Final = re.compile(r"([a-z]{2,3})(?:[_-]|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A run of a sentence and who says it: engine, voice (None: the engine's own)."""
+
+    text: str
+    language: str
+    engine: TTSProvider
+    voice: str | None
+
+    @property
+    def voice_name(self) -> str | None:
+        """The voice as a client should see it."""
+        return self.voice if self.voice is not None else self.engine.voice
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one sentence is spoken: its parts in order, and a notice if a language has no voice."""
+
+    parts: list[Part]
+    notice: str | None = None
+
+    @property
+    def language(self) -> str | None:
+        """The language most of the sentence's letters are in."""
+        main = self._main()
+        return main.language if main is not None else None
+
+    @property
+    def voice(self) -> str | None:
+        """The voice of the sentence's main language."""
+        main = self._main()
+        return main.voice_name if main is not None else None
+
+    def _main(self) -> Part | None:
+        counts: dict[str, int] = {}
+        for part in self.parts:
+            counts[part.language] = counts.get(part.language, 0) + letters(part.text)
+        if not counts:
+            return None
+        language = max(counts, key=lambda name: counts[name])
+        return next(part for part in self.parts if part.language == language)
+
+
+def voice_language(voice: str | None) -> str:
+    """The language a voice name says it speaks (en_US-joe → en, cmn → cmn), else English."""
+    match = _VOICE_LANGUAGE.match((voice or "").lower())
+    if match is None:
+        return DEFAULT_LANGUAGE
+    return _PIPER_LANGUAGES.get(match.group(1), match.group(1))
+
+
+class Polyglot:
+    """Chooses the voice for each language an engine's sessions meet."""
+
+    def __init__(
+        self, engine: TTSProvider, helper: Callable[[TTSProvider], TTSProvider] | None = None
+    ) -> None:
+        self.engine = engine
+        self._make_helper = helper or _espeak_beside
+        self._helper: TTSProvider | None = None
+        self._helper_made = False
+        self._chosen: dict[str, tuple[TTSProvider, str | None] | None] = {}
+
+    def plan(self, text: str, voice: str | None) -> Plan:
+        """The parts of ``text`` and their voices, for a session whose voice is ``voice``."""
+        default = voice_language(voice or self.engine.voice)
+        parts: list[Part] = []
+        missing: list[str] = []
+        for run in runs(text, default):
+            choice = None if run.language == default else self._choose(run.language)
+            if choice is None:
+                if run.language != default:
+                    missing.append(run.language)
+                choice = (self.engine, voice)
+            engine, chosen = choice
+            parts.append(Part(run.text, run.language, engine, chosen))
+        return Plan(_merged(parts), _notice(missing, self.engine) if missing else None)
+
+    def _choose(self, language: str) -> tuple[TTSProvider, str | None] | None:
+        if language not in self._chosen:
+            self._chosen[language] = self._find(language)
+        return self._chosen[language]
+
+    def _find(self, language: str) -> tuple[TTSProvider, str | None] | None:
+        if self.engine.speaks_any_language:
+            return None
+        own = self.engine.language_voice(language)
+        if own is not None:
+            return self.engine, own
+        helper = self._espeak()
+        if helper is not None and (theirs := helper.language_voice(language)) is not None:
+            return helper, theirs
+        return None
+
+    def _espeak(self) -> TTSProvider | None:
+        """espeak-ng beside another engine, at its pace; None if it cannot speak here."""
+        if not self._helper_made:
+            self._helper_made = True
+            helper = self._make_helper(self.engine)
+            self._helper = helper if helper.problem() is None else None
+        return self._helper
+
+    async def aclose(self) -> None:
+        """Release the helper engine, if one was made."""
+        if self._helper is not None and self._helper is not self.engine:
+            await self._helper.aclose()
+
+
+async def speak(plan: Plan, speed: float) -> AsyncGenerator[bytes, None]:
+    """Yield the PCM of every part of ``plan`` in order, each by its own engine and voice."""
+    for part in plan.parts:
+        async for pcm in part.engine.synthesize(part.text, voice=part.voice, speed=speed):
+            yield pcm
+
+
+def _espeak_beside(engine: TTSProvider) -> TTSProvider:
+    """espeak-ng at the engine's pace (imported on use, as the registry does)."""
+    from server.speech.espeak import EspeakTTS
+
+    if isinstance(engine, EspeakTTS):
+        return engine
+    return EspeakTTS(speed=engine.speed)
+
+
+_BOOKS: weakref.WeakKeyDictionary[TTSProvider, Polyglot] = weakref.WeakKeyDictionary()
+
+
+def polyglot(engine: TTSProvider) -> Polyglot:
+    """The shared ``Polyglot`` of ``engine`` (made on first use)."""
+    book = _BOOKS.get(engine)
+    if book is None:
+        book = _BOOKS[engine] = Polyglot(engine)
+    return book
+
+
+def _merged(parts: list[Part]) -> list[Part]:
+    """Neighbouring parts said by the same voice become one synthesis."""
+    out: list[Part] = []
+    for part in parts:
+        last = out[-1] if out else None
+        if last is not None and (last.engine, last.voice) == (part.engine, part.voice):
+            out[-1] = Part(f"{last.text} {part.text}", last.language, last.engine, last.voice)
+        else:
+            out.append(part)
+    return out
+
+
+def _notice(languages: list[str], engine: TTSProvider) -> str:
+    names = ", ".join(sorted(set(languages)))
+    return (
+        f"No voice for {names} is installed, so {engine.label}'s voice reads it. "
+        "Add a Piper voice for it to the voices directory, or install espeak-ng."
+    )

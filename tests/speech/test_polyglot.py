@@ -1,0 +1,99 @@
+"""The voice for each language: Piper's if installed, else espeak-ng's, else the session's."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.speech.espeak import EspeakTTS
+from server.speech.piper import DEFAULT_VOICE, PiperTTS, find_voices
+from server.speech.polyglot import Plan, Polyglot, speak, voice_language
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+pytestmark = pytest.mark.timeout(120)
+
+BYTES_PER_SECOND = 24_000 * 2
+MIXED = "我喜欢 Python，因为它很简单。"
+
+
+@pytest.fixture(scope="module")
+def piper() -> Iterator[PiperTTS]:
+    """One warm Piper engine for the module."""
+    tts = PiperTTS()
+    yield tts
+    asyncio.run(tts.aclose())
+
+
+def voices(plan: Plan) -> list[tuple[str, str, str | None]]:
+    return [(part.text, part.language, part.voice_name) for part in plan.parts]
+
+
+def test_espeak_speaks_each_language_with_its_own_voice() -> None:
+    book = Polyglot(EspeakTTS())
+    assert voices(book.plan(MIXED, "en-us")) == [
+        ("我喜欢", "cmn", "cmn-latn-pinyin"),
+        ("Python，", "en", "en-us"),
+        ("因为它很简单。", "cmn", "cmn-latn-pinyin"),
+    ]
+    assert voices(book.plan("Привет, мир.", None)) == [("Привет, мир.", "ru", "ru")]
+    assert book.plan(MIXED, "en-us").notice is None
+
+
+def test_piper_borrows_espeak_for_a_language_it_has_no_voice_for(piper: PiperTTS) -> None:
+    plan = Polyglot(piper).plan(MIXED, None)
+    assert [(part.engine.name, part.voice_name) for part in plan.parts] == [
+        ("espeak", "cmn-latn-pinyin"),
+        ("piper", DEFAULT_VOICE),
+        ("espeak", "cmn-latn-pinyin"),
+    ]
+    assert (plan.language, plan.voice) == ("cmn", "cmn-latn-pinyin")
+
+
+def test_an_installed_piper_voice_for_the_language_comes_first(tmp_path: Path) -> None:
+    joe = find_voices()[DEFAULT_VOICE]
+    # A stand-in Russian voice: any model filed under a ru_RU name counts as one.
+    shutil.copy(joe.model, tmp_path / "ru_RU-test-medium.onnx")
+    shutil.copy(joe.config, tmp_path / "ru_RU-test-medium.onnx.json")
+    engine = PiperTTS(voices_dirs=[tmp_path])
+    try:
+        plan = Polyglot(engine).plan("Привет. 你好。", None)
+        assert [(p.engine.name, p.voice_name) for p in plan.parts] == [
+            ("piper", "ru_RU-test-medium"),
+            ("espeak", "cmn-latn-pinyin"),
+        ]
+    finally:
+        asyncio.run(engine.aclose())
+
+
+def test_without_espeak_the_session_voice_reads_it_with_a_notice(piper: PiperTTS) -> None:
+    # espeak-ng as if it were not installed.
+    book = Polyglot(piper, helper=lambda _: EspeakTTS(executable="/nonexistent/espeak-ng"))
+    plan = book.plan("你好。", None)
+    assert voices(plan) == [("你好。", "cmn", DEFAULT_VOICE)]
+    assert plan.notice is not None and "cmn" in plan.notice
+
+
+def test_the_session_voice_sets_the_default_language() -> None:
+    assert voice_language("en_US-joe-medium") == "en"
+    assert voice_language("zh_CN-huayan-medium") == "cmn"
+    assert voice_language("de") == "de"
+    assert voice_language("alloy") == "en"
+    book = Polyglot(EspeakTTS())
+    assert voices(book.plan("Guten Tag.", "de")) == [("Guten Tag.", "de", "de")]
+
+
+async def test_a_mixed_sentence_is_spoken_part_after_part(piper: PiperTTS) -> None:
+    plan = Polyglot(piper).plan(MIXED, None)
+    pieces = [b"".join([pcm async for pcm in speak(Plan([part]), 1.0)]) for part in plan.parts]
+    whole = b"".join([pcm async for pcm in speak(plan, 1.0)])
+    assert all(audioop.rms(piece, 2) > 300 for piece in pieces)
+    # Every part is in the whole, in order, and nothing else (Piper's noise varies a little).
+    assert abs(len(whole) - sum(map(len, pieces))) < 0.25 * BYTES_PER_SECOND * len(pieces)
