@@ -224,7 +224,7 @@ class ResponseRun(ResponseEvents):
             text = p.utf8_safe(speakable(segment.text))
             if not text or self._voice.tts is None:
                 continue
-            plan = polyglot(self._voice.tts).plan(text, self._voice.name)
+            plan = polyglot(self._voice.tts).plan(text, self._voice.name, self._voice.languages)
             self._tell_once(plan.notice)
             if not plan.parts:
                 continue

@@ -34,7 +34,12 @@ from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
 from server.session.response_parts import Voice
-from server.session.session_choices import checked_model, response_cap
+from server.session.session_choices import (
+    checked_language_voices,
+    checked_model,
+    language_voices,
+    response_cap,
+)
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 from server.speech.audio_format import make_encoder
@@ -199,6 +204,7 @@ class Session:
         """Change instructions, modalities, voice, audio format or transport."""
         config = apply_update(self.config, event)
         self._check_voice(event, config.voice)
+        checked_language_voices(event, config, self.services.tts)
         config = await self._check_model(event, config)
         self.config = config
         self.outlet.binary_audio = self.config.binary_audio
@@ -241,6 +247,7 @@ class Session:
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
             speed=self.config.speed,
+            languages=self.config.language_voices,
             slots=self.services.synthesis,
             owner=self.id,
         )
@@ -354,6 +361,7 @@ class Session:
                     "tts": services.tts.name if services.tts is not None else "none",
                     "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
+                    "language_voices": language_voices(self.config, services.tts),
                     "models": services.models,
                     "voices": services.voice_names(),
                 }

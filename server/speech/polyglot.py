@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -80,28 +80,58 @@ class Polyglot:
     """Chooses the voice for each language an engine's sessions meet."""
 
     def __init__(
-        self, engine: TTSProvider, helper: Callable[[TTSProvider], TTSProvider] | None = None
+        self,
+        engine: TTSProvider,
+        helper: Callable[[TTSProvider], TTSProvider] | None = None,
+        voices: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
+        self.voices = dict(voices or {})
+        """The configured voice per language (``--language-voices``), over the automatic one."""
         self._make_helper = helper or _espeak_beside
         self._helper: TTSProvider | None = None
         self._helper_made = False
         self._chosen: dict[str, tuple[TTSProvider, str | None] | None] = {}
+        self._speakers: dict[str, TTSProvider | None] = {}
 
-    def plan(self, text: str, voice: str | None) -> Plan:
-        """The parts of ``text`` and their voices, for a session whose voice is ``voice``."""
+    def plan(self, text: str, voice: str | None, chosen: Mapping[str, str] | None = None) -> Plan:
+        """The parts of ``text`` and their voices, for a session whose voice is ``voice``
+        and whose own choices per language are ``chosen``."""
         default = voice_language(voice or self.engine.voice)
+        wanted = {**self.voices, **(chosen or {})}
         parts: list[Part] = []
         missing: list[str] = []
         for run in runs(text, default):
-            choice = None if run.language == default else self._choose(run.language)
+            choice = self._configured(wanted.get(run.language))
+            if choice is None and run.language != default:
+                choice = self._choose(run.language)
             if choice is None:
                 if run.language != default:
                     missing.append(run.language)
                 choice = (self.engine, voice)
-            engine, chosen = choice
-            parts.append(Part(run.text, run.language, engine, chosen))
+            parts.append(Part(run.text, run.language, *choice))
         return Plan(_merged(parts), _notice(missing, self.engine) if missing else None)
+
+    def knows(self, voice: str) -> bool:
+        """Whether the engine, or espeak-ng beside it, has ``voice``."""
+        return self._speaker(voice) is not None
+
+    def _configured(self, voice: str | None) -> tuple[TTSProvider, str | None] | None:
+        if voice is None:
+            return None
+        engine = self._speaker(voice)
+        return (engine, voice) if engine is not None else None
+
+    def _speaker(self, voice: str) -> TTSProvider | None:
+        """The engine that has ``voice``: the session's first, then espeak-ng."""
+        if voice not in self._speakers:
+            if self.engine.accepts(voice):
+                found: TTSProvider | None = self.engine
+            else:
+                helper = self._espeak()
+                found = helper if helper is not None and helper.accepts(voice) else None
+            self._speakers[voice] = found
+        return self._speakers[voice]
 
     def _choose(self, language: str) -> tuple[TTSProvider, str | None] | None:
         if language not in self._chosen:
@@ -158,6 +188,14 @@ def polyglot(engine: TTSProvider) -> Polyglot:
     if book is None:
         book = _BOOKS[engine] = Polyglot(engine)
     return book
+
+
+def configure(engine: TTSProvider, voices: Mapping[str, str]) -> list[str]:
+    """Give ``engine``'s sessions the configured voice per language; returns the unknown ones."""
+    book = _BOOKS[engine] = Polyglot(engine)
+    unknown = [f"{language}={voice}" for language, voice in voices.items() if not book.knows(voice)]
+    book.voices = {lang: voice for lang, voice in voices.items() if book.knows(voice)}
+    return unknown
 
 
 def _merged(parts: list[Part]) -> list[Part]:

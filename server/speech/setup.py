@@ -13,6 +13,7 @@ from typing import Any
 from server.config import Settings
 from server.errors import TalktermError
 from server.speech import TTSProvider, provider_class
+from server.speech.polyglot import configure
 
 log = logging.getLogger("talkterm.server")
 
@@ -38,6 +39,14 @@ async def choose_tts(settings: Settings) -> tuple[TTSProvider | None, str | None
     # Asked once now: an engine may list its voices slowly (espeak-ng runs a subprocess),
     # and the first session.update naming a voice should not wait for it.
     engine.voices()
+    unknown = configure(engine, settings.tts.language_voices)
+    if unknown:
+        log.warning(
+            "language voices %s are not voices of %s or espeak-ng; the automatic choice "
+            "speaks those languages",
+            ", ".join(unknown),
+            engine.label,
+        )
     return engine, None
 
 

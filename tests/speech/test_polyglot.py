@@ -97,3 +97,14 @@ async def test_a_mixed_sentence_is_spoken_part_after_part(piper: PiperTTS) -> No
     assert all(audioop.rms(piece, 2) > 300 for piece in pieces)
     # Every part is in the whole, in order, and nothing else (Piper's noise varies a little).
     assert abs(len(whole) - sum(map(len, pieces))) < 0.25 * BYTES_PER_SECOND * len(pieces)
+
+
+def test_a_configured_voice_comes_before_the_automatic_one(piper: PiperTTS) -> None:
+    book = Polyglot(piper, voices={"cmn": "yue", "en": "en-gb"})
+    assert voices(book.plan("你好。Hello there.", None)) == [
+        ("你好。", "cmn", "yue"),
+        ("Hello there.", "en", "en-gb"),
+    ]
+    # A session's own choice wins over the server's.
+    assert voices(book.plan("你好。", None, {"cmn": "cmn"})) == [("你好。", "cmn", "cmn")]
+    assert book.knows("yue") and book.knows(DEFAULT_VOICE) and not book.knows("xx-nobody")
