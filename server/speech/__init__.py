@@ -85,6 +85,10 @@ class TTSProvider(ABC):
         """This engine's installed voice for ``language`` (an espeak-ng code), or None."""
         return None
 
+    def readable(self, text: str, voice: str | None) -> str:
+        """The part of ``text`` that ``voice`` reads as words (what it would spell is left out)."""
+        return text
+
     def voice_examples(self) -> list[str]:
         """A few voices to suggest when a client names an unknown one."""
         return []

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 from server.errors import TTSError, TTSUnavailable
 from server.speech import TTSProvider
 from server.speech.audio_format import WavStreamDecoder
+from server.speech.language import JAPANESE, without_han
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -109,6 +110,12 @@ class EspeakTTS(TTSProvider):
         return next(
             (name for name in _LANGUAGE_VOICES.get(language, (language,)) if name in known), None
         )
+
+    def readable(self, text: str, voice: str | None) -> str:
+        """espeak-ng's Japanese reads kana only: each kanji would be "Chinese letter"."""
+        if (voice or self.voice).split("-")[0] == JAPANESE:
+            return without_han(text)
+        return text
 
     def voice_examples(self) -> list[str]:
         """Common voices this espeak-ng has."""

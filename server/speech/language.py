@@ -60,6 +60,7 @@ _RUN: Final = re.compile(
     + f"|(?P<{_OTHER}>(?:(?![{''.join(_SCRIPTS.values())}])[^\\W\\d_])+)"
 )
 _KANA: Final = re.compile(f"[{_SCRIPTS['ja']}]")
+_HAN: Final = re.compile(f"[{_SCRIPTS['han']}]+")
 # What no voice can say: symbols (emoji, dingbats, box drawing, arrows, braille, shapes),
 # controls, invisible format characters (joiners, direction marks, BOM), private use.
 # Replaced by a space, so words either side stay apart.
@@ -140,6 +141,11 @@ def _language(group: str, han: str, default: str) -> str:
     if group == "han":
         return han
     return default if group in ("latin", _OTHER) else group
+
+
+def without_han(text: str) -> str:
+    """``text`` with its Han characters (kanji) left out, spaces collapsed."""
+    return " ".join(_HAN.sub(" ", text).split())
 
 
 def letters(text: str) -> int:

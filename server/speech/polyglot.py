@@ -100,17 +100,22 @@ class Polyglot:
         default = voice_language(voice or self.engine.voice)
         wanted = {**self.voices, **(chosen or {})}
         parts: list[Part] = []
-        missing: list[str] = []
+        notices: list[str] = []
         for run in runs(text, default):
             choice = self._configured(wanted.get(run.language))
-            if choice is None and run.language != default:
+            if choice is None and run.language != default and not self.engine.speaks_any_language:
                 choice = self._choose(run.language)
-            if choice is None:
-                if run.language != default:
-                    missing.append(run.language)
-                choice = (self.engine, voice)
-            parts.append(Part(run.text, run.language, *choice))
-        return Plan(_merged(parts), _notice(missing, self.engine) if missing else None)
+                if choice is None:  # the session's voice would spell it: shown, not spoken
+                    notices.append(_no_voice(run.language))
+                    continue
+            engine, picked = choice if choice is not None else (self.engine, voice)
+            said = engine.readable(run.text, picked)
+            if said != run.text:
+                notices.append(_unread(engine, picked, run.language))
+            if any(char.isalnum() for char in said):
+                parts.append(Part(said, run.language, engine, picked))
+        notice = " ".join(dict.fromkeys(notices)) or None
+        return Plan(_merged(parts), notice)
 
     def knows(self, voice: str) -> bool:
         """Whether the engine, or espeak-ng beside it, has ``voice``."""
@@ -139,8 +144,6 @@ class Polyglot:
         return self._chosen[language]
 
     def _find(self, language: str) -> tuple[TTSProvider, str | None] | None:
-        if self.engine.speaks_any_language:
-            return None
         own = self.engine.language_voice(language)
         if own is not None:
             return self.engine, own
@@ -210,9 +213,15 @@ def _merged(parts: list[Part]) -> list[Part]:
     return out
 
 
-def _notice(languages: list[str], engine: TTSProvider) -> str:
-    names = ", ".join(sorted(set(languages)))
+def _no_voice(language: str) -> str:
     return (
-        f"No voice for {names} is installed, so {engine.label}'s voice reads it. "
-        "Add a Piper voice for it to the voices directory, or install espeak-ng."
+        f"No voice for the language {language!r} is installed, so its words are shown but "
+        "not spoken. Add a Piper voice for it to the voices directory, or install espeak-ng."
+    )
+
+
+def _unread(engine: TTSProvider, voice: str | None, language: str) -> str:
+    return (
+        f"{engine.label}'s voice {voice or engine.voice!r} cannot read some {language!r} "
+        "characters, so they are shown but not spoken."
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.speech.espeak import EspeakTTS
+from server.speech.openai_speech import OpenAISpeechTTS
 from server.speech.piper import DEFAULT_VOICE, PiperTTS, find_voices
 from server.speech.polyglot import Plan, Polyglot, speak, voice_language
 
@@ -73,12 +74,27 @@ def test_an_installed_piper_voice_for_the_language_comes_first(tmp_path: Path) -
         asyncio.run(engine.aclose())
 
 
-def test_without_espeak_the_session_voice_reads_it_with_a_notice(piper: PiperTTS) -> None:
-    # espeak-ng as if it were not installed.
+def test_a_language_without_a_voice_is_shown_not_spelled(piper: PiperTTS) -> None:
+    # espeak-ng as if it were not installed: Piper's English voice would say "Chinese letter".
     book = Polyglot(piper, helper=lambda _: EspeakTTS(executable="/nonexistent/espeak-ng"))
-    plan = book.plan("你好。", None)
-    assert voices(plan) == [("你好。", "cmn", DEFAULT_VOICE)]
-    assert plan.notice is not None and "cmn" in plan.notice
+    plan = book.plan("你好。It is 42.", None)
+    assert voices(plan) == [("It is 42.", "en", DEFAULT_VOICE)]
+    assert plan.notice is not None and "'cmn'" in plan.notice and "not spoken" in plan.notice
+    assert voices(book.plan("42.", None)) == [("42.", "en", DEFAULT_VOICE)]
+
+
+def test_espeak_reads_the_kana_of_japanese_and_leaves_kanji_out() -> None:
+    # espeak-ng's Japanese voice says "Chinese letter" for every kanji.
+    plan = Polyglot(EspeakTTS()).plan("東京はとても大きいです。", "en-us")
+    assert voices(plan) == [("はとても きいです。", "ja", "ja")]
+    assert plan.notice is not None and "'ja'" in plan.notice
+
+
+def test_a_multilingual_engine_keeps_the_session_voice() -> None:
+    engine = OpenAISpeechTTS(base_url="http://127.0.0.1:9/v1", api_key="test")
+    plan = Polyglot(engine).plan("你好。Hello.", "nova")
+    assert voices(plan) == [("你好。 Hello.", "cmn", "nova")]
+    assert plan.notice is None
 
 
 def test_the_session_voice_sets_the_default_language() -> None:
