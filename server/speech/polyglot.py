@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from server.speech import TTSProvider
-from server.speech.language import letters, runs
+from server.speech.language import Run, letters, runs
+from server.speech.latin import identify
 
 DEFAULT_LANGUAGE: Final = "en"
 # Piper names voices by locale (zh_CN-huayan-medium); espeak-ng calls Mandarin cmn.
@@ -101,7 +102,7 @@ class Polyglot:
         wanted = {**self.voices, **(chosen or {})}
         parts: list[Part] = []
         notices: list[str] = []
-        for run in runs(text, default):
+        for run in self._identified(text, default):
             choice = self._configured(wanted.get(run.language))
             if choice is None and run.language != default and not self.engine.speaks_any_language:
                 choice = self._choose(run.language)
@@ -116,6 +117,17 @@ class Polyglot:
                 parts.append(Part(said, run.language, engine, picked))
         notice = " ".join(dict.fromkeys(notices)) or None
         return Plan(_merged(parts), notice)
+
+    def _identified(self, text: str, default: str) -> list[Run]:
+        """The runs of ``text``; a Latin run in another language with a voice is named so."""
+        found = []
+        for run in runs(text, default):
+            if run.language == default and not self.engine.speaks_any_language:
+                language = identify(run.text, default)
+                if language != default and self._choose(language) is not None:
+                    run = Run(run.text, language)
+            found.append(run)
+        return found
 
     def knows(self, voice: str) -> bool:
         """Whether the engine, or espeak-ng beside it, has ``voice``."""
