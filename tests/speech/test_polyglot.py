@@ -113,6 +113,16 @@ async def test_a_mixed_sentence_is_spoken_part_after_part(piper: PiperTTS) -> No
     assert all(audioop.rms(piece, 2) > 300 for piece in pieces)
     # Every part is in the whole, in order, and nothing else (Piper's noise varies a little).
     assert abs(len(whole) - sum(map(len, pieces))) < 0.25 * BYTES_PER_SECOND * len(pieces)
+    # Joined without a click: no step of more than 3 % of full scale where a voice changes,
+    # and the voices about as loud as each other (within a factor of 2).
+    for before, after in zip(pieces, pieces[1:], strict=False):
+        last, first = (
+            audioop.getsample(before, 2, len(before) // 2 - 1),
+            audioop.getsample(after, 2, 0),
+        )
+        assert abs(last - first) < 1000, (last, first)
+    levels = [audioop.rms(piece, 2) for piece in pieces]
+    assert max(levels) < 2 * min(levels), levels
 
 
 def test_a_configured_voice_comes_before_the_automatic_one(piper: PiperTTS) -> None:
