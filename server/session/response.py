@@ -101,6 +101,7 @@ class ResponseRun(ResponseEvents):
         self._opened = asyncio.Event()
         self._last_opening: dict[str, Any] | None = None
         self._notices: set[str] = set()  # said once per response
+        self._recent_language: str | None = None  # the prior for a sentence too short to tell
 
     @property
     def cancelled(self) -> bool:
@@ -224,7 +225,10 @@ class ResponseRun(ResponseEvents):
             text = p.utf8_safe(speakable(segment.text))
             if not text or self._voice.tts is None:
                 continue
-            plan = polyglot(self._voice.tts).plan(text, self._voice.name, self._voice.languages)
+            plan = polyglot(self._voice.tts).plan(
+                text, self._voice.name, self._voice.languages, recent=self._recent_language
+            )
+            self._recent_language = plan.language or self._recent_language
             self._tell_once(plan.notice)
             if not plan.parts:
                 continue

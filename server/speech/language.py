@@ -49,6 +49,8 @@ _SCRIPTS: Final[dict[str, str]] = {
 }
 MANDARIN: Final = "cmn"
 JAPANESE: Final = "ja"
+SCRIPT_LANGUAGES: Final = frozenset({MANDARIN, *_SCRIPTS} - {"han"})
+"""The languages a script alone decides."""
 # Anything else that is a letter (Latin first of all): the default language.
 _OTHER: Final = "default"
 

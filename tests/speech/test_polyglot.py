@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -115,7 +116,7 @@ async def test_a_mixed_sentence_is_spoken_part_after_part(piper: PiperTTS) -> No
     assert abs(len(whole) - sum(map(len, pieces))) < 0.25 * BYTES_PER_SECOND * len(pieces)
     # Joined without a click: no step of more than 3 % of full scale where a voice changes,
     # and the voices about as loud as each other (within a factor of 2).
-    for before, after in zip(pieces, pieces[1:], strict=False):
+    for before, after in itertools.pairwise(pieces):
         last, first = (
             audioop.getsample(before, 2, len(before) // 2 - 1),
             audioop.getsample(after, 2, 0),
