@@ -17,7 +17,7 @@ from typing import Final
 
 from server.speech import TTSProvider
 from server.speech.language import SCRIPT_LANGUAGES, Run, letters, runs
-from server.speech.latin import identify
+from server.speech.latin import available, identify
 
 DEFAULT_LANGUAGE: Final = "en"
 # Piper names voices by locale (zh_CN-huayan-medium); espeak-ng calls Mandarin cmn.
@@ -139,6 +139,13 @@ class Polyglot:
                     run = Run(run.text, language)
             found.append(run)
         return found
+
+    def warm(self) -> None:
+        """List espeak-ng's voices and load the Latin model now, not in the first answer."""
+        helper = self._espeak()
+        if helper is not None:
+            helper.voices()
+        available()
 
     def knows(self, voice: str) -> bool:
         """Whether the engine, or espeak-ng beside it, has ``voice``."""
