@@ -97,7 +97,7 @@ RACE_CODES: Final = frozenset({CANCEL_NOT_ACTIVE, PAUSE_NOT_ACTIVE, RESUME_NOT_A
 CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
 NO_VOICE_FOR_LANGUAGE: Final = "no_voice_for_language"
-"""A sentence's language has no installed voice: the session's voice reads it."""
+"""Part of a sentence is in a language no installed voice reads: it is shown, not spoken."""
 NOTICE_CODES: Final = frozenset({CONTEXT_TRIMMED, CONTEXT_FULL, NO_VOICE_FOR_LANGUAGE})
 
 # Query parameters of the WebSocket URL with which a client resumes a session.

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # The Realtime API's speed range; a server pace times a session's speed is kept within it,
 # so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
 PACE_RANGE: Final = (0.25, 1.5)
+# The Realtime API's voice names: a client's choice of "the default", in no language.
+REALTIME_VOICES: Final = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
 
 
 class TTSProvider(ABC):

@@ -3,8 +3,10 @@
 A sentence is cut into language runs (``server.speech.language``); each run is said by
 the session's engine with a voice of its own for that language (an installed Piper
 voice, espeak-ng's voice when espeak-ng is the engine), else by espeak-ng's voice for
-it, else by the session's voice with one notice. Text in the session's language keeps
-the session's voice. One ``Polyglot`` per engine, shared by every session.
+it; a language with neither is shown but not spoken, with one notice (the session's
+voice would spell it "letter" by "letter"). Latin-script runs are told apart by
+``server.speech.latin``. Text in the session's language keeps the session's voice. One
+``Polyglot`` per engine, shared by every session.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from server.speech import TTSProvider
+from server.speech import REALTIME_VOICES, TTSProvider
 from server.speech.language import SCRIPT_LANGUAGES, Run, letters, runs
 from server.speech.latin import available, identify
 
@@ -72,7 +74,7 @@ class Plan:
 def voice_language(voice: str | None) -> str:
     """The language a voice name says it speaks (en_US-joe → en, cmn → cmn), else English."""
     match = _VOICE_LANGUAGE.match((voice or "").lower())
-    if match is None:
+    if match is None or voice in REALTIME_VOICES:
         return DEFAULT_LANGUAGE
     return _PIPER_LANGUAGES.get(match.group(1), match.group(1))
 
