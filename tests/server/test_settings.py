@@ -22,6 +22,10 @@ SAMPLES = {
     "--voice": ("nova", lambda s: s.tts.voice),
     "--speed": ("1.25", lambda s: str(s.tts.speed)),
     "--tts-base-url": ("http://127.0.0.1:2/v1", lambda s: s.tts.openai.base_url),
+    "--language-voices": (
+        "cmn=yue,ru=ru",
+        lambda s: ",".join(f"{k}={v}" for k, v in s.tts.language_voices.items()),
+    ),
 }
 
 
