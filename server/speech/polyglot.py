@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Final
 
 from server.speech import REALTIME_VOICES, TTSProvider
+from server.speech.joins import trimmed
 from server.speech.language import SCRIPT_LANGUAGES, Run, letters, runs
 from server.speech.latin import available, identify
 
@@ -199,10 +201,14 @@ class Polyglot:
 
 
 async def speak(plan: Plan, speed: float) -> AsyncGenerator[bytes, None]:
-    """Yield the PCM of every part of ``plan`` in order, each by its own engine and voice."""
-    for part in plan.parts:
-        async for pcm in part.engine.synthesize(part.text, voice=part.voice, speed=speed):
-            yield pcm
+    """Yield the PCM of every part of ``plan`` in order, each by its own engine and voice,
+    with no more than a word's pause where one voice hands over to the next."""
+    last = len(plan.parts) - 1
+    for index, part in enumerate(plan.parts):
+        synthesis = part.engine.synthesize(part.text, voice=part.voice, speed=speed)
+        async with aclosing(synthesis) as chunks:  # a stopped answer stops the engine too
+            async for pcm in trimmed(chunks, head=index > 0, tail=index < last):
+                yield pcm
 
 
 def _espeak_beside(engine: TTSProvider) -> TTSProvider:

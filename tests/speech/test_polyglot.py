@@ -9,9 +9,11 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from server.speech.espeak import EspeakTTS
+from server.speech.joins import QUIET, quiet_prefix, quiet_suffix
 from server.speech.openai_speech import OpenAISpeechTTS
 from server.speech.piper import DEFAULT_VOICE, PiperTTS, find_voices
 from server.speech.polyglot import Plan, Polyglot, speak, voice_language
@@ -135,3 +137,30 @@ def test_a_configured_voice_comes_before_the_automatic_one(piper: PiperTTS) -> N
     # A session's own choice wins over the server's.
     assert voices(book.plan("你好。", None, {"cmn": "cmn"})) == [("你好。", "cmn", "cmn")]
     assert book.knows("yue") and book.knows(DEFAULT_VOICE) and not book.knows("xx-nobody")
+
+
+def longest_pause_s(pcm: bytes) -> float:
+    """The longest run of silence inside ``pcm`` (its first and last 0.1 s left out)."""
+    edge = int(0.1 * 24_000)
+    quiet = np.abs(np.frombuffer(pcm, np.int16)[edge:-edge].astype(np.int32)) < QUIET
+    longest = current = 0
+    for silent in quiet.tolist():
+        current = current + 1 if silent else 0
+        longest = max(longest, current)
+    return longest / 24_000
+
+
+async def test_voices_hand_over_with_a_word_gap_not_a_pause(piper: PiperTTS) -> None:
+    plan = Polyglot(piper).plan("The city 北京 is big.", None)
+    assert [part.engine.name for part in plan.parts] == ["piper", "espeak", "piper"]
+    joined = b"".join([pcm async for pcm in speak(plan, 1.0)])
+    apart = [b"".join([pcm async for pcm in speak(Plan([p]), 1.0)]) for p in plan.parts]
+    # Each engine pads its speech (espeak-ng: 0.3 s at the end); between words that is a hole.
+    assert longest_pause_s(b"".join(apart)) > 0.3
+    assert longest_pause_s(joined) < 0.15
+
+
+def test_silence_is_found_at_either_end() -> None:
+    pcm = np.array([0, 3, -2, 9000, 0, 600, 1, 0], np.int16).tobytes()
+    assert (quiet_prefix(pcm), quiet_suffix(pcm)) == (6, 4)
+    assert quiet_prefix(bytes(8)) == quiet_suffix(bytes(8)) == 8
