@@ -57,3 +57,18 @@ async def test_a_megabyte_of_one_han_character_streams_and_stops_on_cancel(
     assert other.done["status"] == "completed" and len(other.audio) > 0
     assert got.done["status"] == "cancelled"
     assert after.done["status"] == "completed" and after.text() == FINE
+
+
+async def test_a_language_no_voice_reads_is_shown_with_one_notice(
+    fake_llm: FakeLLM, server: Server
+) -> None:
+    # espeak-ng has no Khmer voice, and no Piper voice is installed for it.
+    answer = "ភ្នំពេញជាទីក្រុង។ Hello there. ភ្នំពេញធំ។"
+    fake_llm.enqueue(Reply(chunks=chunk_text(answer)))
+    async with connected(server.ws_url) as client:
+        got = await client.answer("Khmer?")
+    assert got.text() == answer and got.done["status"] == "completed"
+    notices = [e["error"] for e in got.of(p.ERROR)]
+    assert [(n["type"], n["code"]) for n in notices] == [("info", p.NO_VOICE_FOR_LANGUAGE)]
+    assert "'km'" in notices[0]["message"]
+    assert [s["language"] for s in got.of(p.AUDIO_SEGMENT)] == ["en"]
