@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from server.errors import TalktermError
     from server.llm import Usage
     from server.session.response_parts import Timings, Voice
+    from server.speech.polyglot import Plan
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
 
@@ -52,7 +53,9 @@ class ResponseEvents:
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {"type": kind, **fields}
 
-    def _segment_event(self, segment: Segment, span: SpokenSpan, index: int) -> dict[str, Any]:
+    def _segment_event(
+        self, segment: Segment, span: SpokenSpan, index: int, plan: Plan
+    ) -> dict[str, Any]:
         return self._event(
             p.AUDIO_SEGMENT,
             **self._where(),
@@ -62,6 +65,12 @@ class ResponseEvents:
             char_end=segment.end,
             audio_start_ms=round(span.audio_start_ms, 1),
             format=self._voice.format["type"],
+            language=plan.language,
+            voice=plan.voice,
+            parts=[
+                {"text": part.text, "language": part.language, "voice": part.voice_name}
+                for part in plan.parts
+            ],
         )
 
     def response_object(self) -> dict[str, Any]:

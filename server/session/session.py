@@ -36,7 +36,12 @@ from server.session.outlet import Outlet
 from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
 from server.session.response_parts import Voice
-from server.session.session_choices import checked_model, response_cap
+from server.session.session_choices import (
+    checked_language_voices,
+    checked_model,
+    language_voices,
+    response_cap,
+)
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 from server.speech.audio_format import make_encoder
@@ -209,6 +214,7 @@ class Session(Listening):
         """Change instructions, modalities, voice, audio format or transport."""
         config = apply_update(self.config, event)
         self._check_voice(event, config.voice)
+        checked_language_voices(event, config, self.services.tts)
         config = await self._check_model(event, config)
         await self._listening_changed(self.config.listening, config.listening)
         self.config = config
@@ -251,6 +257,7 @@ class Session(Listening):
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
             speed=self.config.speed,
+            languages=self.config.language_voices,
             slots=self.services.synthesis,
             owner=self.id,
         )
@@ -369,6 +376,7 @@ class Session(Listening):
                     "tts": services.tts.name if services.tts is not None else "none",
                     "voice": services.tts.voice if services.tts is not None else None,
                     "binary_audio": self.config.binary_audio,
+                    "language_voices": language_voices(self.config, services.tts),
                     "models": services.models,
                     "voices": services.voice_names(),
                     "listen": self._listen_info(),

@@ -6,6 +6,7 @@ everything else is checked here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeAlias
@@ -23,6 +24,9 @@ UNLIMITED: Final = "inf"
 SPEED_RANGE: Final = (0.25, 1.5)
 # The model name Realtime clients connect with; it stands for the server's default.
 DEFAULT_MODEL_ALIAS: Final = "talkterm"
+# Language codes as the segment event names them (ISO 639, maybe with a subtag: en-gb).
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8}){0,3}")
+_MAX_LANGUAGES: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class SessionConfig:
     speed: float = 1.0
     listening: InputConfig = field(default_factory=InputConfig)
     """The input side: format, transcription, turn detection (server.session.input_config)."""
+    language_voices: dict[str, str] = field(default_factory=dict)
+    """The session's own voice per language (``session.talkterm.language_voices``)."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -119,6 +125,9 @@ def apply_update(config: SessionConfig, event: dict[str, Any]) -> SessionConfig:
     if isinstance(audio, dict) and "input" in audio:
         changes["listening"] = input_changes(config.listening, audio["input"], bad)
     changes |= _extension_changes(session.get("talkterm"), bad)
+    if "language_voices" in changes:
+        merged = {**config.language_voices, **changes["language_voices"]}
+        changes["language_voices"] = {k: v for k, v in merged.items() if v is not None}
     return replace(config, **changes)
 
 
@@ -173,8 +182,24 @@ def _extension_changes(ext: Any, bad: BadValue) -> dict[str, Any]:
         return {}
     if not isinstance(ext, dict):
         raise bad("session.talkterm", "talkterm must be an object.")
+    changes: dict[str, Any] = {}
     if "binary_audio" in ext:
         if not isinstance(ext["binary_audio"], bool):
             raise bad("session.talkterm.binary_audio", "binary_audio must be true or false.")
-        return {"binary_audio": ext["binary_audio"]}
-    return {}
+        changes["binary_audio"] = ext["binary_audio"]
+    if "language_voices" in ext:
+        changes["language_voices"] = _language_voices(ext["language_voices"], bad)
+    return changes
+
+
+def _language_voices(value: Any, bad: BadValue) -> dict[str, str | None]:
+    """``{"cmn": "cmn", "ru": null}``: a voice per language code; null goes back to automatic."""
+    param = "session.talkterm.language_voices"
+    if not isinstance(value, dict) or len(value) > _MAX_LANGUAGES:
+        raise bad(param, f"language_voices must be an object of at most {_MAX_LANGUAGES} entries.")
+    for language, voice in value.items():
+        if not _LANGUAGE.fullmatch(language):
+            raise bad(param, f"{_shown(language)} is not a language code such as cmn, ja or ru.")
+        if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+            raise bad(f"{param}.{language}", "A voice must be a non-empty string, or null.")
+    return value

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 # The Realtime API's speed range; a server pace times a session's speed is kept within it,
 # so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
 PACE_RANGE: Final = (0.25, 1.5)
+# The Realtime API's voice names: a client's choice of "the default", in no language.
+REALTIME_VOICES: Final = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
 
 
 class TTSProvider(ABC):
@@ -48,6 +52,8 @@ class TTSProvider(ABC):
     """The voice used when a request names none (shown in the ready line and session.created)."""
     speed: float = 1.0
     """The engine's own pace (``--speed``); a request's ``speed`` multiplies it."""
+    speaks_any_language: bool = False
+    """Whether every voice reads every language (a remote multilingual model)."""
 
     def splitter(self) -> SentenceSplitter:
         """A sentence splitter cutting the opening as this engine starts speaking soonest."""
@@ -87,6 +93,14 @@ class TTSProvider(ABC):
         """Whether ``voice`` names a voice of this engine (any name, if it cannot tell)."""
         known = self.voices()
         return known is None or voice in known
+
+    def language_voice(self, language: str) -> str | None:
+        """This engine's installed voice for ``language`` (an espeak-ng code), or None."""
+        return None
+
+    def readable(self, text: str, voice: str | None) -> str:
+        """The part of ``text`` that ``voice`` reads as words (what it would spell is left out)."""
+        return text
 
     def voice_examples(self) -> list[str]:
         """A few voices to suggest when a client names an unknown one."""

