@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "[TALKTERM_VOICE]",
     )
     add("--speed", type=float, help="speaking speed 0.25-1.5 (default 1) [TALKTERM_SPEED]")
+    add(
+        "--language-voices",
+        help="voice per language over the automatic choice, e.g. cmn=cmn,ru=ru_RU-irina-medium "
+        "[TALKTERM_LANGUAGE_VOICES]",
+    )
     add("--tts-base-url", help="speech endpoint base URL for --tts openai [TALKTERM_TTS_BASE_URL]")
     add(
         "--stt",

@@ -102,6 +102,21 @@ class TTSSettings(Section):
     """Speaking speed, as the Realtime API's audio.output.speed (1 = normal)."""
     lookahead: int = Field(2, ge=1, le=8)
     """How many sentences may be synthesised ahead of the one being sent."""
+    language_voices: dict[str, str] = Field(default_factory=dict)
+    """The voice for each language, over the automatic choice: "cmn=zh_CN-huayan-medium,ru=ru"
+    (a language code as in the segment event, then a voice of the engine or of espeak-ng)."""
+
+    @field_validator("language_voices", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        """ "cmn=voice,ja=voice" (a flag or variable) as a mapping; a mapping as given."""
+        if not isinstance(value, str):
+            return value
+        pairs = [pair.strip() for pair in value.split(",") if pair.strip()]
+        if any("=" not in pair for pair in pairs):
+            raise ValueError('language voices are "language=voice" pairs joined by commas')
+        split = [pair.split("=", 1) for pair in pairs]
+        return {language.strip(): voice.strip() for language, voice in split}
     piper: PiperSettings = Field(default_factory=PiperSettings)
     """Settings of the piper engine."""
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
@@ -215,6 +230,7 @@ FLAT_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "voice": ("tts", "voice"),
     "tts_lookahead": ("tts", "lookahead"),
     "speed": ("tts", "speed"),
+    "language_voices": ("tts", "language_voices"),
     "piper_voices_dir": ("tts", "piper", "voices_dir"),
     "piper_threads": ("tts", "piper", "threads"),
     "espeak_rate": ("tts", "espeak", "rate"),

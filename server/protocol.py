@@ -128,8 +128,16 @@ CONTEXT_TRIMMED: Final = "context_trimmed"
 CONTEXT_FULL: Final = "context_full"
 SEMANTIC_VAD_APPROXIMATED: Final = "semantic_vad_approximated"
 INPUT_AUDIO_INTERRUPTED: Final = "input_audio_interrupted"
+NO_VOICE_FOR_LANGUAGE: Final = "no_voice_for_language"
+"""Part of a sentence is in a language no installed voice reads: it is shown, not spoken."""
 NOTICE_CODES: Final = frozenset(
-    {CONTEXT_TRIMMED, CONTEXT_FULL, SEMANTIC_VAD_APPROXIMATED, INPUT_AUDIO_INTERRUPTED}
+    {
+        CONTEXT_TRIMMED,
+        CONTEXT_FULL,
+        SEMANTIC_VAD_APPROXIMATED,
+        INPUT_AUDIO_INTERRUPTED,
+        NO_VOICE_FOR_LANGUAGE,
+    }
 )
 
 # Query parameters of the WebSocket URL with which a client resumes a session.

@@ -36,6 +36,8 @@ from server.session.response_options import Framing
 from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
 from server.session.tasks import first_of, stop_tasks
 from server.session.tool_calls import CallStream, NewItem, standalone_item
+from server.speech.joins import seamless
+from server.speech.polyglot import Plan, polyglot, speak
 from server.speech.scheduler import speech_due
 from server.speech.sentences import Segment, SentenceSplitter
 from server.speech.speakable import speakable
@@ -106,6 +108,8 @@ class ResponseRun(ResponseEvents):
         self._task: asyncio.Task[None] | None = None
         self._opened = asyncio.Event()
         self._last_opening: dict[str, Any] | None = None
+        self._notices: set[str] = set()  # said once per response
+        self._recent_language: str | None = None  # the prior for a sentence too short to tell
 
     @property
     def cancelled(self) -> bool:
@@ -187,7 +191,7 @@ class ResponseRun(ResponseEvents):
 
     async def _produce(self) -> None:
         tts = self._voice.tts
-        splitter = SentenceSplitter(first_clause_min=tts.first_clause_min if tts else 10)
+        splitter = tts.splitter() if tts else SentenceSplitter()
         kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
         try:
             async for event in self._reply():
@@ -219,7 +223,7 @@ class ResponseRun(ResponseEvents):
     async def _speak(self) -> None:
         """Synthesise up to ``lookahead`` sentences ahead; deliver them in order."""
         slots = asyncio.Semaphore(self._lookahead)
-        ordered: asyncio.Queue[tuple[Segment, _Chunks] | None] = asyncio.Queue()
+        ordered: asyncio.Queue[tuple[Segment, Plan, _Chunks] | None] = asyncio.Queue()
         starter = asyncio.create_task(self._start_synthesis(slots, ordered))
         try:
             while (entry := await ordered.get()) is not None:
@@ -234,30 +238,42 @@ class ResponseRun(ResponseEvents):
             await stop_tasks(starter, *self._synthesis)
 
     async def _start_synthesis(
-        self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, _Chunks] | None]
+        self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, Plan, _Chunks] | None]
     ) -> None:
         while (segment := await self._segments.get()) is not None:
             text = p.utf8_safe(speakable(segment.text))
             if not text or self._voice.tts is None:
                 continue
+            plan = polyglot(self._voice.tts).plan(
+                text, self._voice.name, self._voice.languages, recent=self._recent_language
+            )
+            self._recent_language = plan.language or self._recent_language
+            self._tell_once(plan.notice)
+            if not plan.parts:
+                continue
             await slots.acquire()
             # Nobody to hear it: an abandoned session must not synthesise through its grace.
             await self._outlet.present.wait()
             chunks: _Chunks = asyncio.Queue()
-            task = asyncio.create_task(self._synthesise(text, chunks))
+            task = asyncio.create_task(self._synthesise(segment, plan, chunks))
             self._synthesis.add(task)
             task.add_done_callback(self._synthesis.discard)
-            ordered.put_nowait((segment, chunks))
+            ordered.put_nowait((segment, plan, chunks))
         ordered.put_nowait(None)
 
-    async def _synthesise(self, text: str, chunks: _Chunks) -> None:
+    def _tell_once(self, notice: str | None) -> None:
+        if notice is not None and notice not in self._notices:
+            self._notices.add(notice)
+            self._outbox.put_nowait(p.notice_event(p.NO_VOICE_FOR_LANGUAGE, notice, self.id))
+
+    async def _synthesise(self, segment: Segment, plan: Plan, chunks: _Chunks) -> None:
         voice = self._voice
         assert voice.tts is not None
         # This task's own context: an engine that shares its CPU serves the earliest first.
         speech_due.set(self._audio_due())
         try:
             async with synthesis_slot(voice):
-                async for pcm in voice.tts.synthesize(text, voice=voice.name, speed=voice.speed):
+                async for pcm in seamless(speak(plan, voice.speed), segment):
                     chunks.put_nowait(pcm)
         except TTSError as exc:
             chunks.put_nowait(exc)
@@ -270,14 +286,14 @@ class ResponseRun(ResponseEvents):
             return time.monotonic()
         return self._speech_started + self._audio_bytes / _BYTES_PER_S
 
-    async def _deliver_segment(self, segment: Segment, chunks: _Chunks) -> None:
+    async def _deliver_segment(self, segment: Segment, plan: Plan, chunks: _Chunks) -> None:
         span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
         encoder = self._voice.encoder()
         announced = False
         async for pcm in _drain(chunks):
             if not announced:
                 self.item.spans.append(span)
-                event = self._segment_event(segment, span, len(self.item.spans))
+                event = self._segment_event(segment, span, len(self.item.spans), plan)
                 await self._outbox.put(event, _EVENT_OVERHEAD)
                 announced = True
             for start in range(0, len(pcm), _AUDIO_CHUNK):

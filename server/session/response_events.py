@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from server.session.response_options import Framing
     from server.session.response_parts import Timings, Voice
     from server.session.tool_calls import CallStream
+    from server.speech.polyglot import Plan
 
 OPENING = frozenset({p.RESPONSE_CREATED, p.OUTPUT_ITEM_ADDED, p.ITEM_ADDED, p.CONTENT_PART_ADDED})
 
@@ -56,7 +57,9 @@ class ResponseEvents:
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {"type": kind, **fields}
 
-    def _segment_event(self, segment: Segment, span: SpokenSpan, index: int) -> dict[str, Any]:
+    def _segment_event(
+        self, segment: Segment, span: SpokenSpan, index: int, plan: Plan
+    ) -> dict[str, Any]:
         return self._event(
             p.AUDIO_SEGMENT,
             **self._where(),
@@ -66,6 +69,12 @@ class ResponseEvents:
             char_end=segment.end,
             audio_start_ms=round(span.audio_start_ms, 1),
             format=self._voice.format["type"],
+            language=plan.language,
+            voice=plan.voice,
+            parts=[
+                {"text": part.text, "language": part.language, "voice": part.voice_name}
+                for part in plan.parts
+            ],
         )
 
     def response_object(self) -> dict[str, Any]:

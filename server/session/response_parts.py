@@ -23,6 +23,8 @@ class Voice:
     encoder: Callable[[], Encoder]
     format: dict[str, Any]
     speed: float = 1.0
+    languages: dict[str, str] = field(default_factory=dict)
+    """The session's own voice per language, over the server's."""
     slots: SynthesisSlots | None = None
     owner: str = ""
 

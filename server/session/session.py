@@ -36,7 +36,7 @@ from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
 from server.session.response_options import framing, input_messages
 from server.session.response_parts import Voice
-from server.session.session_choices import response_cap
+from server.session.session_choices import language_voices, response_cap
 from server.session.session_config import SessionConfig
 from server.session.tool_calls import joining, standalone_item
 from server.session.tools import response_tools
@@ -248,6 +248,7 @@ class Session(ItemHandlers, Listening):
             encoder=lambda: make_encoder(fmt["type"]),
             format=fmt,
             speed=self.config.speed,
+            languages=self.config.language_voices,
             slots=self.services.synthesis,
             owner=self.id,
         )
@@ -324,6 +325,7 @@ class Session(ItemHandlers, Listening):
                     "binary_audio": self.config.binary_audio,
                     "extensions": self.config.extensions,
                     "asked_model": self.config.asked_model,
+                    "language_voices": language_voices(self.config, services.tts),
                     "models": services.models,
                     "voices": services.voice_names(),
                     "listen": self._listen_info(),

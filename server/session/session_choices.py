@@ -14,6 +14,8 @@ from typing import Any
 from server import protocol as p
 from server.llm import LLMProvider
 from server.session.session_config import DEFAULT_MODEL_ALIAS, SessionConfig, parse_cap
+from server.speech import TTSProvider
+from server.speech.polyglot import polyglot
 
 _LISTED = 20
 
@@ -48,6 +50,29 @@ async def checked_model(
 def _openai_realtime(model: str) -> bool:
     """Whether ``model`` names one of OpenAI's own speech-to-speech models."""
     return model.startswith("gpt-") and "realtime" in model
+
+
+def checked_language_voices(
+    event: dict[str, Any], config: SessionConfig, engine: TTSProvider | None
+) -> None:
+    """Refuse a voice per language that neither the engine nor espeak-ng has."""
+    if engine is None:
+        return
+    book = polyglot(engine)
+    for language, voice in config.language_voices.items():
+        if not book.knows(voice):
+            raise _bad(
+                event,
+                f"session.talkterm.language_voices.{language}",
+                f"Voice {voice!r} is neither a {engine.label} voice nor an espeak-ng one "
+                "(`espeak-ng --voices` lists those).",
+            )
+
+
+def language_voices(config: SessionConfig, engine: TTSProvider | None) -> dict[str, str]:
+    """The voices chosen per language: the server's, then the session's own over them."""
+    configured = polyglot(engine).voices if engine is not None else {}
+    return {**configured, **config.language_voices}
 
 
 def response_cap(event: dict[str, Any], default: int | None) -> int | None:

@@ -6,6 +6,7 @@ everything else is checked here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeAlias
@@ -24,6 +25,9 @@ UNLIMITED: Final = "inf"
 SPEED_RANGE: Final = (0.25, 1.5)
 # The model name Realtime clients connect with; it stands for the server's default.
 DEFAULT_MODEL_ALIAS: Final = "talkterm"
+# Language codes as the segment event names them (ISO 639, maybe with a subtag: en-gb).
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8}){0,3}")
+_MAX_LANGUAGES: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ class SessionConfig:
     tool_choice: str | dict[str, Any] = "auto"
     listening: InputConfig = field(default_factory=InputConfig)
     """The input side: format, transcription, turn detection (server.session.input_config)."""
+    language_voices: dict[str, str] = field(default_factory=dict)
+    """The session's own voice per language (``session.talkterm.language_voices``)."""
 
     def as_realtime(self, session_id: str) -> dict[str, Any]:
         """The session object as the Realtime API shapes it."""
@@ -120,6 +126,7 @@ def apply_update(
         *_audio_readers(session.get("audio"), bad),
         lambda: _listening(config, session.get("audio"), bad),
         lambda: _extension_changes(session.get("talkterm"), bad),
+        lambda: _voices_by_language(config, session.get("talkterm"), bad),
     ]
     for read in readers:
         try:
@@ -250,3 +257,24 @@ def _extension_changes(ext: Any, bad: BadValue) -> dict[str, Any]:
                 raise bad(f"session.talkterm.{name}", f"{name} must be true or false.")
             changes[name] = ext[name]
     return changes
+
+
+def _voices_by_language(config: SessionConfig, ext: Any, bad: BadValue) -> dict[str, Any]:
+    """``session.talkterm.language_voices`` merged over the session's (null: automatic)."""
+    if not isinstance(ext, dict) or "language_voices" not in ext:
+        return {}  # a non-object ``talkterm`` is reported by _extension_changes
+    merged = {**config.language_voices, **_language_voices(ext["language_voices"], bad)}
+    return {"language_voices": {k: v for k, v in merged.items() if v is not None}}
+
+
+def _language_voices(value: Any, bad: BadValue) -> dict[str, str | None]:
+    """``{"cmn": "cmn", "ru": null}``: a voice per language code; null goes back to automatic."""
+    param = "session.talkterm.language_voices"
+    if not isinstance(value, dict) or len(value) > _MAX_LANGUAGES:
+        raise bad(param, f"language_voices must be an object of at most {_MAX_LANGUAGES} entries.")
+    for language, voice in value.items():
+        if not _LANGUAGE.fullmatch(language):
+            raise bad(param, f"{_shown(language)} is not a language code such as cmn, ja or ru.")
+        if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+            raise bad(f"{param}.{language}", "A voice must be a non-empty string, or null.")
+    return value

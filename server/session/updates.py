@@ -13,7 +13,7 @@ from typing import Any
 from server import protocol as p
 from server.llm import LLMProvider
 from server.session.client_events import bad_event
-from server.session.session_choices import checked_model
+from server.session.session_choices import checked_language_voices, checked_model
 from server.session.session_config import SessionConfig, apply_update
 from server.speech import TTSProvider, unknown_voice
 
@@ -33,6 +33,12 @@ async def updated_config(
     if problem is not None:
         problems.append(bad_event(event, "invalid_value", problem, "session.audio.output.voice"))
         new = replace(new, voice=config.voice)
+    if new.language_voices != config.language_voices:
+        try:
+            checked_language_voices(event, new, tts)
+        except p.ProtocolError as exc:
+            problems.append(exc)
+            new = replace(new, language_voices=config.language_voices)
     if new.model != config.model:
         try:
             new = await checked_model(event, new, llm, refresh)

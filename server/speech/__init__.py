@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from server.errors import TTSUnavailable
+from server.speech.sentences import SentenceSplitter
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
 # The Realtime API's speed range; a server pace times a session's speed is kept within it,
 # so --speed 1.2 with a session at 1.5 speaks at 1.5 rather than failing.
 PACE_RANGE: Final = (0.25, 1.5)
-# OpenAI's voice names. OpenAI clients send one by default (openai-agents: "ash"); an engine
-# that has no voice of that name speaks them with its default voice.
+# The Realtime API's voice names: a client's choice of "the default", in no language. OpenAI
+# clients send one by default (openai-agents: "ash"); an engine that has no voice of that
+# name speaks them with its default voice.
 REALTIME_VOICES: Final = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
 )
@@ -46,10 +48,20 @@ class TTSProvider(ABC):
     """How many syntheses may run at once across all sessions, unless settings say."""
     first_clause_min: int = 10
     """Shortest first clause worth its own request (the splitter's ``first_clause_min``)."""
+    first_fragment: int = 0
+    """Fewest characters of an opening fragment cut from a long first sentence (0: never)."""
     voice: str | None = None
     """The voice used when a request names none (shown in the ready line and session.created)."""
     speed: float = 1.0
     """The engine's own pace (``--speed``); a request's ``speed`` multiplies it."""
+    speaks_any_language: bool = False
+    """Whether every voice reads every language (a remote multilingual model)."""
+
+    def splitter(self) -> SentenceSplitter:
+        """A sentence splitter cutting the opening as this engine starts speaking soonest."""
+        return SentenceSplitter(
+            first_clause_min=self.first_clause_min, first_fragment=self.first_fragment
+        )
 
     def pace(self, speed: float) -> float:
         """The engine's pace times a request's ``speed``, kept within what engines accept."""
@@ -83,6 +95,14 @@ class TTSProvider(ABC):
         """Whether ``voice`` names a voice of this engine (any name, if it cannot tell)."""
         known = self.voices()
         return known is None or voice in known
+
+    def language_voice(self, language: str) -> str | None:
+        """This engine's installed voice for ``language`` (an espeak-ng code), or None."""
+        return None
+
+    def readable(self, text: str, voice: str | None) -> str:
+        """The part of ``text`` that ``voice`` reads as words (what it would spell is left out)."""
+        return text
 
     def voice_examples(self) -> list[str]:
         """A few voices to suggest when a client names an unknown one."""

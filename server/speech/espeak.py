@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 from server.errors import TTSError, TTSUnavailable
 from server.speech import TTSProvider
 from server.speech.audio_format import WavStreamDecoder
+from server.speech.language import JAPANESE, without_han
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -32,6 +33,10 @@ _MIN_RATE, _MAX_RATE = 20, 1000
 _STDERR_KEEP = 2000
 # Suggested when a client names a voice espeak-ng does not have (those it has).
 _EXAMPLES = ("en-us", "en-gb", "de", "fr", "es")
+# Voices to prefer for a language, best first. espeak-ng 1.51's "cmn" turns Han into
+# pinyin with tone digits and reads the digits as English ("ni three hao three");
+# "cmn-latn-pinyin" reads the same pinyin as Mandarin.
+_LANGUAGE_VOICES = {"cmn": ("cmn-latn-pinyin", "cmn")}
 
 
 def _checked_voice(voice: str) -> str:
@@ -53,6 +58,9 @@ class EspeakTTS(TTSProvider):
     voice_hint = "`espeak-ng --voices` lists them all"
     # One process per synthesis, CPU-bound: more than 2 per core only makes everyone wait.
     synthesis_jobs = 2 * (os.cpu_count() or 1)
+    # A long opening sentence is cut after its first words, as for Piper: 44 characters
+    # without a comma were heard after 110 ms, its first words after 97 (first_audio_bench).
+    first_fragment = 8
 
     def __init__(
         self,
@@ -98,6 +106,19 @@ class EspeakTTS(TTSProvider):
             self._voices = _list_voices(self.executable)
             self._listed = True
         return self._voices
+
+    def language_voice(self, language: str) -> str | None:
+        """espeak-ng's voice for a language code (its voices are named by language)."""
+        known = self.voices() or frozenset()
+        return next(
+            (name for name in _LANGUAGE_VOICES.get(language, (language,)) if name in known), None
+        )
+
+    def readable(self, text: str, voice: str | None) -> str:
+        """espeak-ng's Japanese reads kana only: each kanji would be "Chinese letter"."""
+        if (voice or self.voice).split("-")[0] == JAPANESE:
+            return without_han(text)
+        return text
 
     def voice_examples(self) -> list[str]:
         """Common voices this espeak-ng has."""

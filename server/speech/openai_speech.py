@@ -66,6 +66,8 @@ class OpenAISpeechTTS(TTSProvider):
 
     name = "openai"
     label = "speech endpoint"
+    # OpenAI's voices (and most compatible servers') read any language they are given.
+    speaks_any_language = True
 
     def __init__(
         self,

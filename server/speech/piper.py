@@ -33,8 +33,11 @@ from server.errors import TalktermError, TTSError, TTSUnavailable
 from server.protocol import PCM_RATE
 from server.speech import REALTIME_VOICES as REALTIME_VOICES
 from server.speech import TTSProvider
+from server.speech.polyglot import voice_language
 from server.speech.resample import resample, to_pcm16
 from server.speech.scheduler import DeadlinePool, due_now
+
+__all__ = ["DEFAULT_VOICE", "REALTIME_VOICES", "PiperTTS", "find_voices"]
 
 if TYPE_CHECKING:
     from piper.voice import PiperVoice
@@ -130,6 +133,10 @@ class PiperTTS(TTSProvider):
     # Piper's time to first audio grows with the text (a 25-character sentence took 4×
     # as long as "Sure,"), so even a one-word opening clause goes ahead on its own.
     first_clause_min = 3
+    # For the same reason a long opening sentence is cut after its first words (issue 17:
+    # "The quick" goes ahead of "brown fox jumps over the lazy dog."), measured in
+    # bench/fragment_rule.py against cuts after 12, 16 and 20 characters.
+    first_fragment = 8
 
     def __init__(
         self,
@@ -185,6 +192,11 @@ class PiperTTS(TTSProvider):
     def accepts(self, voice: str) -> bool:
         """A known voice, maybe with ``#speaker``, or a .onnx path (both checked when used)."""
         return voice.partition("#")[0] in self.voices() or voice.endswith(".onnx")
+
+    def language_voice(self, language: str) -> str | None:
+        """The first installed Piper voice (by name) whose locale is ``language``."""
+        found = sorted(name for name in self.catalog if voice_language(name) == language)
+        return found[0] if found else None
 
     def voice_examples(self) -> list[str]:
         """The installed voices (a few), then one Realtime alias."""

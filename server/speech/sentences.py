@@ -2,10 +2,12 @@
 
 ``SentenceSplitter`` is fed text deltas as they arrive and hands back segments as
 soon as their end is certain. The first segment may be an early clause (ending at
-``,`` ``;`` or ``:``) so speech starts sooner; after that, segments are whole
-sentences, paragraphs, list items and headings. A fenced code block is one
-segment. Segments keep the transcript text verbatim (Markdown included) and tile
-it exactly: leading whitespace belongs to the segment it precedes.
+``,`` ``;`` or ``:``), or the opening words of a long sentence cut at a word
+boundary (``first_fragment``, see ``server.speech.fragment``), so speech starts
+sooner; after that, segments are whole sentences, paragraphs, list items and
+headings. A fenced code block is one segment. Segments keep the transcript text
+verbatim (Markdown included) and tile it exactly: leading whitespace belongs to
+the segment it precedes.
 
 A boundary is decided only from text already seen, and only once the next
 non-space character has arrived (or at ``flush``). So the segments never depend
@@ -24,6 +26,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
+
+from server.speech.fragment import TAIL, fragment_cut
 
 _TERMINAL: Final = ".!?…。！？"
 _CJK_TERMINAL: Final = "。！？"  # CJK text puts no space after a sentence
@@ -58,6 +62,10 @@ class Segment:
     text: str
     start: int
     end: int
+    continues: bool = False
+    """A piece of a long opening sentence that goes on in the next segment (no pause after it)."""
+    continued: bool = False
+    """The segment carries on the sentence the segment before it began (no pause before it)."""
 
 
 class _Wait:
@@ -76,10 +84,13 @@ _Verdict = int | _Wait | _No
 class SentenceSplitter:
     """Incremental splitter: ``feed`` text deltas, then ``flush`` at the end of the stream."""
 
-    def __init__(self, *, first_clause_min: int = 10, max_chars: int = 400) -> None:
-        if first_clause_min < 1 or max_chars < 2:
-            raise ValueError("first_clause_min must be >= 1 and max_chars >= 2")
+    def __init__(
+        self, *, first_clause_min: int = 10, first_fragment: int = 0, max_chars: int = 400
+    ) -> None:
+        if first_clause_min < 1 or first_fragment < 0 or max_chars < 2:
+            raise ValueError("first_clause_min must be >= 1, first_fragment >= 0, max_chars >= 2")
         self._first_clause_min = first_clause_min
+        self._first_fragment = first_fragment  # 0: an opening sentence is never cut early
         self._max_chars = max_chars
         self._buf = ""
         self._start = 0  # _buf[:_start] was handed out already
@@ -88,6 +99,9 @@ class SentenceSplitter:
         self._offset = 0  # transcript offset of _buf[_start]
         self._resume = 0  # candidates before this index are already known not to end a segment
         self._emitted = False
+        self._cut = -1  # where the fragment being handed out ends in _buf
+        self._fragments = 0  # fragments of the opening sentence cut so far
+        self._continued = False  # the next segment carries on the sentence of a fragment
 
     def feed(self, delta: str) -> list[Segment]:
         """Add a text delta; return the segments whose end is now certain."""
@@ -111,7 +125,11 @@ class SentenceSplitter:
                 break
             assert self._start < end <= len(self._buf)
             text = self._buf[self._start : end]
-            segments.append(Segment(text, self._offset, self._offset + len(text)))
+            continues, self._cut = end == self._cut, -1
+            segments.append(
+                Segment(text, self._offset, self._offset + len(text), continues, self._continued)
+            )
+            self._continued = continues
             self._start = end
             self._offset += len(text)
             self._resume = end
@@ -184,8 +202,15 @@ class SentenceSplitter:
 
     def _sentence_end(self, buf: str, lead: int, final: bool) -> int | None:
         limit = lead + self._max_chars
+        fragment = self._fragment(buf, lead)
+        if fragment is not None and fragment + TAIL <= limit:
+            limit = fragment + TAIL  # no segment end before this: the fragment goes out
+        else:
+            fragment = None
         # endpos: without it every cut of a long run rescans the whole rest of the buffer.
         for match in _CANDIDATE.finditer(buf, max(self._resume, lead), limit + 1):
+            if match.start() >= limit and fragment is not None:
+                return self._cut_fragment(fragment)
             if match.start() >= limit:
                 return self._word_cut(buf, lead, final)
             verdict = self._judge(buf, match.start(), lead, final)
@@ -194,10 +219,24 @@ class SentenceSplitter:
                 return None
             if isinstance(verdict, int):
                 return verdict
+        if fragment is not None:
+            return self._cut_fragment(fragment)  # fragment_cut saw the text up to the limit
         if len(buf) > limit:
             return self._word_cut(buf, lead, final)
         self._resume = len(buf)
         return len(buf) if final else None
+
+    def _cut_fragment(self, end: int) -> int:
+        self._cut = end
+        self._fragments += 1
+        return end
+
+    def _fragment(self, buf: str, lead: int) -> int | None:
+        """Where the answer's opening sentence may be cut early, if it is long enough."""
+        if not self._first_fragment or (self._emitted and not self._continued):
+            return None
+        # Each piece twice as long as the one before: see server.speech.fragment.
+        return fragment_cut(buf, lead, self._first_fragment << self._fragments)
 
     def _judge(self, buf: str, pos: int, lead: int, final: bool) -> _Verdict:
         char = buf[pos]

@@ -7,18 +7,21 @@ with one log line saying why; else no speech, and the reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from server.config import Settings
 from server.errors import TalktermError
 from server.speech import TTSProvider, provider_class
+from server.speech.polyglot import configure, polyglot
 
 log = logging.getLogger("talkterm.server")
 
 # Who speaks when an engine cannot load on this machine: Piper needs its wheel, a
 # model and a CPU ONNX Runtime supports; espeak-ng is a small system package.
 FALLBACKS: dict[str, str] = {"piper": "espeak"}
+_warming: set[asyncio.Future[None]] = set()  # held until done: the loop keeps futures weakly
 
 
 async def choose_tts(settings: Settings) -> tuple[TTSProvider | None, str | None]:
@@ -38,6 +41,19 @@ async def choose_tts(settings: Settings) -> tuple[TTSProvider | None, str | None
     # Asked once now: an engine may list its voices slowly (espeak-ng runs a subprocess),
     # and the first session.update naming a voice should not wait for it.
     engine.voices()
+    unknown = configure(engine, settings.tts.language_voices)
+    # espeak-ng's voice list and the language model (≈ 0.3 s) load in a thread while the
+    # server starts listening: neither the ready line nor the first answer waits for them.
+    warming = asyncio.get_running_loop().run_in_executor(None, polyglot(engine).warm)
+    _warming.add(warming)
+    warming.add_done_callback(_warming.discard)
+    if unknown:
+        log.warning(
+            "language voices %s are not voices of %s or espeak-ng; the automatic choice "
+            "speaks those languages",
+            ", ".join(unknown),
+            engine.label,
+        )
     return engine, None
 
 

@@ -74,6 +74,11 @@ class Reply:
     finish: str = "stop"
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Calls streamed after the text as OpenAI does (finish_reason "tool_calls")."""
+    # Before chunk ``hold_at`` the stream waits for ``hold`` (set by the test once it has
+    # seen what must come first), for ``hold_s`` at most, so the order is the test's own.
+    hold: asyncio.Event | None = None
+    hold_at: int = 0
+    hold_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -398,6 +403,9 @@ class _Stream:
                 return await self._fault()
             if index and reply.delay:
                 await asyncio.sleep(reply.delay)
+            if reply.hold is not None and index == reply.hold_at:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reply.hold.wait(), reply.hold_s)
             if not await self._content(piece):
                 return False
             sent = time.perf_counter()

@@ -21,7 +21,11 @@ from tests.fuzz.session_tools import Bystander, ErrorLog
 from tests.fuzz.upstream import RoutedLLM
 from tests.helpers.server import make_settings
 
-# Derandomized and without a database: every CI run tries the same examples.
+# Derandomized and without a database: every run of the same code with the same tests
+# collected tries the same examples. Not across those: Hypothesis also draws constants
+# found in the project's imported modules, so a whole-suite run (or any code change)
+# tries other examples than running tests/fuzz alone. A failure found that way is
+# kept as an @example.
 # Shrinking is off unless FUZZ_SHRINK=1: a hang costs seconds per try, so shrinking
 # one could take minutes; the failing program is printed either way.
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate]

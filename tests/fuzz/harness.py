@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol as p
 from server.app import Server
+from tests.fuzz.history import Entry, History, ItemInfo
 from tests.fuzz.matcher import (
     Sent,
     check_answers,
@@ -31,7 +32,7 @@ from tests.fuzz.matcher import (
     check_pauses,
     check_responses,
 )
-from tests.fuzz.oracle import ACTIVE, IDLE, Context, ItemInfo, expect
+from tests.fuzz.oracle import ACTIVE, IDLE, Context, expect
 from tests.fuzz.program import Program, Resolver, Sleep
 from tests.fuzz.session_tools import (
     Bystander,
@@ -50,6 +51,7 @@ CLOSING: Final = (
     {"type": p.RESPONSE_CANCEL, "event_id": "fuzz-end-cancel"},
     {"type": "fuzz.sentinel", "event_id": "fuzz-sentinel-2"},
 )
+PRELUDE_PROMPT: Final = "normal turn"
 
 
 @dataclass
@@ -86,11 +88,11 @@ async def play(arena: Arena, program: Program) -> None:
 
 
 async def _fuzz(arena: Arena, client: Client, program: Program) -> None:
-    prelude = await normal_turn(client, NORMAL_TEXT)
+    prelude = await normal_turn(client, NORMAL_TEXT, PRELUDE_PROMPT)
     item_id = prelude["response"]["output"][0]["id"]
     resolver = Resolver(item_id, prelude["audio_ms"])
-    ctx = Context(items={item_id: ItemInfo(assistant_audio=True, audio_ms=prelude["audio_ms"])})
     arena.llm.fuzz_reply = program.reply
+    ctx = Context(_prelude_history(arena, item_id, prelude["audio_ms"]), len(arena.llm.fuzz_text()))
     lingering = arena.llm.open_fuzz_replies
     collector = Collector(client)
     try:
@@ -139,6 +141,16 @@ async def _send_all(
         sent.append(Sent(wire, table))
         await send_wire(client, wire)
     return sent, starters
+
+
+def _prelude_history(arena: Arena, item_id: str, audio_ms: float) -> History:
+    """The session's history after the prelude turn, under the server's bounds."""
+    limits = arena.server.settings.limits
+    history = History(limits.history_chars, limits.history_items)
+    history.add(Entry(None, "user", ItemInfo(False), len(PRELUDE_PROMPT), len(PRELUDE_PROMPT)))
+    answer = ItemInfo(assistant_audio=True, audio_ms=audio_ms)
+    history.add(Entry(item_id, "assistant", answer, len(NORMAL_TEXT), len(NORMAL_TEXT)))
+    return history
 
 
 def _started(starters: list[Any], events: list[dict[str, Any]]) -> int:

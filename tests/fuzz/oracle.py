@@ -16,16 +16,19 @@ next response even before the cancelled one's response.done is out.
 ``expect(wire, ctx)`` gives a Table: for each state the frame may meet, the
 immediate answers it may get and the state it leaves. Error codes are sets:
 the docs do not say which of several faults in one frame is reported.
+Which items are still there (``item_not_found``, ``duplicate_item_id``) follows
+the history bounds, modelled in history.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from server import protocol as p
+from tests.fuzz.history import Entry, History, ItemInfo
 from tests.fuzz.wire import Wire
 
 IDLE: Final = "idle"
@@ -67,22 +70,16 @@ Table = dict[str, list[tuple[Outcome, str]]]
 
 
 @dataclass
-class ItemInfo:
-    """What truncation needs to know about a conversation item."""
-
-    assistant_audio: bool
-    audio_ms: float = 0.0
-
-
-@dataclass
 class Context:
-    """The deterministic part of the session the model tracks: item ids."""
+    """The part of the session the model tracks: its history, and how long an answer runs."""
 
-    items: dict[str, ItemInfo] = field(default_factory=dict)
+    history: History
+    # The most characters one response of this example streams (its item may hold them).
+    reply_chars: int = 0
 
 
 def expect(wire: Wire, ctx: Context) -> Table:
-    """The Table for one frame; updates ``ctx`` when the frame adds an item."""
+    """The Table for one frame; updates ``ctx`` when the frame (maybe) adds an item."""
     if not wire.text:
         return fixed(Err(frozenset({"binary_not_supported"}), None))
     try:
@@ -120,6 +117,11 @@ def _not_json(name: str) -> Any:
 def fixed(*outcome: Reaction) -> Table:
     """A frame whose answer does not depend on the response state."""
     return {state: [(outcome, state)] for state in STATES}
+
+
+def either(*tables: Table) -> Table:
+    """A frame whose answer is any of the tables' (what the model cannot know)."""
+    return {state: [row for table in tables for row in table[state]] for state in STATES}
 
 
 def error(eid: str | None, *codes: str) -> Err:
@@ -196,20 +198,22 @@ def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     faults = item_faults(item)
     if faults:
         return fixed(Err(faults, eid))
-    item_id = item.get("id")
-    if item_id and item_id in ctx.items:
-        return fixed(error(eid, "duplicate_item_id"))
+    item_id = item.get("id") or None
     after = event.get("previous_item_id")
-    if (
-        after is not None
-        and after != "root"
-        and not (isinstance(after, str) and after in ctx.items)
-    ):
-        return fixed(error(eid, "item_not_found"))  # (fuzzed ids never name unknown items)
-    if item_id:
-        ctx.items[item_id] = ItemInfo(assistant_audio=False)
+    if after is not None and after != "root":
+        known = isinstance(after, str) and any(e.surely_here for e in ctx.history.find(after))
+        if not known:  # (fuzzed ids never name an item of the session)
+            return fixed(error(eid, "item_not_found"))
     text = "\n".join(part["text"] for part in item["content"])
-    return fixed(Ack(p.ITEM_ADDED, text), Ack(p.ITEM_DONE, text))
+    added = fixed(Ack(p.ITEM_ADDED, text), Ack(p.ITEM_DONE, text))
+    # An id is taken while its item is there: one the bounds dropped may be used again.
+    same = ctx.history.find(item_id) if item_id else []
+    if any(e.surely_here for e in same):
+        return fixed(error(eid, "duplicate_item_id"))
+    entry = Entry(item_id, item["role"], ItemInfo(assistant_audio=False), len(text), len(text))
+    entry.surely_added = not same
+    ctx.history.add(entry)
+    return either(added, fixed(error(eid, "duplicate_item_id"))) if same else added
 
 
 def item_faults(item: Any) -> frozenset[str]:
@@ -241,10 +245,21 @@ def _truncate(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     faults = _field_faults(event, "item_id", str) | _field_faults(event, "audio_end_ms", int)
     if faults:
         return fixed(Err(frozenset(faults), eid))
-    item = ctx.items.get(event["item_id"])
-    if item is None:
-        return fixed(error(eid, "item_not_found"))
+    missing = fixed(error(eid, "item_not_found"))
+    tables = []
+    for entry in ctx.history.find(event["item_id"]):
+        table = _truncate_item(event, eid, entry.info)
+        if any(Ack(p.ITEM_TRUNCATED) in outcome for outcome, _ in table[IDLE]):
+            entry.shortest = 0  # it keeps only what was heard: maybe nothing
+        tables.append(table)
+    if not any(e.surely_here for e in ctx.history.find(event["item_id"])):
+        tables.append(missing)  # the history bound may have dropped it
+    return either(*tables)
+
+
+def _truncate_item(event: dict[str, Any], eid: str | None, item: ItemInfo) -> Table:
     end = event["audio_end_ms"]
+    faults = set()
     if not item.assistant_audio:
         faults.add("invalid_item")
     if event.get("content_index", 0) != 0:
@@ -271,6 +286,11 @@ def _field_faults(event: dict[str, Any], name: str, kind: type) -> set[str]:
 def _response_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     faults = response_body_faults(event.get("response"))
     busy = Err(faults | {"conversation_already_has_active_response"}, eid)
+    if not faults:
+        # Its answer's item, if the session was idle; it holds what has streamed so far.
+        entry = Entry(None, "assistant", ItemInfo(assistant_audio=False), 0, ctx.reply_chars)
+        entry.surely_added = False
+        ctx.history.add(entry)
     return {
         IDLE: [((Err(faults, eid),), IDLE)] if faults else [((), ACTIVE)],
         ACTIVE: [((busy,), ACTIVE)],

@@ -209,7 +209,11 @@ raw_frames = st.one_of(
     st.builds(_cut, unknown_types | controls, st.integers(0, 200)),
     st.builds(_bad_utf8, unknown_types | controls, st.integers(0, 200), st.sampled_from(BAD_UTF8)),
     st.binary(max_size=64).map(_binary),
-    st.binary(max_size=64).map(lambda b: _binary(TEXT_MARK[:-1] + b)),  # a near-forged mark
+    # A near-forged mark. Not a whole one (a next byte of 0): only the server's process
+    # knows the random mark, the fuzzer knows it by sharing that process.
+    st.binary(max_size=64)
+    .filter(lambda b: b[:1] != b"\x00")
+    .map(lambda b: _binary(TEXT_MARK[:-1] + b)),
     any_events.map(lambda e: _binary(dumps(e).encode())),
     st.sampled_from([5_000, 50_000, 200_000]).map(Nest),
     st.sampled_from([5_000, 100_000]).map(lambda d: Nest(d, objects=True)),

@@ -166,7 +166,7 @@ async def test_a_long_conversation_stays_within_the_context(local_server: Server
         await client.ask(f"{filler} Question {turn}: how many roses?", max_output_tokens=20)
         got = await client.collect(timeout=120)
         assert got.done["status"] == "completed", got.of(p.ERROR)
-        assert not got.of(p.ERROR)  # notices only, no failure
+        assert not got.of(p.ERROR)  # notices are not errors
         codes += [notice["code"] for notice in got.of(p.NOTICE)]
     assert p.CONTEXT_TRIMMED in codes  # early turns were left out, and the user was told
     await client.close()

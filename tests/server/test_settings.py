@@ -26,6 +26,10 @@ SAMPLES = {
     "--stt-base-url": ("http://127.0.0.1:3/v1", lambda s: s.stt.openai.base_url),
     "--allowed-hosts": ("a.test,b.test", lambda s: ",".join(s.allowed_hosts)),
     "--allowed-origins": ("http://a.test,null", lambda s: ",".join(s.allowed_origins)),
+    "--language-voices": (
+        "cmn=yue,ru=ru",
+        lambda s: ",".join(f"{k}={v}" for k, v in s.tts.language_voices.items()),
+    ),
 }
 
 

@@ -239,12 +239,17 @@ TOKENS = [
     cuts=st.lists(st.integers(min_value=1, max_value=15), min_size=1, max_size=20),
     max_chars=st.sampled_from([400, 40, 12]),
     first_clause_min=st.sampled_from([10, 1]),
+    first_fragment=st.sampled_from([0, 1, 8]),
 )
 def test_segments_reconstruct_the_transcript_however_it_is_chunked(
-    tokens: list[str], cuts: list[int], max_chars: int, first_clause_min: int
+    tokens: list[str], cuts: list[int], max_chars: int, first_clause_min: int, first_fragment: int
 ) -> None:
     text = "".join(tokens)
-    options = {"max_chars": max_chars, "first_clause_min": first_clause_min}
+    options = {
+        "max_chars": max_chars,
+        "first_clause_min": first_clause_min,
+        "first_fragment": first_fragment,
+    }
     whole = split(text, "whole", **options)
     assert_tiles(text, whole)
     splitter = SentenceSplitter(**options)

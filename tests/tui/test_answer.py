@@ -23,3 +23,11 @@ def test_answer_bookkeeping() -> None:
     assert not answer.finished_playing(buffered_ms=20.0)
     answer.audio_fed = True
     assert answer.finished_playing(buffered_ms=0.0)
+
+
+def test_the_language_heard_follows_the_segments() -> None:
+    answer = Answer(AssistantTurn(), generation=1, voice=True)
+    assert answer.language_at(0) == ""
+    answer.add_segment(0.0, 0, 10, "cmn")
+    answer.add_segment(900.0, 10, 30, "en")
+    assert [answer.language_at(ms) for ms in (0, 899, 900)] == ["cmn", "cmn", "en"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.tui_app import Notices, ScriptedLink, highlighted_command, scripted_app
+from tests.helpers.tui_app import Notices, ScriptedLink, ask, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.app import Talkterm
 from tui.app.clipboard import code_blocks
 from tui.link.websocket import Connection
-from tui.widgets.prompt_box import PromptBox
 
 ANSWER = "Use a loop:\n\n```python\nfor cup in cups:\n    pour(cup)\n```\n\nThen serve.\n"
 
@@ -17,8 +16,7 @@ ANSWER = "Use a loop:\n\n```python\nfor cup in cups:\n    pour(cup)\n```\n\nThen
 async def answered(app: Talkterm, pilot: Any, text: str, response_id: str = "resp_1") -> None:
     """Ask, and let a text-only answer arrive and end."""
     await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok)
-    app.query_one(PromptBox).text = "How?"
-    await pilot.press("enter")
+    await ask(pilot, app, "How?")
     await wait_for(pilot, lambda: app.answer is not None, what="asked")
     app.post_message(Connection.ResponseStarted(response_id))
     app.post_message(Connection.TextArrived(response_id, text))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from server import protocol as p
-from tests.helpers.tui_app import Notices, scripted_app
+from tests.helpers.tui_app import Notices, ask, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.link.server_events import translate
 from tui.link.websocket import Connection
-from tui.widgets.prompt_box import PromptBox
 
 
 async def test_a_context_notice_is_shown_without_failing_the_answer() -> None:
@@ -15,8 +14,7 @@ async def test_a_context_notice_is_shown_without_failing_the_answer() -> None:
     notices = Notices()
     async with app.run_test(size=(120, 24), notifications=True, message_hook=notices) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected")
-        app.query_one(PromptBox).text = "And then?"
-        await pilot.press("enter")
+        await ask(pilot, app, "And then?")
         await wait_for(pilot, lambda: app.answer is not None)
         app.post_message(Connection.ResponseStarted("resp_1"))
         said = "The 4 earliest messages are left out of what the model reads from now on."
@@ -31,8 +29,7 @@ async def test_a_notice_event_is_shown_without_failing_the_answer() -> None:
     notices = Notices()
     async with app.run_test(size=(120, 24), notifications=True, message_hook=notices) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected")
-        app.query_one(PromptBox).text = "And then?"
-        await pilot.press("enter")
+        await ask(pilot, app, "And then?")
         await wait_for(pilot, lambda: app.answer is not None)
         app.post_message(Connection.ResponseStarted("resp_1"))
         said = "The context is full: the model cannot take in more of this conversation."

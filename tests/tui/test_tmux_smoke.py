@@ -19,6 +19,7 @@ import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.tmux import Tmux, gone, running, talkterm_command
+from tests.helpers.waiting import wait_for
 
 pytestmark = [
     pytest.mark.tmux,
@@ -80,8 +81,9 @@ async def test_ask_pause_resume_stop_and_quit(fake_llm: FakeLLM, tmux: Tmux) -> 
 
     await tmux.keys("C-q")
     assert await gone(server), "the companion server outlived talkterm's quit"
+    # The app writes that line once it has reaped the server: a moment after it is gone.
+    await wait_for(None, lambda: "companion server stopped" in tmux.log.read_text(), what="log")
     log = tmux.log.read_text()
-    assert "companion server stopped" in log
     assert "TALKTERM_TOKEN" not in log and not re.search(r"Bearer \S", log)
 
 

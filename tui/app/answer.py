@@ -61,6 +61,7 @@ class Answer:
     item_id: str | None = None
     starts_ms: list[float] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
     audio_seen: bool = False
     pcm_ms: float = 0.0
     """Speech received, if it is PCM (HTTP streaming): what a stop's heard share is of."""
@@ -82,7 +83,9 @@ class Answer:
                 self.first_text_ms = self.first_text_ms or self._since_sent()
                 self.turn.write(event.delta)
             case Connection.SegmentAnnounced() if self.voice:
-                self.add_segment(event.audio_start_ms, event.char_start, event.char_end)
+                self.add_segment(
+                    event.audio_start_ms, event.char_start, event.char_end, event.language
+                )
                 feed.segment(self.generation, event.format)
             case Connection.AudioArrived() if self.voice:
                 self.first_audio_ms = self.first_audio_ms or self._since_sent()
@@ -99,10 +102,18 @@ class Answer:
             self.response_id = response_id
         return self.response_id == response_id
 
-    def add_segment(self, audio_start_ms: float, char_start: int, char_end: int) -> None:
-        """Note where a sentence's audio starts (segments arrive in order)."""
+    def add_segment(
+        self, audio_start_ms: float, char_start: int, char_end: int, language: str = ""
+    ) -> None:
+        """Note where a sentence's audio starts (segments arrive in order) and its language."""
         self.starts_ms.append(audio_start_ms)
         self.spans.append((char_start, char_end))
+        self.languages.append(language)
+
+    def language_at(self, played_ms: float) -> str:
+        """The language of the sentence being heard at ``played_ms`` ("" if unknown)."""
+        index = bisect.bisect_right(self.starts_ms, played_ms) - 1
+        return self.languages[index] if index >= 0 else ""
 
     def span_at(self, played_ms: float) -> tuple[int, int] | None:
         """The transcript span being heard at ``played_ms``, if any."""

@@ -375,6 +375,7 @@ class Talkterm(
         answer, self.answer = self.answer, None
         if answer is None:
             return
+        self.status.language = ""
         self.record_answer(answer, ending, heard)
         if ending.silence and answer.audio_seen:
             self.sound.silence()
@@ -412,6 +413,7 @@ class Talkterm(
         played_ms, buffered_ms = position
         if span := answer.span_at(played_ms):
             answer.turn.highlight(*span)
+        self.status.language = answer.language_at(played_ms)
         if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
             await self._end_answer(endings.PLAYED)
 

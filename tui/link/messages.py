@@ -119,6 +119,8 @@ class ConnectionMessages:
         char_end: int
         audio_start_ms: float
         format: str
+        language: str = ""
+        """The sentence's language code (``cmn``, ``en``…), when the server says."""
 
     @dataclass
     class AudioArrived(Message, namespace="connection"):

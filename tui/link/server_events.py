@@ -68,6 +68,7 @@ def _segment(event: dict[str, Any]) -> Message:
         int(event.get("char_end", 0)),
         float(event.get("audio_start_ms", 0.0)),
         str(event.get("format", "audio/pcm")),
+        str(event.get("language") or ""),
     )
 
 

@@ -56,6 +56,8 @@ class StatusLine(Widget):
     """While the microphone is open: its time and level meter, e.g. "🎤 0:03 ▂▅▇▃"."""
     heard_speech: reactive[bool] = reactive(False, layout=True)
     """The server hears speech in what the microphone sends."""
+    language: reactive[str] = reactive("", layout=True)
+    """The language of the sentence being spoken (the server's code), beside the voice."""
 
     def __init__(self, *, timed: bool = True) -> None:
         super().__init__()
@@ -109,7 +111,7 @@ class StatusLine(Widget):
             parts.append(Content.styled(f"✗ {self.error}", "$text-error"))
         mode = f"{self.mode} (no audio)" if self.audio_note else self.mode
         parts.append(Content.styled(mode, "$text-warning" if self.audio_note else ""))
-        parts += [Content(label) for label in (self.llm_short, self.tts) if label]
+        parts += [Content(label) for label in (self.llm_short, self._speech()) if label]
         if timings := self._timings():
             parts.append(Content.styled(timings, "$text-muted"))
         self._set_tooltip()
@@ -132,10 +134,16 @@ class StatusLine(Widget):
             ("Audio", self.audio_note),
             ("LLM", self.llm + (" (demo responder)" if self.demo else "")),
             ("Speech", self.tts),
+            ("Speaking", language_name(self.language)),
             ("Timings", self._timings(long=True)),
             ("Error", self.error),
         ]
         return "\n".join(f"{name}: {value}" for name, value in rows if value)
+
+    def _speech(self) -> str:
+        if not self.language:
+            return self.tts
+        return f"{self.tts} · {language_name(self.language)}".lstrip(" ·")
 
     def _link_text(self) -> str:
         label = _LINK_LABELS.get(self.link, str(self.link))
@@ -160,3 +168,16 @@ class StatusLine(Widget):
         if text is None:
             return ""
         return f"1st {text:.0f}" + (f"/{audio:.0f}" if audio is not None else "") + " ms"
+
+
+# What a person calls the languages the server names most (espeak-ng / ISO 639 codes).
+_LANGUAGE_NAMES = {
+    "en": "English", "cmn": "Mandarin", "yue": "Cantonese", "ja": "Japanese",
+    "ko": "Korean", "ru": "Russian", "el": "Greek", "ar": "Arabic", "he": "Hebrew",
+    "hi": "Hindi", "th": "Thai", "de": "German", "fr": "French", "es": "Spanish",
+}  # fmt: skip
+
+
+def language_name(code: str) -> str:
+    """A language's name for the status line ("cmn" → "Mandarin"); the code if unknown."""
+    return _LANGUAGE_NAMES.get(code, code)
