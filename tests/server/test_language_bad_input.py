@@ -29,7 +29,7 @@ async def test_hostile_text_is_spoken_or_skipped_and_the_session_goes_on(
     fake_llm: FakeLLM, server: Server, answer: str, languages: set[str]
 ) -> None:
     fake_llm.enqueue(Reply(chunks=chunk_text(answer, size=64)), Reply(chunks=chunk_text(FINE)))
-    async with connected(server.ws_url) as client:
+    async with connected(server.ws_url, extensions=True) as client:
         got = await client.answer("Go", timeout=60)
         after = await client.answer("Again")
     assert got.done["status"] == "completed" and got.of(p.ERROR) == []
@@ -44,7 +44,7 @@ async def test_a_megabyte_of_one_han_character_streams_and_stops_on_cancel(
     server = await start_server(tts="piper")
     han = "中" * 1_000_000
     fake_llm.enqueue(Reply(chunks=chunk_text(han, size=4096)), Reply(chunks=chunk_text(FINE)))
-    async with connected(server.ws_url) as client, connected(server.ws_url) as bystander:
+    async with connected(server.ws_url, extensions=True) as client, connected(server.ws_url, extensions=True) as bystander:
         await client.ask("Go")
         got = await client.read_until(p.AUDIO_DELTA, timeout=60)
         segment = got.of(p.AUDIO_SEGMENT)[0]
@@ -65,7 +65,7 @@ async def test_a_language_no_voice_reads_is_shown_with_one_notice(
     # espeak-ng has no Khmer voice, and no Piper voice is installed for it.
     answer = "ភ្នំពេញជាទីក្រុង។ Hello there. ភ្នំពេញធំ។"
     fake_llm.enqueue(Reply(chunks=chunk_text(answer)))
-    async with connected(server.ws_url) as client:
+    async with connected(server.ws_url, extensions=True) as client:
         got = await client.answer("Khmer?")
     assert got.text() == answer and got.done["status"] == "completed"
     assert not got.of(p.ERROR)  # a notice, not an error

