@@ -46,7 +46,7 @@ async def test_the_opening_words_are_heard_before_the_sentence_ends(
     fake_llm: FakeLLM, start_server: ServerFactory, tts: str
 ) -> None:
     server = await start_server(tts=tts)
-    client = await Client.open(server.ws_url)
+    client = await Client.open(server.ws_url, extensions=True)  # segments, as the app
     heard = asyncio.Event()
     fake_llm.enqueue(held_reply(heard))
     await client.ask("Hi")

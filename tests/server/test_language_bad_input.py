@@ -44,7 +44,10 @@ async def test_a_megabyte_of_one_han_character_streams_and_stops_on_cancel(
     server = await start_server(tts="piper")
     han = "中" * 1_000_000
     fake_llm.enqueue(Reply(chunks=chunk_text(han, size=4096)), Reply(chunks=chunk_text(FINE)))
-    async with connected(server.ws_url, extensions=True) as client, connected(server.ws_url, extensions=True) as bystander:
+    async with (
+        connected(server.ws_url, extensions=True) as client,
+        connected(server.ws_url, extensions=True) as bystander,
+    ):
         await client.ask("Go")
         got = await client.read_until(p.AUDIO_DELTA, timeout=60)
         segment = got.of(p.AUDIO_SEGMENT)[0]
