@@ -114,6 +114,7 @@ class Talkterm(
 
     async def on_unmount(self) -> None:
         """Silence the speaker, close the microphone and stop the companion server."""
+        self._ticker.stop()  # its widgets are going: no tick may look for them now
         self.close_listening()
         self.sound.close()
         await self.link.close()
@@ -413,7 +414,8 @@ class Talkterm(
         played_ms, buffered_ms = position
         if span := answer.span_at(played_ms):
             answer.turn.highlight(*span)
-        self.status.language = answer.language_at(played_ms)
+        for status in self.query(StatusLine):  # none while the app is closing
+            status.language = answer.language_at(played_ms)
         if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
             await self._end_answer(endings.PLAYED)
 
