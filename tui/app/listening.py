@@ -194,13 +194,15 @@ class Listening(App[None]):
 
     def on_connection_speech_started(self, message: Connection.SpeechStarted) -> None:
         """The server hears speech: say so while the meter moves."""
-        self.query_one(StatusLine).heard_speech = True
+        for status in self.query(StatusLine):
+            status.heard_speech = True
 
     @on(Connection.InputCommitted)
     async def _committed_turn(self, message: Connection.InputCommitted) -> None:
         """The turn is in (the pause, or f4/Enter): show it; its words follow."""
         self._close_mic()
-        self.query_one(StatusLine).heard_speech = False
+        for status in self.query(StatusLine):
+            status.heard_speech = False
         self._committed = message.item_id
         self._heard_turn = await self.query_one(TranscriptView).add_user("🎤 …")
         if self.state == ResponseState.LISTENING:

@@ -376,7 +376,8 @@ class Talkterm(
         answer, self.answer = self.answer, None
         if answer is None:
             return
-        self.status.language = ""
+        for status in self.query(StatusLine):  # an answer may end while the app closes
+            status.language = ""
         self.record_answer(answer, ending, heard)
         if ending.silence and answer.audio_seen:
             self.sound.silence()
