@@ -145,7 +145,10 @@ async def run_engine(
         }
         ports = {version: port for version, (_pid, port) in started.items()}
         clients = {
-            version: await Client.open(f"ws://127.0.0.1:{port}/v1/realtime")
+            # Segments are an extension event now; "before" sent them to everyone.
+            version: await Client.open(
+                f"ws://127.0.0.1:{port}/v1/realtime", extensions=version == "after"
+            )
             for version, port in ports.items()
         }
         for index in range(rounds):
