@@ -7,7 +7,6 @@ for the voice-input issue; without them the benches stop with a message saying s
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from server.protocol import PCM_RATE
 from server.speech.resample import resample
+from tests.helpers.voice import wer as word_error_rate  # noqa: F401 (the benches' import)
 
 WINDOW_MS = 5
 # Quieter than this (RMS, share of full scale, about −40 dBFS) counts as silence.
@@ -82,18 +82,3 @@ def transcribe(pcm: bytes) -> str:
     audio = np.asarray(resample(samples, PCM_RATE, 16_000), np.float32)
     segments, _info = _model().transcribe(audio, language="en", beam_size=1)
     return " ".join(segment.text for segment in segments)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
-
-
-def word_error_rate(reference: str, heard: str) -> float:
-    """Word-level edit distance over the reference's word count (case and punctuation ignored)."""
-    ref, hyp = _words(reference), _words(heard)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (word != other))
-    return row[-1] / max(1, len(ref))

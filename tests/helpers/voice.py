@@ -58,8 +58,8 @@ def pieces(pcm: bytes, ms: int = 40) -> Iterator[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words, punctuation dropped."""
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """Lower-case words, punctuation dropped (a typographic apostrophe read as a plain one)."""
+    return re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'"))
 
 
 def wer(reference: str, heard: str) -> float:
