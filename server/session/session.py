@@ -117,6 +117,7 @@ class Session(ItemHandlers, Listening):
         self.context = SessionContext(services.book)
         self.outlet = Outlet(services.replay_bytes, services.stall_timeout, services.replay_budget)
         self.response: ResponseRun | None = None
+        self.told: set[str] = set()  # notices given (a language no voice reads), once a session
         self._lock = asyncio.Lock()
         # Runs whose tasks may still be winding down after their response.done.
         self._runs: set[ResponseRun] = set()
@@ -251,6 +252,7 @@ class Session(ItemHandlers, Listening):
             languages=self.config.language_voices,
             slots=self.services.synthesis,
             owner=self.id,
+            told=self.told,
         )
         llm, model = self.services.llm, self.config.model
         limits = self.services.limits

@@ -46,10 +46,16 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How one sentence is spoken: its parts in order, and a notice if a language has no voice."""
+    """How one sentence is spoken: its parts in order, and a notice per language left unsaid."""
 
     parts: list[Part]
-    notice: str | None = None
+    notices: tuple[str, ...] = ()
+    """One plain-words notice per language (or unread characters) that is shown, not spoken."""
+
+    @property
+    def notice(self) -> str | None:
+        """The notices as one message (None when every run is spoken)."""
+        return " ".join(self.notices) or None
 
     @property
     def language(self) -> str | None:
@@ -125,8 +131,7 @@ class Polyglot:
                 notices.append(_unread(engine, picked, run.language))
             if any(char.isalnum() for char in said):
                 parts.append(Part(said, run.language, engine, picked))
-        notice = " ".join(dict.fromkeys(notices)) or None
-        return Plan(_merged(parts), notice)
+        return Plan(_merged(parts), tuple(dict.fromkeys(notices)))
 
     def _identified(self, text: str, default: str, recent: str | None) -> list[Run]:
         """The runs of ``text``; a Latin run in another language with a voice is named so.
