@@ -36,7 +36,7 @@ from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
 from server.session.response_options import framing, input_messages
 from server.session.response_parts import Voice
-from server.session.session_choices import language_voices, response_cap
+from server.session.session_choices import language_catalog, language_voices, response_cap
 from server.session.session_config import SessionConfig
 from server.session.tool_calls import joining, standalone_item
 from server.session.tools import response_tools
@@ -328,6 +328,7 @@ class Session(ItemHandlers, Listening):
                     "extensions": self.config.extensions,
                     "asked_model": self.config.asked_model,
                     "language_voices": language_voices(self.config, services.tts),
+                    "languages": language_catalog(self.config, services.tts),
                     "models": services.models,
                     "voices": services.voice_names(),
                     "listen": self._listen_info(),
