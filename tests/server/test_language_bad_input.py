@@ -51,7 +51,7 @@ async def test_a_megabyte_of_one_han_character_streams_and_stops_on_cancel(
         await client.ask("Go")
         got = await client.read_until(p.AUDIO_DELTA, timeout=60)
         segment = got.of(p.AUDIO_SEGMENT)[0]
-        assert (segment["language"], len(segment["text"])) == ("cmn", 400)
+        assert (segment["language"], len(segment["text"])) == ("cmn", 100)  # spaceless bound
         fake_llm.enqueue(Reply(chunks=chunk_text(FINE)))
         other = await bystander.answer("Meanwhile", timeout=60)
         await client.send({"type": p.RESPONSE_CANCEL})
