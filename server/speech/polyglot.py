@@ -148,17 +148,25 @@ class Polyglot:
         """The runs of ``text``; a Latin run in another language with a voice is named so.
 
         A run too short to tell keeps the language of the sentence before it, when that
-        was a Latin-script one ("Merci." after French), else the session's.
+        was a Latin-script one ("Merci." after French), else the session's. A run with no
+        letters at all ("42.", "2024") is read in the language of the sentence before it,
+        whatever its script: a German answer's number is said in German, not in English.
         """
         prior = recent if recent is not None and recent not in SCRIPT_LANGUAGES else default
         found = []
         for run in runs(text, default):
-            if run.language == default and not self.engine.speaks_any_language:
+            if not letters(run.text) and recent is not None and self._speakable(recent, default):
+                run = Run(run.text, recent)
+            elif run.language == default and not self.engine.speaks_any_language:
                 language = identify(run.text, prior)
                 if language != default and self._choose(language) is not None:
                     run = Run(run.text, language)
             found.append(run)
         return found
+
+    def _speakable(self, language: str, default: str) -> bool:
+        """Whether ``language`` has a voice: the session's own, or one chosen for it."""
+        return language == default or self._choose(language) is not None
 
     def catalog(
         self, voice: str | None, chosen: Mapping[str, str] | None = None

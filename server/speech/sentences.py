@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -274,6 +273,8 @@ class SentenceSplitter:
             return _NO if final else _WAIT
         if "…" in punct or ".." in punct:
             return _NO  # an ellipsis is a pause inside a thought
+        if punct == "." and spaceless.month_arriving(buf, pos, following.start(), final):
+            return _WAIT  # "am 3. M…": is it "Mai"?
         if punct == "." and not self._period_ends(buf, pos, following.start()):
             return _NO
         if buf[following.start()].islower():
@@ -292,7 +293,9 @@ class SentenceSplitter:
             return False  # an initial, as in J. R. R. Tolkien
         if word.isdigit() and self._line_start(buf, start):
             return False  # a numbered list marker, "1. First"
-        return not (word.lower() in _NUMBER_WORDS and buf[following].isdigit())
+        if word.lower() in _NUMBER_WORDS and buf[following].isdigit():
+            return False
+        return not spaceless.day_of_month(word, buf, following)
 
     def _judge_phrase(self, buf: str, pos: int, lead: int, final: bool) -> _Verdict:
         """A space after Thai or Lao: a phrase end, once the piece is long enough."""
@@ -345,24 +348,7 @@ class SentenceSplitter:
                 return _confirmed(buf, cut, final)
             if buf[cut - 1] in _CJK_SOFT and not buf[cut].isspace():
                 return cut  # Chinese and Japanese put no space between words
-        return _hard_cut(buf, lead, limit)  # one enormous word: cut it anyway
-
-
-def _hard_cut(buf: str, lead: int, limit: int) -> int:
-    """``limit``, moved back so a cut never parts a character from its combining marks."""
-    for cut in range(limit, max(lead, limit - 32), -1):
-        if not _clings(buf[cut - 1], buf[cut]):
-            return cut
-    return limit  # a pathological pile of marks: cut anyway
-
-
-def _clings(before: str, after: str) -> bool:
-    """Whether ``after`` belongs to the character before it (mark, joiner, surrogate half)."""
-    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
-        return True
-    if after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
-        return True
-    return "\udc00" <= after <= "\udfff" and "\ud800" <= before <= "\udbff"
+        return spaceless.hard_cut(buf, lead, limit)  # one enormous word: cut it anyway
 
 
 def _confirmed(buf: str, end: int, final: bool) -> int | None:

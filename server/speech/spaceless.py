@@ -12,6 +12,7 @@ bounded at a quarter of the usual length: 100 Han characters are about as long t
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 FULL_STOPS: Final = "。！？។။"
@@ -50,3 +51,50 @@ def starts_spaceless(buf: str, lead: int) -> bool:
 def phrase_letter(char: str) -> bool:
     """Whether ``char`` is a Thai or Lao letter (a phrase goes on after a space before it)."""
     return _PHRASE_LETTER.match(char) is not None
+
+
+# "am 3. Mai": German, the Scandinavian languages and others write the day of the month
+# as an ordinal with a period. Followed by a month's name the period ends no sentence.
+_MONTHS: Final = frozenset(
+    {
+        "januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august",
+        "september", "oktober", "november", "dezember", "januari", "februari", "mars", "maj",
+        "augusti", "desember", "december",
+    }
+)  # fmt: skip
+_LONGEST_MONTH: Final = 10
+_WORD: Final = re.compile(r"\w+")
+
+
+def day_of_month(word: str, buf: str, following: int) -> bool:
+    """Whether ``word`` + "." is a day of the month before its month's name ("3. Mai")."""
+    if not (word.isdigit() and len(word) <= 2):
+        return False
+    name = _WORD.match(buf, following, following + _LONGEST_MONTH + 1)
+    return name is not None and name.group().lower() in _MONTHS
+
+
+def month_arriving(buf: str, pos: int, following: int, final: bool) -> bool:
+    """Whether a period after a number is followed by a word still arriving that may be a
+    month's name ("3. M…"): the period is judged once that word is whole."""
+    if final or pos == 0 or not buf[pos - 1].isdigit():
+        return False
+    name = _WORD.match(buf, following, following + _LONGEST_MONTH + 1)
+    return name is not None and name.end() == len(buf) and len(name.group()) <= _LONGEST_MONTH
+
+
+def hard_cut(buf: str, lead: int, limit: int) -> int:
+    """``limit``, moved back so a cut never parts a character from its combining marks."""
+    for cut in range(limit, max(lead, limit - 32), -1):
+        if not _clings(buf[cut - 1], buf[cut]):
+            return cut
+    return limit  # a pathological pile of marks: cut anyway
+
+
+def _clings(before: str, after: str) -> bool:
+    """Whether ``after`` belongs to the character before it (mark, joiner, surrogate half)."""
+    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
+        return True
+    if after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
+        return True
+    return "\udc00" <= after <= "\udfff" and "\ud800" <= before <= "\udbff"
