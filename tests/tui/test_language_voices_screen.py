@@ -14,7 +14,13 @@ from server import protocol as p
 from server.app import Server
 from tests.helpers.player import FakePlayer
 from tests.helpers.server import ServerFactory
-from tests.helpers.tui_app import Recorder, ScriptedLink, scripted_app, server_app
+from tests.helpers.tui_app import (
+    Recorder,
+    ScriptedLink,
+    highlighted_command,
+    scripted_app,
+    server_app,
+)
 from tests.helpers.waiting import wait_for
 from tui.config import config_path
 from tui.languages import LanguageVoices, read_languages
@@ -192,3 +198,20 @@ def test_stored_choices_round_trip_and_a_bad_one_is_refused() -> None:
     assert update["session"]["talkterm"] == {"language_voices": {"ru": None, "cmn": "yue"}}
     with pytest.raises(ValueError, match="language_voices"):
         Preferences.from_dict({"language_voices": {"cmn": 3}})
+
+
+async def test_the_palette_opens_the_screen_on_the_voice_per_language() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(100, 50)) as pilot:
+        await wait_for(pilot, lambda: app.link.connected, what="connected")
+        app.post_message(Connection.SessionUpdated(None, None, LANGUAGES))
+        await pilot.pause()
+        await pilot.press("ctrl+p", *"voice per language")
+        await wait_for(
+            pilot,
+            lambda: "Voice per language" in (highlighted_command(app) or ""),
+            what="the command",
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the screen")
+        assert app.screen.query_one("#language", Select).has_focus

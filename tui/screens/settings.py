@@ -22,7 +22,7 @@ from tui.languages import LanguageVoices
 from tui.preferences import SPEED_MAX, SPEED_MIN, Preferences, check_speed
 from tui.screens.language_voices import LanguageVoicesField
 
-FIELDS = ("model", "voice", "speed", "instructions", "theme")
+FIELDS = ("model", "voice", "language", "speed", "instructions", "theme")
 """The fields, by id, in the order shown (a palette command may focus one)."""
 
 
@@ -98,8 +98,9 @@ class SettingsScreen(ModalScreen[Chosen | None]):
                 yield Button("Save", variant="primary", id="save")
 
     def on_mount(self) -> None:
-        """Start on the field asked for."""
-        self.query_one(f"#{self.focus_on}").focus()
+        """Start on the field asked for (the first, when the server offers no such list)."""
+        asked = self.query(f"#{self.focus_on}")
+        (asked.first() if asked else self.query_one("#model")).focus()
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
