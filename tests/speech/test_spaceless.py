@@ -6,6 +6,7 @@ import pytest
 
 from server.speech import spaceless
 from server.speech.sentences import Segment, SentenceSplitter
+from tests.helpers.scaling import assert_linear
 
 CHINESE = (
     "北京是中华人民共和国的首都，也是全国的政治、文化和国际交往中心。"
@@ -107,3 +108,12 @@ def test_a_long_chinese_answer_starts_speaking_before_its_first_sentence_ends() 
 def test_latin_text_keeps_the_usual_bound() -> None:
     text = ("word " * 200).strip()
     assert max(len(piece) for piece in texts(text, piece=50)) > 300
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["สวัสดี ครับ ", "ภาษาไทย" + " " * 7, "Am 3. Mai ", "我们今天，"],
+    ids=["short-thai-phrases", "thai-and-spaces", "german-dates", "chinese-commas"],
+)
+def test_cutting_stays_linear_in_time(unit: str) -> None:
+    assert_linear(lambda n: split(unit * (n // len(unit)), piece=3), 32_000)
