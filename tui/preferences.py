@@ -1,4 +1,5 @@
-"""What a person chose for their answers: model, voice, speaking rate and system prompt.
+"""What a person chose for their answers: model, voice, speaking rate, system prompt and
+the voice per language.
 
 One shape for the config file's ``[preferences]`` table and for a conversation's
 stored settings (``to_dict``/``from_dict``), and the ``session.update`` that asks
@@ -7,6 +8,7 @@ the server for them. Unset fields leave the server's own defaults alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -40,6 +42,8 @@ class Preferences:
     speed: float | None = None
     instructions: str | None = None
     """The system prompt (persona)."""
+    language_voices: dict[str, str] | None = None
+    """The voice per language over the server's automatic one (``{"cmn": "yue"}``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set, e.g. {"voice": "en-us", "speed": 1.25}."""
@@ -55,11 +59,20 @@ class Preferences:
                 raise ValueError(f"{key} must be text, not {values[key]!r}.")
         if "speed" in values:
             values["speed"] = check_speed(values["speed"])
+        if "language_voices" in values:
+            values["language_voices"] = _language_voices(values["language_voices"])
         return cls(**values)
 
-    def session_update(self) -> dict[str, Any] | None:
-        """The session.update that asks for these choices; None when nothing is chosen."""
+    def session_update(self, cleared: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The session.update that asks for these choices; None when nothing is chosen.
+
+        ``cleared`` names languages whose voice was chosen before and no longer is: the
+        server is told to go back to its automatic choice for them.
+        """
         session: dict[str, Any] = {"type": "realtime"}
+        per_language = {**dict.fromkeys(cleared), **(self.language_voices or {})}
+        if per_language:
+            session["talkterm"] = {"language_voices": per_language}
         if self.model is not None:
             session["model"] = self.model
         if self.instructions is not None:
@@ -72,3 +85,13 @@ class Preferences:
         if output:
             session["audio"] = {"output": output}
         return {"type": p.SESSION_UPDATE, "session": session} if len(session) > 1 else None
+
+
+def _language_voices(value: Any) -> dict[str, str] | None:
+    """A stored voice per language, checked: text to text; empty means none chosen."""
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(voice, str) and key and voice
+        for key, voice in value.items()
+    ):
+        raise ValueError(f"language_voices must map languages to voice names, not {value!r}.")
+    return dict(value) or None

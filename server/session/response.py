@@ -108,7 +108,6 @@ class ResponseRun(ResponseEvents):
         self._task: asyncio.Task[None] | None = None
         self._opened = asyncio.Event()
         self._last_opening: dict[str, Any] | None = None
-        self._notices: set[str] = set()  # said once per response
         self._recent_language: str | None = None  # the prior for a sentence too short to tell
 
     @property
@@ -248,7 +247,7 @@ class ResponseRun(ResponseEvents):
                 text, self._voice.name, self._voice.languages, recent=self._recent_language
             )
             self._recent_language = plan.language or self._recent_language
-            self._tell_once(plan.notice)
+            self._tell_once(plan.notices)
             if not plan.parts:
                 continue
             await slots.acquire()
@@ -261,10 +260,12 @@ class ResponseRun(ResponseEvents):
             ordered.put_nowait((segment, plan, chunks))
         ordered.put_nowait(None)
 
-    def _tell_once(self, notice: str | None) -> None:
-        if notice is not None and notice not in self._notices:
-            self._notices.add(notice)
-            self._outbox.put_nowait(p.notice_event(p.NO_VOICE_FOR_LANGUAGE, notice, self.id))
+    def _tell_once(self, notices: tuple[str, ...]) -> None:
+        """Each language no voice reads is told once per session, not once per sentence."""
+        for notice in notices:
+            if notice not in self._voice.told:
+                self._voice.told.add(notice)
+                self._outbox.put_nowait(p.notice_event(p.NO_VOICE_FOR_LANGUAGE, notice, self.id))
 
     async def _synthesise(self, segment: Segment, plan: Plan, chunks: _Chunks) -> None:
         voice = self._voice

@@ -27,6 +27,8 @@ class Voice:
     """The session's own voice per language, over the server's."""
     slots: SynthesisSlots | None = None
     owner: str = ""
+    told: set[str] = field(default_factory=set)
+    """Notices already given: the session's own set, so each is said once per session."""
 
 
 @dataclass(slots=True)

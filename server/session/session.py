@@ -36,7 +36,7 @@ from server.session.replay import ReplayBudget
 from server.session.response import ResponseRun
 from server.session.response_options import framing, input_messages
 from server.session.response_parts import Voice
-from server.session.session_choices import language_voices, response_cap
+from server.session.session_choices import language_catalog, language_voices, response_cap
 from server.session.session_config import SessionConfig
 from server.session.tool_calls import joining, standalone_item
 from server.session.tools import response_tools
@@ -117,6 +117,7 @@ class Session(ItemHandlers, Listening):
         self.context = SessionContext(services.book)
         self.outlet = Outlet(services.replay_bytes, services.stall_timeout, services.replay_budget)
         self.response: ResponseRun | None = None
+        self.told: set[str] = set()  # notices given (a language no voice reads), once a session
         self._lock = asyncio.Lock()
         # Runs whose tasks may still be winding down after their response.done.
         self._runs: set[ResponseRun] = set()
@@ -251,6 +252,7 @@ class Session(ItemHandlers, Listening):
             languages=self.config.language_voices,
             slots=self.services.synthesis,
             owner=self.id,
+            told=self.told,
         )
         llm, model = self.services.llm, self.config.model
         limits = self.services.limits
@@ -326,6 +328,7 @@ class Session(ItemHandlers, Listening):
                     "extensions": self.config.extensions,
                     "asked_model": self.config.asked_model,
                     "language_voices": language_voices(self.config, services.tts),
+                    "languages": language_catalog(self.config, services.tts),
                     "models": services.models,
                     "voices": services.voice_names(),
                     "listen": self._listen_info(),

@@ -14,8 +14,8 @@ from typing import Any
 from server import protocol as p
 from server.llm import LLMProvider
 from server.session.session_config import DEFAULT_MODEL_ALIAS, SessionConfig, parse_cap
-from server.speech import TTSProvider
-from server.speech.polyglot import polyglot
+from server.speech import TTSProvider, engine_voice
+from server.speech.polyglot import LanguageVoices, polyglot
 
 _LISTED = 20
 
@@ -73,6 +73,15 @@ def language_voices(config: SessionConfig, engine: TTSProvider | None) -> dict[s
     """The voices chosen per language: the server's, then the session's own over them."""
     configured = polyglot(engine).voices if engine is not None else {}
     return {**configured, **config.language_voices}
+
+
+def language_catalog(
+    config: SessionConfig, engine: TTSProvider | None
+) -> dict[str, LanguageVoices]:
+    """Each language with a voice installed: its voices and the one speaking it (``languages``)."""
+    if engine is None:
+        return {}
+    return polyglot(engine).catalog(engine_voice(engine, config.voice), config.language_voices)
 
 
 def response_cap(event: dict[str, Any], default: int | None) -> int | None:

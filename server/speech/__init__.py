@@ -100,6 +100,10 @@ class TTSProvider(ABC):
         """This engine's installed voice for ``language`` (an espeak-ng code), or None."""
         return None
 
+    def installed_voices(self) -> dict[str, list[str]]:
+        """The installed voices per language (espeak-ng code → names); {} when it cannot say."""
+        return {}
+
     def readable(self, text: str, voice: str | None) -> str:
         """The part of ``text`` that ``voice`` reads as words (what it would spell is left out)."""
         return text

@@ -78,6 +78,7 @@ class EspeakTTS(TTSProvider):
         self.speed = float(speed)
         self.executable = executable
         self._voices: frozenset[str] | None = None
+        self._languages: dict[str, list[str]] = {}
         self._listed = False
 
     @classmethod
@@ -103,9 +104,16 @@ class EspeakTTS(TTSProvider):
     def voices(self) -> frozenset[str] | None:
         """Voice names espeak-ng knows (language codes and file names), asked once."""
         if not self._listed:
-            self._voices = _list_voices(self.executable)
+            rows = _list_voices(self.executable)
+            self._voices = _names(rows)
+            self._languages = _by_language(rows)
             self._listed = True
         return self._voices
+
+    def installed_voices(self) -> dict[str, list[str]]:
+        """espeak-ng's voices by language: ``cmn`` → ``cmn``, ``cmn-latn-pinyin``."""
+        self.voices()
+        return self._languages
 
     def language_voice(self, language: str) -> str | None:
         """espeak-ng's voice for a language code (its voices are named by language)."""
@@ -184,20 +192,32 @@ class EspeakTTS(TTSProvider):
             raise TTSUnavailable(MISSING_MESSAGE) from None
 
 
-def _list_voices(executable: str) -> frozenset[str] | None:
-    """What ``espeak-ng --voices`` lists, or None if it cannot say."""
+def _list_voices(executable: str) -> list[list[str]]:
+    """The rows ``espeak-ng --voices`` lists (priority, language, gender, name, file…)."""
     try:
         listing = subprocess.run(
             [executable, "--voices"], capture_output=True, text=True, timeout=5, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
+        return []
+    rows = [line.split() for line in listing.splitlines()[1:]]
+    return [fields for fields in rows if len(fields) >= 5]
+
+
+def _names(rows: list[list[str]]) -> frozenset[str] | None:
+    """Every name a voice answers to: language code, name, file and file name; None if none."""
     names: set[str] = set()
-    for line in listing.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 5:
-            names.update({fields[1], fields[3], fields[4], fields[4].rsplit("/", 1)[-1]})
+    for fields in rows:
+        names.update({fields[1], fields[3], fields[4], fields[4].rsplit("/", 1)[-1]})
     return frozenset(names) or None
+
+
+def _by_language(rows: list[list[str]]) -> dict[str, list[str]]:
+    """The voices' language codes grouped by language (``en`` → ``en-gb``, ``en-us``…)."""
+    grouped: dict[str, list[str]] = {}
+    for code in sorted({fields[1] for fields in rows}):
+        grouped.setdefault(code.split("-")[0].lower(), []).append(code)
+    return grouped
 
 
 def _decode(decoder: WavStreamDecoder, data: bytes) -> bytes:

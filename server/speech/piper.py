@@ -198,6 +198,13 @@ class PiperTTS(TTSProvider):
         found = sorted(name for name in self.catalog if voice_language(name) == language)
         return found[0] if found else None
 
+    def installed_voices(self) -> dict[str, list[str]]:
+        """The installed Piper voices by language (``en`` → ``en_US-joe-medium``…)."""
+        grouped: dict[str, list[str]] = {}
+        for name in sorted(self.catalog):
+            grouped.setdefault(voice_language(name), []).append(name)
+        return grouped
+
     def voice_examples(self) -> list[str]:
         """The installed voices (a few), then one Realtime alias."""
         return [*sorted(self.catalog)[:5], "alloy"]

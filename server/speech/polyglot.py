@@ -16,7 +16,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 from server.speech import REALTIME_VOICES, TTSProvider
 from server.speech.joins import trimmed
@@ -27,6 +27,17 @@ DEFAULT_LANGUAGE: Final = "en"
 # Piper names voices by locale (zh_CN-huayan-medium); espeak-ng calls Mandarin cmn.
 _PIPER_LANGUAGES: Final = {"zh": "cmn"}
 _VOICE_LANGUAGE: Final = re.compile(r"([a-z]{2,3})(?:[_-]|$)")
+
+
+class LanguageVoices(TypedDict):
+    """A language's entry in ``session.talkterm.languages``."""
+
+    voice: str | None
+    """The voice that speaks it now (the session's choice, the server's, or automatic)."""
+    automatic: str | None
+    """The voice chosen when nobody chooses one."""
+    voices: list[str]
+    """Every installed voice for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +57,16 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How one sentence is spoken: its parts in order, and a notice if a language has no voice."""
+    """How one sentence is spoken: its parts in order, and a notice per language left unsaid."""
 
     parts: list[Part]
-    notice: str | None = None
+    notices: tuple[str, ...] = ()
+    """One plain-words notice per language (or unread characters) that is shown, not spoken."""
+
+    @property
+    def notice(self) -> str | None:
+        """The notices as one message (None when every run is spoken)."""
+        return " ".join(self.notices) or None
 
     @property
     def language(self) -> str | None:
@@ -125,24 +142,53 @@ class Polyglot:
                 notices.append(_unread(engine, picked, run.language))
             if any(char.isalnum() for char in said):
                 parts.append(Part(said, run.language, engine, picked))
-        notice = " ".join(dict.fromkeys(notices)) or None
-        return Plan(_merged(parts), notice)
+        return Plan(_merged(parts), tuple(dict.fromkeys(notices)))
 
     def _identified(self, text: str, default: str, recent: str | None) -> list[Run]:
         """The runs of ``text``; a Latin run in another language with a voice is named so.
 
         A run too short to tell keeps the language of the sentence before it, when that
-        was a Latin-script one ("Merci." after French), else the session's.
+        was a Latin-script one ("Merci." after French), else the session's. A run with no
+        letters at all ("42.", "2024") is read in the language of the sentence before it,
+        whatever its script: a German answer's number is said in German, not in English.
         """
         prior = recent if recent is not None and recent not in SCRIPT_LANGUAGES else default
         found = []
         for run in runs(text, default):
-            if run.language == default and not self.engine.speaks_any_language:
+            if not letters(run.text) and recent is not None and self._speakable(recent, default):
+                run = Run(run.text, recent)
+            elif run.language == default and not self.engine.speaks_any_language:
                 language = identify(run.text, prior)
                 if language != default and self._choose(language) is not None:
                     run = Run(run.text, language)
             found.append(run)
         return found
+
+    def _speakable(self, language: str, default: str) -> bool:
+        """Whether ``language`` has a voice: the session's own, or one chosen for it."""
+        return language == default or self._choose(language) is not None
+
+    def catalog(
+        self, voice: str | None, chosen: Mapping[str, str] | None = None
+    ) -> dict[str, LanguageVoices]:
+        """Every language with a voice installed: its voices, and the one that speaks it for a
+        session whose voice is ``voice`` and whose own choices are ``chosen``."""
+        if self.engine.speaks_any_language:
+            return {}  # every voice reads every language: nothing to choose per language
+        own = voice or self.engine.voice
+        default = voice_language(own)
+        wanted = {**self.voices, **(chosen or {})}
+        found: dict[str, list[str]] = {}
+        for engine in dict.fromkeys([self.engine, self._espeak()]):
+            for language, names in (engine.installed_voices() if engine else {}).items():
+                found.setdefault(language, []).extend(names)
+        catalog: dict[str, LanguageVoices] = {}
+        for language, names in sorted(found.items()):
+            automatic = own if language == default else _voice_of(self._choose(language))
+            used = wanted.get(language) or automatic
+            listed = list(dict.fromkeys([*names, *([used] if used else [])]))
+            catalog[language] = {"voice": used, "automatic": automatic, "voices": listed}
+        return catalog
 
     def warm(self) -> None:
         """List espeak-ng's voices and load the Latin model now, not in the first answer."""
@@ -237,6 +283,14 @@ def configure(engine: TTSProvider, voices: Mapping[str, str]) -> list[str]:
     unknown = [f"{language}={voice}" for language, voice in voices.items() if not book.knows(voice)]
     book.voices = {lang: voice for lang, voice in voices.items() if book.knows(voice)}
     return unknown
+
+
+def _voice_of(choice: tuple[TTSProvider, str | None] | None) -> str | None:
+    """The voice name of a choice (engine, voice); None when there is none."""
+    if choice is None:
+        return None
+    engine, voice = choice
+    return voice if voice is not None else engine.voice
 
 
 def _merged(parts: list[Part]) -> list[Part]:

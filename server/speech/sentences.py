@@ -23,20 +23,22 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
+from server.speech import spaceless
 from server.speech.fragment import TAIL, fragment_cut
 
-_TERMINAL: Final = ".!?…。！？"
-_CJK_TERMINAL: Final = "。！？"  # CJK text puts no space after a sentence
+_TERMINAL: Final = ".!?…" + spaceless.FULL_STOPS + spaceless.SPACED_STOPS
+_CJK_TERMINAL: Final = spaceless.FULL_STOPS  # CJK text puts no space after a sentence
 _STRONG: Final = "!?！？"
-_CLAUSE: Final = ",;:"
+_CLAUSE: Final = ",;:" + spaceless.CLAUSES
 # Quotes, brackets and emphasis markers that close a sentence after its punctuation.
-_CLOSERS: Final = "\"'”’)]}»*_`"
+_CLOSERS: Final = "\"'”’)]}»*_`" + spaceless.CLOSERS
 _OPENERS: Final = "\"'“‘([{«*_`"
-_CANDIDATE: Final = re.compile(r"[.!?…。！？,;:\n]")
+_CANDIDATE: Final = re.compile(
+    f"[{re.escape(_TERMINAL + _CLAUSE)}\n]|{spaceless.PHRASE_SPACE}"
+)
 _NON_SPACE: Final = re.compile(r"\S")
 _RUN: Final = {"`": re.compile("`+"), "~": re.compile("~+")}
 _DOTTED: Final = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # U.S, e.g, i.e, p.m
@@ -49,7 +51,7 @@ _NEVER_END: Final = frozenset(
 )  # fmt: skip
 _NUMBER_WORDS: Final = frozenset({"no", "nos", "nr"})  # "No. 5"
 # Where a long run without spaces may be cut: after CJK commas and colons.
-_CJK_SOFT: Final = "，、；：）」』"
+_CJK_SOFT: Final = spaceless.SOFT
 # Below this many undecided characters every delta is looked at at once (prose
 # segments stay near max_chars); above it, only after the piece grew by a quarter.
 _EAGER: Final = 65_536
@@ -200,8 +202,14 @@ class SentenceSplitter:
 
     # -- prose ---------------------------------------------------------------------------
 
+    def _limit(self, buf: str, lead: int) -> int:
+        """Where the piece at ``lead`` must end at the latest (sooner in spaceless scripts)."""
+        if spaceless.starts_spaceless(buf, lead):
+            return lead + max(2, self._max_chars // spaceless.BOUND_SHARE)
+        return lead + self._max_chars
+
     def _sentence_end(self, buf: str, lead: int, final: bool) -> int | None:
-        limit = lead + self._max_chars
+        limit = self._limit(buf, lead)
         fragment = self._fragment(buf, lead)
         if fragment is not None and fragment + TAIL <= limit:
             limit = fragment + TAIL  # no segment end before this: the fragment goes out
@@ -212,7 +220,7 @@ class SentenceSplitter:
             if match.start() >= limit and fragment is not None:
                 return self._cut_fragment(fragment)
             if match.start() >= limit:
-                return self._word_cut(buf, lead, final)
+                return self._word_cut(buf, lead, limit, final)
             verdict = self._judge(buf, match.start(), lead, final)
             if verdict is _WAIT:
                 self._resume = match.start()
@@ -222,7 +230,7 @@ class SentenceSplitter:
         if fragment is not None:
             return self._cut_fragment(fragment)  # fragment_cut saw the text up to the limit
         if len(buf) > limit:
-            return self._word_cut(buf, lead, final)
+            return self._word_cut(buf, lead, limit, final)
         self._resume = len(buf)
         return len(buf) if final else None
 
@@ -242,6 +250,8 @@ class SentenceSplitter:
         char = buf[pos]
         if char == "\n":
             return self._judge_newline(buf, pos, lead, final)
+        if char == " ":
+            return self._judge_phrase(buf, pos, lead, final)
         if char in _CLAUSE:
             return self._judge_clause(buf, pos, lead, final)
         return self._judge_terminal(buf, pos, final)
@@ -256,11 +266,15 @@ class SentenceSplitter:
         cjk = any(ch in _CJK_TERMINAL for ch in punct)
         if not cjk and not buf[end].isspace():
             return _NO  # 3.14, e.g.x, config.toml, https://a.b?c=d
+        if cjk and buf[end - 1] in spaceless.CLOSERS and buf[end].isalpha():
+            return _NO  # 「こんにちは。」と彼は言った: the quote goes on as part of the sentence
         following = _NON_SPACE.search(buf, end)
         if following is None:
             return _NO if final else _WAIT
         if "…" in punct or ".." in punct:
             return _NO  # an ellipsis is a pause inside a thought
+        if punct == "." and spaceless.month_arriving(buf, pos, following.start(), final):
+            return _WAIT  # "am 3. M…": is it "Mai"?
         if punct == "." and not self._period_ends(buf, pos, following.start()):
             return _NO
         if buf[following.start()].islower():
@@ -279,14 +293,27 @@ class SentenceSplitter:
             return False  # an initial, as in J. R. R. Tolkien
         if word.isdigit() and self._line_start(buf, start):
             return False  # a numbered list marker, "1. First"
-        return not (word.lower() in _NUMBER_WORDS and buf[following].isdigit())
+        if word.lower() in _NUMBER_WORDS and buf[following].isdigit():
+            return False
+        return not spaceless.day_of_month(word, buf, following)
+
+    def _judge_phrase(self, buf: str, pos: int, lead: int, final: bool) -> _Verdict:
+        """A space after Thai or Lao: a phrase end, once the piece is long enough."""
+        if pos - lead < spaceless.PHRASE_MIN:
+            return _NO
+        following = _NON_SPACE.search(buf, pos)
+        if following is None:
+            return _NO if final else _WAIT
+        # "ราคา 100 บาท": a number or a foreign word after the space goes on with the phrase.
+        return pos if spaceless.phrase_letter(buf[following.start()]) else _NO
 
     def _judge_clause(self, buf: str, pos: int, lead: int, final: bool) -> _Verdict:
         if self._emitted:
             return _NO  # only the first segment is cut early
         if pos + 1 == len(buf):
             return _NO if final else _WAIT
-        if not buf[pos + 1].isspace() or pos + 1 - lead < self._first_clause_min:
+        spaced = buf[pos] not in spaceless.CLAUSES  # "你好，世界" has no space after its comma
+        if (spaced and not buf[pos + 1].isspace()) or pos + 1 - lead < self._first_clause_min:
             return _NO  # 1,000 or 10:30, or a clause too short to be worth its own request
         end = _confirmed(buf, pos + 1, final)
         return _WAIT if end is None else end
@@ -314,32 +341,14 @@ class SentenceSplitter:
             return end
         return _NO  # a soft line wrap inside a paragraph
 
-    def _word_cut(self, buf: str, lead: int, final: bool) -> int | None:
-        """Cut an overlong run at the last word boundary (or CJK comma) within ``max_chars``."""
-        limit = lead + self._max_chars
+    def _word_cut(self, buf: str, lead: int, limit: int, final: bool) -> int | None:
+        """Cut an overlong run at the last word boundary (or CJK comma) before ``limit``."""
         for cut in range(limit, lead, -1):
             if buf[cut].isspace() and not buf[cut - 1].isspace():
                 return _confirmed(buf, cut, final)
             if buf[cut - 1] in _CJK_SOFT and not buf[cut].isspace():
                 return cut  # Chinese and Japanese put no space between words
-        return _hard_cut(buf, lead, limit)  # one enormous word: cut it anyway
-
-
-def _hard_cut(buf: str, lead: int, limit: int) -> int:
-    """``limit``, moved back so a cut never parts a character from its combining marks."""
-    for cut in range(limit, max(lead, limit - 32), -1):
-        if not _clings(buf[cut - 1], buf[cut]):
-            return cut
-    return limit  # a pathological pile of marks: cut anyway
-
-
-def _clings(before: str, after: str) -> bool:
-    """Whether ``after`` belongs to the character before it (mark, joiner, surrogate half)."""
-    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
-        return True
-    if after in "\u200d\ufe0e\ufe0f" or before == "\u200d":
-        return True
-    return "\udc00" <= after <= "\udfff" and "\ud800" <= before <= "\udbff"
+        return spaceless.hard_cut(buf, lead, limit)  # one enormous word: cut it anyway
 
 
 def _confirmed(buf: str, end: int, final: bool) -> int | None:

@@ -33,6 +33,7 @@ async def test_server_and_session_choose_the_voice_per_language(
     fake_llm.enqueue(*(Reply(chunks=chunk_text(CHINESE)) for _ in range(2)))
     async with connected(server.ws_url, extensions=True) as client:
         assert client.session["session"]["talkterm"]["language_voices"] == {"cmn": "yue"}
+        offered = client.session["session"]["talkterm"]["languages"]
         first = await client.answer("Hi")
         update = {"talkterm": {"language_voices": {"cmn": "cmn", "ru": "ru"}}}
         await client.send({"type": p.SESSION_UPDATE, "session": update})
@@ -40,6 +41,14 @@ async def test_server_and_session_choose_the_voice_per_language(
         second = await client.answer("Again")
     assert [s["voice"] for s in first.of(p.AUDIO_SEGMENT)] == ["yue"]
     assert updated["session"]["talkterm"]["language_voices"] == {"cmn": "cmn", "ru": "ru"}
+    # Every language with a voice is offered, with the voice that speaks it now.
+    assert offered["cmn"] == {
+        "voice": "yue",
+        "automatic": "cmn-latn-pinyin",
+        "voices": ["cmn", "cmn-latn-pinyin", "yue"],
+    }
+    assert {"en", "de", "ja", "ru", "th"} <= offered.keys()
+    assert updated["session"]["talkterm"]["languages"]["cmn"]["voice"] == "cmn"
     assert [s["voice"] for s in second.of(p.AUDIO_SEGMENT)] == ["cmn"]
     assert len(second.audio) > 0
 

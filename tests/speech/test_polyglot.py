@@ -139,6 +139,23 @@ def test_a_configured_voice_comes_before_the_automatic_one(piper: PiperTTS) -> N
     assert book.knows("yue") and book.knows(DEFAULT_VOICE) and not book.knows("xx-nobody")
 
 
+def test_the_catalog_offers_every_installed_voice_per_language(piper: PiperTTS) -> None:
+    catalog = Polyglot(piper, voices={"cmn": "yue"}).catalog(None, {"ru": "ru"})
+    # The session's language: Piper's voice first, espeak-ng's beside it.
+    assert catalog["en"]["voice"] == catalog["en"]["automatic"] == DEFAULT_VOICE
+    assert {DEFAULT_VOICE, "en-us", "en-gb"} <= set(catalog["en"]["voices"])
+    assert catalog["cmn"] == {
+        "voice": "yue",
+        "automatic": "cmn-latn-pinyin",
+        "voices": ["cmn", "cmn-latn-pinyin", "yue"],
+    }
+    assert (catalog["ru"]["voice"], catalog["de"]["voice"]) == ("ru", "de")
+    assert "km" not in catalog  # no voice reads Khmer here
+    # A multilingual endpoint: every voice reads every language, so there is nothing to choose.
+    remote = OpenAISpeechTTS(base_url="http://127.0.0.1:9/v1", api_key="test")
+    assert Polyglot(remote).catalog("nova") == {}
+
+
 def longest_pause_s(pcm: bytes) -> float:
     """The longest run of silence inside ``pcm`` (its first and last 0.1 s left out)."""
     edge = int(0.1 * 24_000)

@@ -2,7 +2,7 @@
 
 ``tomllib`` reads TOML but does not write it, and a full writer would reformat the
 file (and drop its comments): only the ``[preferences]`` table is replaced, its
-values flat strings, numbers and booleans.
+values strings, numbers, booleans and inline tables of strings (the voice per language).
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import os
 import tomllib
 from pathlib import Path
 
-Value = str | float | int | bool
+Value = str | float | int | bool | dict[str, str]
 
 
 def toml_value(value: Value) -> str:
-    """A TOML literal for a flat value."""
+    """A TOML literal for a value (a dict as an inline table with quoted keys)."""
+    if isinstance(value, dict):
+        pairs = (f"{toml_value(key)} = {toml_value(item)}" for key, item in value.items())
+        return "{" + ", ".join(pairs) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

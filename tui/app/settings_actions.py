@@ -23,12 +23,12 @@ class SettingsActions(App[None]):
 
     def settings_for_session(self, message: Connection.SessionStarted) -> None:
         """A new session: keep the models and voices it lists, tell it the chosen settings."""
-        self.preferences.learn(message.models, message.voices)
+        self.preferences.learn(message.models, message.voices, message.languages)
         send_all(self.link, self.preferences.session_events())
 
     def on_connection_session_updated(self, message: Connection.SessionUpdated) -> None:
-        """The server may list its models and voices anew."""
-        self.preferences.learn(message.models, message.voices)
+        """The server may list its models, voices and voices per language anew."""
+        self.preferences.learn(message.models, message.voices, message.languages)
 
     def action_settings(self, field: str = "") -> None:
         """Open the settings screen (on one field, from the palette)."""

@@ -12,6 +12,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 COMMANDS = (
     ("Choose model", "model", "Which model answers, from the next answer"),
     ("Choose voice", "voice", "Which voice speaks, from the next answer"),
+    ("Voice per language", "language", "Which voice reads each language"),
     ("Speaking rate", "speed", "How fast answers are spoken (0.25–1.5)"),
     ("System prompt", "instructions", "Who the assistant is and how it answers"),
     ("Theme", "theme", "Colours of the app"),

@@ -10,13 +10,14 @@ back (``adopt``), and a new conversation starts with the last saved ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from textual.app import App
 
 from tui.app.config_file import Value, write_table
 from tui.config import config_path
+from tui.languages import LanguageVoices
 from tui.link import Link, send_all
 from tui.preferences import Preferences
 from tui.screens.settings import Chosen, SettingsScreen
@@ -43,6 +44,7 @@ class SettingsKeeper:
         """The last saved choice: what a new conversation starts with."""
         self.models: list[str] | None = None
         self.voices: list[str] | None = None
+        self.languages: dict[str, LanguageVoices] | None = None
         self.on_saved: list[Callable[[Preferences], Any]] = []
         """Called with every saved choice (the conversation store keeps it per conversation)."""
 
@@ -52,14 +54,21 @@ class SettingsKeeper:
             self.app.theme = self.theme
         self.app.theme_changed_signal.subscribe(self.app, lambda new: self._keep_theme(new.name))
 
-    def learn(self, models: list[str] | None, voices: list[str] | None) -> None:
+    def learn(
+        self,
+        models: list[str] | None,
+        voices: list[str] | None,
+        languages: dict[str, LanguageVoices] | None = None,
+    ) -> None:
         """What the server offers (an update that does not say keeps what we knew)."""
         self.models = models if models is not None else self.models
         self.voices = voices if voices is not None else self.voices
+        self.languages = languages if languages is not None else self.languages
 
-    def session_events(self) -> list[dict[str, Any]]:
-        """What a new session must be told: the chosen settings, if any."""
-        update = self.current.session_update()
+    def session_events(self, cleared: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """What a session must be told: the chosen settings (and the languages no longer
+        chosen, back to automatic), if any."""
+        update = self.current.session_update(cleared)
         return [update] if update is not None else []
 
     def use(self, preferences: Preferences) -> None:
@@ -84,6 +93,7 @@ class SettingsKeeper:
             themes=sorted(self.app.available_themes),
             models=self.models,
             voices=self.voices,
+            languages=self.languages,
             focus=focus,
         )
         self.app.push_screen(screen, self._saved)
@@ -91,11 +101,13 @@ class SettingsKeeper:
     def _saved(self, chosen: Chosen | None) -> None:
         if chosen is None:
             return
+        before = set(self.current.language_voices or {})
         self.current = self.saved = chosen.preferences
         self.app.theme = chosen.theme  # saved by _keep_theme
         self._write()
         if self.link.connected:
-            send_all(self.link, self.session_events())
+            cleared = before - set(self.current.language_voices or {})
+            send_all(self.link, self.session_events(cleared))
             self.app.notify("Saved. The next answer uses these settings.", timeout=3)
         else:
             self.app.notify("Saved. They apply once the server is connected.", timeout=4)

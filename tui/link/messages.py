@@ -13,6 +13,8 @@ from typing import Any
 
 from textual.message import Message
 
+from tui.languages import LanguageVoices
+
 Post = Callable[[Message], Any]
 """How a link hands a message to the app (``App.post_message``)."""
 
@@ -69,6 +71,8 @@ class ConnectionMessages:
         """Models the server can answer with (None: it did not say)."""
         voices: list[str] | None = None
         """Voices its speech engine offers (None: it did not say)."""
+        languages: dict[str, LanguageVoices] | None = None
+        """The voices per language it offers (None: it did not say)."""
         listens: bool = False
         """Whether the session can take the microphone (``session.talkterm.listen``)."""
         deaf_because: str = ""
@@ -82,6 +86,7 @@ class ConnectionMessages:
 
         models: list[str] | None = None
         voices: list[str] | None = None
+        languages: dict[str, LanguageVoices] | None = None
 
     @dataclass
     class SessionResumed(Message, namespace="connection"):

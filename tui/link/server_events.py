@@ -9,6 +9,7 @@ from typing import Any
 from textual.message import Message
 
 from server import protocol as p
+from tui.languages import read_languages
 from tui.link.messages import ConnectionMessages as Messages
 
 
@@ -35,16 +36,20 @@ def session_started(event: dict[str, Any], *, replaced: bool = False) -> Message
         replaced,
         models=choices(ext.get("models")),
         voices=choices(ext.get("voices")),
+        languages=read_languages(ext.get("languages")),
         listens=bool(listen.get("available")),
         deaf_because=str(listen.get("problem") or ""),
     )
 
 
 def _session_updated(event: dict[str, Any]) -> Message | None:
-    """Only an update that lists models or voices tells the app something."""
+    """Only an update that lists models, voices or languages tells the app something."""
     ext = _extension(event)
     models, voices = choices(ext.get("models")), choices(ext.get("voices"))
-    return None if models is None and voices is None else Messages.SessionUpdated(models, voices)
+    languages = read_languages(ext.get("languages"))
+    if models is None and voices is None and languages is None:
+        return None
+    return Messages.SessionUpdated(models, voices, languages)
 
 
 def _extension(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The settings screen: model, voice, speaking rate, system prompt and theme.
+"""The settings screen: model, voice, voice per language, speaking rate, system prompt, theme.
 
 Lists the models and voices when the server names them, and offers a text field
 when it does not. Save checks the speaking rate here (the server checks the rest
@@ -18,9 +18,11 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from tui.languages import LanguageVoices
 from tui.preferences import SPEED_MAX, SPEED_MIN, Preferences, check_speed
+from tui.screens.language_voices import LanguageVoicesField
 
-FIELDS = ("model", "voice", "speed", "instructions", "theme")
+FIELDS = ("model", "voice", "language", "speed", "instructions", "theme")
 """The fields, by id, in the order shown (a palette command may focus one)."""
 
 
@@ -64,11 +66,12 @@ class SettingsScreen(ModalScreen[Chosen | None]):
         themes: list[str],
         models: list[str] | None = None,
         voices: list[str] | None = None,
+        languages: dict[str, LanguageVoices] | None = None,
         focus: str | None = None,
     ) -> None:
         super().__init__()
         self.current, self.theme, self.themes = current, theme, themes
-        self.models, self.voices = models, voices
+        self.models, self.voices, self.languages = models, voices, languages
         self.focus_on = focus if focus in FIELDS else "model"
 
     def compose(self) -> ComposeResult:
@@ -79,6 +82,8 @@ class SettingsScreen(ModalScreen[Chosen | None]):
             yield _choice("model", self.current.model, self.models, "the server's default")
             yield Label("Voice")
             yield _choice("voice", self.current.voice, self.voices, "the speech engine's default")
+            yield Label("Voice per language (each sentence is read in its own language)")
+            yield LanguageVoicesField(self.languages, self.current.language_voices)
             yield Label(f"Speaking rate ({SPEED_MIN}–{SPEED_MAX}, 1.0 is normal)")
             speed = "" if self.current.speed is None else f"{self.current.speed:g}"
             yield Input(speed, placeholder="1.0", id="speed")
@@ -93,8 +98,9 @@ class SettingsScreen(ModalScreen[Chosen | None]):
                 yield Button("Save", variant="primary", id="save")
 
     def on_mount(self) -> None:
-        """Start on the field asked for."""
-        self.query_one(f"#{self.focus_on}").focus()
+        """Start on the field asked for (the first, when the server offers no such list)."""
+        asked = self.query(f"#{self.focus_on}")
+        (asked.first() if asked else self.query_one("#model")).focus()
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
@@ -121,6 +127,7 @@ class SettingsScreen(ModalScreen[Chosen | None]):
             voice=_value(self.query_one("#voice")),
             speed=check_speed(speed) if speed else None,
             instructions=instructions or None,
+            language_voices=self.query_one(LanguageVoicesField).value,
         )
         return Chosen(preferences, theme if isinstance(theme, str) else self.theme)
 

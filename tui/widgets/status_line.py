@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
+from tui.languages import language_name
 from tui.states import LinkState, Mode, ResponseState, model_in
 
 _LINK_STYLES = {
@@ -168,16 +169,3 @@ class StatusLine(Widget):
         if text is None:
             return ""
         return f"1st {text:.0f}" + (f"/{audio:.0f}" if audio is not None else "") + " ms"
-
-
-# What a person calls the languages the server names most (espeak-ng / ISO 639 codes).
-_LANGUAGE_NAMES = {
-    "en": "English", "cmn": "Mandarin", "yue": "Cantonese", "ja": "Japanese",
-    "ko": "Korean", "ru": "Russian", "el": "Greek", "ar": "Arabic", "he": "Hebrew",
-    "hi": "Hindi", "th": "Thai", "de": "German", "fr": "French", "es": "Spanish",
-}  # fmt: skip
-
-
-def language_name(code: str) -> str:
-    """A language's name for the status line ("cmn" → "Mandarin"); the code if unknown."""
-    return _LANGUAGE_NAMES.get(code, code)
