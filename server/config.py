@@ -203,6 +203,10 @@ class LimitsSettings(Section):
     whole_audio_s: float = Field(300.0, gt=0)
     """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
     longer answers stop there with finish_reason "length"."""
+    answer_chars: int = Field(1 << 20, ge=1024)
+    """Characters one answer may say (also at most 32 per max_output_tokens token asked):
+    past it an upstream that ignores its max_tokens is cut off, and the answer ends
+    "incomplete" (reason max_output_tokens; HTTP: finish_reason "length")."""
     unfinished_message_timeout: float = Field(10.0, gt=0)
     """Seconds a fragmented client message may stay unfinished before the connection closes."""
     synthesis_jobs: int | None = Field(None, ge=1)

@@ -21,6 +21,7 @@ from server.errors import TalktermError
 from server.http.audio_out import wav_header
 from server.http.chat_request import ChatRequest
 from server.llm import Message
+from server.session.answer_cap import AnswerCap
 from server.session.context import SessionContext
 from server.session.conversation import Item
 from server.session.outbox import Outbox
@@ -99,8 +100,12 @@ class ChatRun:
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
         limits = services.limits
-        item = _PassedOnItem(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
-                    modality="audio" if request.audio else "text")
+        item = _PassedOnItem(
+            id=p.new_id("item"),
+            role="assistant",
+            status=p.IN_PROGRESS,
+            modality="audio" if request.audio else "text",
+        )
         self._run = ResponseRun(
             send=self._queue,
             send_lock=asyncio.Lock(),
@@ -119,6 +124,7 @@ class ChatRun:
             on_done=lambda _: None,
             outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
             outlet=_Listener(),
+            cap=AnswerCap(request.max_tokens or services.max_output_tokens, limits.answer_chars),
         )
 
     def start(self) -> None:
@@ -175,8 +181,11 @@ class ChatRun:
 
     @property
     def finish_reason(self) -> str:
-        """Why the answer ended: "tool_calls" when the model called tools, else "stop"."""
-        return "tool_calls" if self.tool_calls else "stop"
+        """Why the answer ended: "tool_calls" when the model called tools, "length" when
+        the server cut an upstream that went past the cap, else "stop"."""
+        if self.tool_calls:
+            return "tool_calls"
+        return "length" if self._run.cap.reached else "stop"
 
     def delta(self, piece: Piece) -> dict[str, Any]:
         """The chunk ``delta`` for one piece of the answer."""

@@ -3,7 +3,8 @@
 Three kinds of task cooperate per response:
 
 - the *producer* reads the LLM stream, queues text deltas and hands finished
-  sentences to the speaker;
+  sentences to the speaker, waiting while about a minute of them wait for synthesis
+  (``SentenceBacklog``): a spoken answer is read at the pace of its speech;
 - the *speaker* (server/session/response_speech.py) synthesises up to ``lookahead``
   sentences at once and queues their audio strictly in sentence order;
 - the *sender* drains the outbox to the WebSocket. Pause closes its gate:
@@ -22,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from server import protocol as p
 from server.errors import TalktermError
 from server.llm import TextDelta, ToolCallDelta, Usage
+from server.session.answer_cap import AnswerCap
 from server.session.context import ContextEvent, Notice
 from server.session.conversation import Item
 from server.session.outbox import Outbox
@@ -35,9 +37,10 @@ from server.session.response_events import OPENING
 from server.session.response_options import Framing
 from server.session.response_parts import Audience, Timings, Voice
 from server.session.response_speech import EVENT_OVERHEAD, ResponseSpeech
+from server.session.sentence_backlog import SentenceBacklog
 from server.session.tasks import first_of, stop_tasks
 from server.session.tool_calls import CallStream, NewItem, standalone_item
-from server.speech.sentences import Segment, SentenceSplitter
+from server.speech.sentences import SentenceSplitter
 
 log = logging.getLogger("talkterm.server")
 
@@ -65,10 +68,12 @@ class ResponseRun(ResponseSpeech):
         on_done: Callable[[ResponseRun], None],
         outbox: Outbox,
         outlet: Audience,
+        cap: AnswerCap,
         framing: Framing | None = None,
         new_call_item: NewItem = standalone_item,
     ) -> None:
         self.id = p.new_id("resp")
+        self.cap = cap
         self.framing = framing or Framing()
         self.calls = CallStream(self.id, new_call_item, self.framing.in_conversation, item.id)
         self.item = item
@@ -93,7 +98,8 @@ class ResponseRun(ResponseSpeech):
         self._done_notified = False
         self._audio_bytes = 0
         self._speech_started: float | None = None  # monotonic time of the first audio queued
-        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        # Bounded: the producer reads the upstream at the pace of speech (sentence_backlog.py).
+        self._segments = SentenceBacklog()
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -183,24 +189,15 @@ class ResponseRun(ResponseSpeech):
     async def _produce(self) -> None:
         tts = self._voice.tts
         splitter = tts.splitter() if tts else SentenceSplitter()
-        kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
+        events = self._reply()
         try:
-            async for event in self._reply():
-                if isinstance(event, Usage):
-                    self.usage = event
-                elif isinstance(event, Notice):
-                    notice = p.notice_event(event.code, event.message, self.id)
-                    self._outbox.put_nowait(notice)
-                elif isinstance(event, ToolCallDelta):
-                    for call_event in self.calls.feed(event):
-                        await self._outbox.put(call_event, len(event.arguments) + EVENT_OVERHEAD)
-                elif isinstance(event, TextDelta) and event.text:
-                    delta = self._event(kind, delta=event.text, **self._where())
-                    await self._outbox.put(delta, len(event.text) + EVENT_OVERHEAD)
-                    for segment in splitter.feed(event.text) if self.audio else []:
-                        self._segments.put_nowait(segment)
+            async for event in events:
+                await self._take(event, splitter)
+                if self.cap.reached:  # the upstream ignored max_tokens: the answer ends here
+                    log.info("response %s: cut at %d characters", self.id, self.cap.max_chars)
+                    break
             for segment in splitter.flush() if self.audio else []:
-                self._segments.put_nowait(segment)
+                await self._segments.put(segment)
             for call_event in self.calls.close():
                 self._outbox.put_nowait(call_event)
         except TalktermError as exc:
@@ -209,7 +206,26 @@ class ResponseRun(ResponseSpeech):
             log.exception("response %s: unexpected failure", self.id)
             self.error = TalktermError(f"The server failed unexpectedly ({type(exc).__name__}).")
         finally:
-            self._segments.put_nowait(None)
+            self._segments.end()
+            # Closed now, not when collected: a cut answer's upstream request ends at once.
+            await _close(events)
+
+    async def _take(self, event: ContextEvent, splitter: SentenceSplitter) -> None:
+        """Queue one upstream event for the client (and its sentences for the speaker)."""
+        if isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Notice):
+            self._outbox.put_nowait(p.notice_event(event.code, event.message, self.id))
+        elif isinstance(event, ToolCallDelta):
+            self.cap.take(event.arguments)  # counted, never cut: half a JSON helps nobody
+            for call_event in self.calls.feed(event):
+                await self._outbox.put(call_event, len(event.arguments) + EVENT_OVERHEAD)
+        elif isinstance(event, TextDelta) and (text := self.cap.take(event.text)):
+            kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
+            delta = self._event(kind, delta=text, **self._where())
+            await self._outbox.put(delta, len(text) + EVENT_OVERHEAD)
+            for segment in splitter.feed(text) if self.audio else []:
+                await self._segments.put(segment)
 
     async def _sender(self) -> None:
         while True:
@@ -259,7 +275,8 @@ class ResponseRun(ResponseSpeech):
         self._final_sent = True
         self.timings.ended = time.perf_counter()
         if not self._cancelled:
-            self.status = p.FAILED if self.error is not None else p.COMPLETED
+            ended: p.ResponseStatus = p.INCOMPLETE if self.cap.reached else p.COMPLETED
+            self.status = p.FAILED if self.error is not None else ended
         self.item.status = p.COMPLETED if self.status == p.COMPLETED else p.INCOMPLETE
         for event in self._closing_events():
             await self._send(event)
@@ -297,6 +314,12 @@ def _held_note(exc: TalktermError, held_s: float) -> TalktermError:
         "and the LLM endpoint stopped waiting; the answer ends where it got to."
     )
     return exc
+
+
+async def _close(events: AsyncIterator[ContextEvent]) -> None:
+    """Close an upstream event stream that is an async generator (a no-op once it ended)."""
+    if isinstance(events, AsyncGenerator):
+        await events.aclose()
 
 
 def _is_opening(entry: Any) -> bool:

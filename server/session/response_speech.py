@@ -26,6 +26,7 @@ from server.speech.speakable import speakable
 if TYPE_CHECKING:
     from server.session.outbox import Outbox
     from server.session.response_parts import Audience
+    from server.session.sentence_backlog import SentenceBacklog
 
 # Largest audio delta: 100 ms keeps pause/stop responsive on the client.
 _AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
@@ -42,7 +43,7 @@ class ResponseSpeech(ResponseEvents):
     _lookahead: int
     _outbox: Outbox
     _outlet: Audience
-    _segments: asyncio.Queue[Segment | None]
+    _segments: SentenceBacklog
     _synthesis: set[asyncio.Task[None]]
     _notices: set[str]
     _recent_language: str | None
@@ -63,6 +64,9 @@ class ResponseSpeech(ResponseEvents):
         except TTSError as exc:
             self._tts_failed(exc)
         finally:
+            # No more speech (the engine failed, or the end): the producer must never
+            # wait for synthesis that will not come.
+            self._segments.close()
             # Awaited, not just cancelled: espeak-ng must be killed and reaped now.
             await stop_tasks(starter, *self._synthesis)
 
