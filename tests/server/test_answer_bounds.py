@@ -16,8 +16,8 @@ from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client
 from tests.helpers.memory import settled_rss_mb
 from tests.helpers.server import ServerFactory, sessions
+from tests.helpers.upstream_pace import upstream_closed, upstream_stops
 from tests.helpers.waiting import wait_for
-from tests.server.test_client_bounds import upstream_stops
 
 # Generous: the point is "bounded", not "exactly this much".
 RSS_GROWTH_MB = 150.0
@@ -28,11 +28,6 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     """The fake upstream on its own loop: a fast endless stream must not starve the server's."""
     async with ThreadedFakeLLM() as fake:
         yield fake
-
-
-async def upstream_closed(fake: FakeLLM) -> None:
-    """Wait until the server has closed its upstream request (the fake runs on its own loop)."""
-    await wait_for(None, lambda: fake.disconnected_at, timeout=10, what="upstream closed")
 
 
 async def test_a_paused_spoken_answer_reads_the_upstream_no_further_than_its_speech(
