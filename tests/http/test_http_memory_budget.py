@@ -60,7 +60,8 @@ async def test_the_answer_holding_most_is_ended_and_the_others_carry_on(
         writer.write(chat_post(ASK))
         stalled.append((reader, writer))
         if count < 3:  # each fills its outbox and stops there, within the budget
-            await wait_for(None, lambda c=count: budget.used > c * OUTBOX, what="outbox full")
+            wanted = count * OUTBOX
+            await wait_for(None, lambda: budget.used > wanted, what="outbox full")
     # The third pushed the budget over: one answer, the one holding most, was ended at once
     # (its upstream closed), long before any stalled-write timeout.
     await upstream_closed(fake_llm)
