@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from server.app import Server
+from server.session.replay import ReplayBudget
 from tests.fakes.endless_upstream import ThreadedFakeLLM, endless
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.raw_http import chat_post, open_raw, read_stream
@@ -45,6 +46,11 @@ async def budget_server(start_server: ServerFactory) -> Server:
     )
 
 
+async def holds_more_than(budget: ReplayBudget, size: int) -> None:
+    """Wait until the answers hold more than ``size`` bytes."""
+    await wait_for(None, lambda: budget.used > size, what=f"{size} bytes held")
+
+
 async def test_the_answer_holding_most_is_ended_and_the_others_carry_on(
     start_server: ServerFactory, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -60,8 +66,7 @@ async def test_the_answer_holding_most_is_ended_and_the_others_carry_on(
         writer.write(chat_post(ASK))
         stalled.append((reader, writer))
         if count < 3:  # each fills its outbox and stops there, within the budget
-            wanted = count * OUTBOX
-            await wait_for(None, lambda: budget.used > wanted, what="outbox full")
+            await holds_more_than(budget, count * OUTBOX)
     # The third pushed the budget over: one answer, the one holding most, was ended at once
     # (its upstream closed), long before any stalled-write timeout.
     await upstream_closed(fake_llm)
