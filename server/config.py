@@ -189,8 +189,9 @@ class LimitsSettings(Section):
     """Seconds a write to a client may make no progress before the client is dropped
     (its session then waits for a resume); unset means the ping timeout."""
     replay_budget_bytes: int = Field(512 << 20, ge=1 << 20)
-    """Replay memory of all sessions together; over it, detached sessions lose their
-    oldest events first."""
+    """Replay memory of all sessions together, and what HTTP answers hold unread; over it,
+    detached sessions lose their oldest events first, then connected ones, then the HTTP
+    answer holding the most is ended (memory_budget)."""
     history_chars: int = Field(1 << 20, ge=1024)
     """Characters of conversation history kept per session; the oldest items go first."""
     history_items: int = Field(1000, ge=2)
