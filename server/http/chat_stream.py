@@ -170,6 +170,7 @@ class ChatRun:
             if event["type"] == p.RESPONSE_DONE:
                 kept.append(event)
         for event in kept:
+            self.held.grow(_size(event))
             self._events.put_nowait(event)
 
     async def wait(self) -> None:
@@ -267,13 +268,13 @@ class ChatRun:
     async def _queue(self, event: dict[str, Any]) -> None:
         # After a hang-up only response.done still matters: it ends pieces(), so the
         # request's task finishes instead of waiting for ever.
-        if self.cancelled or self.dropped is not None:
-            if event["type"] != p.RESPONSE_DONE:
-                return
-        else:
-            self.held.grow(_size(event))  # may end this very answer: then only the end goes
-            if self.dropped is not None and event["type"] != p.RESPONSE_DONE:
-                return
+        last = event["type"] == p.RESPONSE_DONE
+        if not last and (self.cancelled or self.dropped is not None):
+            return
+        self.held.grow(_size(event))  # may end this very answer: then only the end goes
+        if not last and self.dropped is not None:
+            self.held.grow(-_size(event))
+            return
         await self._events.put(event)
 
     def _finish(self, response: dict[str, Any]) -> None:
