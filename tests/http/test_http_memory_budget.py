@@ -97,3 +97,23 @@ async def test_the_answer_holding_most_is_ended_and_the_others_carry_on(
         writer.close()
     await wait_for(None, lambda: services.http_answers == 0, what="slots freed")
     assert budget.used == 0
+
+
+async def test_a_whole_spoken_answer_past_the_budget_is_a_503(
+    start_server: ServerFactory, fake_llm: FakeLLM
+) -> None:
+    server = await budget_server(start_server)
+    fake_llm.enqueue(Reply(chunks=endless()))
+    # Built whole, the answer holds all its audio: about 22 s of speech is the whole budget.
+    ask = ASK | {"stream": False, "modalities": ["text", "audio"]}
+    ask |= {"audio": {"voice": "alloy", "format": "wav"}}
+    async with httpx.AsyncClient(timeout=60) as http:
+        answer = await http.post(server.http_url + "/v1/chat/completions", json=ask)
+    assert answer.status_code == 503
+    error = answer.json()["error"]
+    assert error["code"] == "memory_budget" and error["type"] == "server_error"
+    await upstream_closed(fake_llm)
+    services = server.services
+    assert services is not None
+    await wait_for(None, lambda: services.http_answers == 0, what="slot freed")
+    assert services.replay_budget.used == 0
