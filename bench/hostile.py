@@ -154,6 +154,8 @@ async def run_attack(name: str, attack: Attack, args: argparse.Namespace) -> dic
             TALKTERM_LLM_MODEL="fake",
             TALKTERM_PING_TIMEOUT="5",
             TALKTERM_MAX_SESSIONS="200",
+            # Endless attacks stay endless: no token cap to cut them at 32 KiB (answer_cap.py).
+            TALKTERM_MAX_OUTPUT_TOKENS="inf",
             PYTHONPATH=str(args.server_root),
         )
         proc = await spawn(

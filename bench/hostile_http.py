@@ -99,6 +99,24 @@ async def http_streams_stop_reading(url: str, fake: FakeLLM, keep: list[Any]) ->
     await _all_asked(fake, 20)
 
 
+async def http_spoken_streams_read(url: str, fake: FakeLLM, keep: list[Any]) -> None:
+    """20 spoken HTTP streams of an endless answer, each read as fast as it comes."""
+
+    async def read_all(held: Held) -> None:
+        try:
+            while await held.reader.read(1 << 20):
+                pass
+        finally:
+            held.close()
+
+    for _ in range(20):
+        fake.enqueue(Reply(chunks=endless()))
+        held = await _connect(url, window=None)
+        held.writer.write(_post(_ask(speech=True)))
+        keep.append(asyncio.create_task(read_all(held)))
+    await _all_asked(fake, 20)
+
+
 async def http_bodies_stall(url: str, fake: FakeLLM, keep: list[Any]) -> None:
     """150 connections each send 4 MiB - 1 byte of a 4 MiB body, then stall."""
     size = 4 << 20
@@ -148,6 +166,7 @@ async def upstream_probes_misbehave(url: str, fake: FakeLLM, keep: list[Any]) ->
 
 HTTP_ATTACKS: dict[str, Attack] = {
     "20 spoken HTTP streams stop reading": http_streams_stop_reading,
+    "20 spoken HTTP streams read": http_spoken_streams_read,
     "150 HTTP bodies stall at 4 MiB - 1": http_bodies_stall,
     "50 HTTP streams hang up at once": http_streams_hang_up,
     "upstream /props endless, /api/show trickles": upstream_probes_misbehave,

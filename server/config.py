@@ -189,8 +189,9 @@ class LimitsSettings(Section):
     """Seconds a write to a client may make no progress before the client is dropped
     (its session then waits for a resume); unset means the ping timeout."""
     replay_budget_bytes: int = Field(512 << 20, ge=1 << 20)
-    """Replay memory of all sessions together; over it, detached sessions lose their
-    oldest events first."""
+    """Replay memory of all sessions together, and what HTTP answers hold unread; over it,
+    detached sessions lose their oldest events first, then connected ones, then the HTTP
+    answer holding the most is ended (memory_budget)."""
     history_chars: int = Field(1 << 20, ge=1024)
     """Characters of conversation history kept per session; the oldest items go first."""
     history_items: int = Field(1000, ge=2)
@@ -203,6 +204,10 @@ class LimitsSettings(Section):
     whole_audio_s: float = Field(300.0, gt=0)
     """Seconds of speech a non-streamed spoken HTTP answer may hold (it is built whole);
     longer answers stop there with finish_reason "length"."""
+    answer_chars: int = Field(1 << 20, ge=1024)
+    """Characters one answer may say (also at most 32 per max_output_tokens token asked):
+    past it an upstream that ignores its max_tokens is cut off, and the answer ends
+    "incomplete" (reason max_output_tokens; HTTP: finish_reason "length")."""
     unfinished_message_timeout: float = Field(10.0, gt=0)
     """Seconds a fragmented client message may stay unfinished before the connection closes."""
     synthesis_jobs: int | None = Field(None, ge=1)

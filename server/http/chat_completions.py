@@ -125,7 +125,7 @@ async def _stream(run: ChatRun, send: Send) -> bool:
 async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[Piece], send: Send) -> bool:
     first = await anext(pieces, None)
     if first is None and run.error is not None and not run.cancelled:
-        await send_error(send, UpstreamFailed(run.error))
+        await send_error(send, _failure(run.error))
         return True
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     await _event(send, run.chunk(run.first_delta()))
@@ -138,7 +138,7 @@ async def _stream_pieces(run: ChatRun, pieces: AsyncIterator[Piece], send: Send)
     if run.error is not None:
         # Inside a started stream the status is spent: the error travels as an event,
         # which the openai SDK raises as APIError.
-        await _event(send, UpstreamFailed(run.error).body())
+        await _event(send, _failure(run.error).body())
     else:
         await _event(send, run.chunk(run.last_delta(), finish=run.finish_reason))
         if run.request.include_usage:
@@ -162,6 +162,8 @@ async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> bool:
                     break
             elif isinstance(piece, str):
                 texts.append(piece)
+            # Built whole, so held: counted in the memory budget like a stream's outbox.
+            run.held.grow(len(piece) if isinstance(piece, str | bytes) else 0)
     cut = len(audio) >= cap
     if cut:
         run.stop()
@@ -169,7 +171,7 @@ async def _whole(run: ChatRun, send: Send, max_audio_s: float) -> bool:
     elif run.cancelled:
         return False
     if run.error is not None and not cut:
-        await send_error(send, UpstreamFailed(run.error))
+        await send_error(send, _failure(run.error))
         return True
     data = None
     if run.request.audio:
@@ -204,6 +206,12 @@ def _completion(run: ChatRun, text: str, finish: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": run.usage,
     }
+
+
+def _failure(error: TalktermError) -> HTTPError:
+    """The error answer for a failed run: its own (the memory budget's 503), else the
+    upstream's failure as OpenAI would number it."""
+    return error if isinstance(error, HTTPError) else UpstreamFailed(error)
 
 
 async def _watch(receive: Receive, run: ChatRun) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -20,16 +21,21 @@ from server import protocol as p
 from server.errors import TalktermError
 from server.http.audio_out import wav_header
 from server.http.chat_request import ChatRequest
+from server.http.held import HeldBytes, OverBudget
 from server.llm import Message
+from server.session.answer_cap import AnswerCap
 from server.session.context import SessionContext
 from server.session.conversation import Item
 from server.session.outbox import Outbox
 from server.session.response import Reply, ResponseRun
 from server.session.response_parts import Voice
+from server.session.response_speech import EVENT_OVERHEAD
 from server.session.session import Services
 from server.session.tool_calls import ARGUMENTS_DELTA
 from server.speech import engine_voice, unknown_voice
 from server.speech.audio_format import make_encoder
+
+log = logging.getLogger("talkterm.server")
 
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": p.PCM_RATE}
 # Audio ids stay valid for an hour at OpenAI; ours are never stored, but SDKs expect the field.
@@ -95,12 +101,20 @@ class ChatRun:
         self.cancelled = False
         self.tool_calls: list[dict[str, Any]] = []
         """The model's tool calls so far, whole (for a non-streamed answer)."""
+        self.dropped: OverBudget | None = None
+        """Why the server's memory budget ended this answer, if it did."""
+        self.held = HeldBytes(services.replay_budget, self._drop)
+        """What the answer holds for its client (outbox, queued chunks, a whole body)."""
         # Bounded: a client that reads slowly fills the answer's own outbox, which then
         # stops reading the upstream, as on the WebSocket.
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUED_EVENTS)
         limits = services.limits
-        item = _PassedOnItem(id=p.new_id("item"), role="assistant", status=p.IN_PROGRESS,
-                    modality="audio" if request.audio else "text")
+        item = _PassedOnItem(
+            id=p.new_id("item"),
+            role="assistant",
+            status=p.IN_PROGRESS,
+            modality="audio" if request.audio else "text",
+        )
         self._run = ResponseRun(
             send=self._queue,
             send_lock=asyncio.Lock(),
@@ -117,8 +131,13 @@ class ChatRun:
             ),
             lookahead=services.lookahead,
             on_done=lambda _: None,
-            outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
+            outbox=Outbox(
+                limits.response_buffer_bytes,
+                limits.response_buffer_audio_s * 1000,
+                on_size=self.held.grow,
+            ),
             outlet=_Listener(),
+            cap=AnswerCap(request.max_tokens or services.max_output_tokens, limits.answer_chars),
         )
 
     def start(self) -> None:
@@ -129,8 +148,30 @@ class ChatRun:
         """Close the upstream request and kill synthesis now (the client went away)."""
         self.cancelled = True
         self._run.cancel()
-        while not self._events.empty():  # nobody reads any more: free a blocked sender
-            self._events.get_nowait()
+        self._forget_events()
+        self.held.release()
+
+    def _drop(self, error: OverBudget) -> None:
+        """End the answer here: the server's memory budget is spent and it holds the most."""
+        self.dropped = error
+        log.info(
+            "%s: ended, holding %d bytes unread over the memory budget", self.id, self.held.held
+        )
+        self._run.cancel("memory_budget")
+        self._forget_events()
+
+    def _forget_events(self) -> None:
+        """Let the queued chunks go, freeing a blocked sender; response.done stays (it ends
+        ``pieces``)."""
+        kept = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            self.held.grow(-_size(event))
+            if event["type"] == p.RESPONSE_DONE:
+                kept.append(event)
+        for event in kept:
+            self.held.grow(_size(event))
+            self._events.put_nowait(event)
 
     async def wait(self) -> None:
         """Wait until the run's tasks have finished."""
@@ -146,7 +187,10 @@ class ChatRun:
         header = self.request.audio_format == "wav" and self.request.stream
         while True:
             event = await self._events.get()
+            self.held.grow(-_size(event))
             kind = event["type"]
+            if self.dropped is not None and kind != p.RESPONSE_DONE:
+                continue  # a chunk a blocked sender still had: the answer ended before it
             if kind in (p.TEXT_DELTA, p.TRANSCRIPT_DELTA):
                 yield str(event["delta"])
             elif kind == p.AUDIO_DELTA:
@@ -175,8 +219,11 @@ class ChatRun:
 
     @property
     def finish_reason(self) -> str:
-        """Why the answer ended: "tool_calls" when the model called tools, else "stop"."""
-        return "tool_calls" if self.tool_calls else "stop"
+        """Why the answer ended: "tool_calls" when the model called tools, "length" when
+        the server cut an upstream that went past the cap, else "stop"."""
+        if self.tool_calls:
+            return "tool_calls"
+        return "length" if self._run.cap.reached else "stop"
 
     def delta(self, piece: Piece) -> dict[str, Any]:
         """The chunk ``delta`` for one piece of the answer."""
@@ -221,11 +268,17 @@ class ChatRun:
     async def _queue(self, event: dict[str, Any]) -> None:
         # After a hang-up only response.done still matters: it ends pieces(), so the
         # request's task finishes instead of waiting for ever.
-        if not self.cancelled or event["type"] == p.RESPONSE_DONE:
-            await self._events.put(event)
+        last = event["type"] == p.RESPONSE_DONE
+        if not last and (self.cancelled or self.dropped is not None):
+            return
+        self.held.grow(_size(event))  # may end this very answer: then only the end goes
+        if not last and self.dropped is not None:
+            self.held.grow(-_size(event))
+            return
+        await self._events.put(event)
 
     def _finish(self, response: dict[str, Any]) -> None:
-        self.error = self._run.error
+        self.error = self.dropped or self._run.error
         usage = response.get("usage")
         if usage is not None:
             self.usage = {
@@ -233,6 +286,12 @@ class ChatRun:
                 "completion_tokens": usage["output_tokens"],
                 "total_tokens": usage["total_tokens"],
             }
+
+
+def _size(event: dict[str, Any]) -> int:
+    """What a queued event holds, as the outbox counts it."""
+    delta = event.get("delta")
+    return (len(delta) if isinstance(delta, str | bytes) else 0) + EVENT_OVERHEAD
 
 
 def _with_instructions(request: ChatRequest, instructions: str) -> list[Message]:

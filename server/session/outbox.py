@@ -11,15 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 
 class Outbox:
     """A FIFO of events whose producers wait while it holds too much."""
 
-    def __init__(self, max_bytes: int, max_audio_ms: float) -> None:
+    def __init__(
+        self, max_bytes: int, max_audio_ms: float, on_size: Callable[[int], None] | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_audio_ms = max_audio_ms
+        self._on_size = on_size
+        """Told every change of the bytes held (an HTTP answer counts them in a budget)."""
         self.held_s = 0.0
         """Seconds producers have spent waiting for room (the answer was held)."""
         self._entries: deque[tuple[Any, int, float]] = deque()
@@ -42,6 +47,8 @@ class Outbox:
         self._entries.append((entry, size, audio_ms))
         self._bytes += size
         self._audio_ms += audio_ms
+        if self._on_size is not None and size:
+            self._on_size(size)
         self._ready.set()
         if self.full():
             self._room.clear()
@@ -74,6 +81,8 @@ class Outbox:
         entry, size, audio_ms = self._entries.popleft()
         self._bytes -= size
         self._audio_ms -= audio_ms
+        if self._on_size is not None and size:
+            self._on_size(-size)
         if not self.full():
             self._room.set()
         return entry

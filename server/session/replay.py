@@ -1,15 +1,18 @@
 """The replay buffer: recent frames of a session, by sequence number, for resuming.
 
-Each buffer has its own bound, and all buffers share one server-wide budget. Over the
-budget, the oldest frames of sessions with no client go first (nobody may come back for
-them), then the oldest frames of connected sessions (their client already has them); a
-resume that needs a frame that went is refused with ``resume_too_late``.
+Each buffer has its own bound, and all buffers share one server-wide budget, with what
+HTTP answers hold for clients that have not read it (``Holder``). Over the budget, the
+oldest frames of sessions with no client go first (nobody may come back for them), then
+the oldest frames of connected sessions (their client already has them); a resume that
+needs a frame that went is refused with ``resume_too_late``. If the HTTP answers alone
+are still over it, the one holding the most is ended (it says why), then the next.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
+from typing import Protocol
 
 from server.errors import ResumeRefused
 
@@ -17,14 +20,36 @@ from server.errors import ResumeRefused
 _TRIM_TO = 0.9
 
 
+class Holder(Protocol):
+    """Memory the budget cannot trim, only end: what an HTTP answer holds for its client."""
+
+    held: int
+
+    def drop(self) -> None:
+        """End the answer now, and leave the budget."""
+        ...
+
+
 class ReplayBudget:
-    """The replay memory of all sessions together."""
+    """The replay memory of all sessions together, and what HTTP answers hold."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.used = 0
         self._buffers: set[ReplayBuffer] = set()
+        self._holders: set[Holder] = set()
         self._stamps = itertools.count()
+
+    def hold(self, holder: Holder) -> None:
+        """Count ``holder`` in the budget."""
+        self._holders.add(holder)
+        self.used += holder.held
+
+    def unhold(self, holder: Holder) -> None:
+        """Stop counting ``holder`` (its answer ended)."""
+        if holder in self._holders:
+            self._holders.discard(holder)
+            self.used -= holder.held
 
     def join(self, buffer: ReplayBuffer) -> None:
         """Count ``buffer`` in the budget."""
@@ -41,7 +66,8 @@ class ReplayBudget:
         return next(self._stamps)
 
     def enforce(self) -> None:
-        """Over budget: drop the oldest frames, of detached sessions first."""
+        """Over budget: drop the oldest frames, of detached sessions first; then end the
+        HTTP answers holding the most, as few as will do."""
         if self.used <= self.max_bytes:
             return
         target = int(self.max_bytes * _TRIM_TO)
@@ -51,6 +77,10 @@ class ReplayBudget:
                 buffer.drop_oldest(self.used - target)
                 if self.used <= target:
                     return
+        for holder in sorted(self._holders, key=lambda h: h.held, reverse=True):
+            if self.used <= self.max_bytes:
+                return
+            holder.drop()
 
 
 class ReplayBuffer:

@@ -3,9 +3,10 @@
 Three kinds of task cooperate per response:
 
 - the *producer* reads the LLM stream, queues text deltas and hands finished
-  sentences to the speaker;
-- the *speaker* synthesises up to ``lookahead`` sentences at once and queues
-  their audio strictly in sentence order;
+  sentences to the speaker, waiting while about a minute of them wait for synthesis
+  (``SentenceBacklog``): a spoken answer is read at the pace of its speech;
+- the *speaker* (server/session/response_speech.py) synthesises up to ``lookahead``
+  sentences at once and queues their audio strictly in sentence order;
 - the *sender* drains the outbox to the WebSocket. Pause closes its gate:
   nothing reaches the client, and the producer keeps consuming the upstream
   until the outbox is full (``Outbox``), then waits; resume opens the gate and
@@ -22,44 +23,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from server import protocol as p
-from server.errors import TalktermError, TTSError, TTSUnavailable
+from server.errors import TalktermError
 from server.llm import TextDelta, ToolCallDelta, Usage
+from server.session.answer_cap import AnswerCap
 from server.session.context import ContextEvent, Notice
-from server.session.conversation import Item, SpokenSpan
+from server.session.conversation import Item
 from server.session.outbox import Outbox
-from server.session.response_events import OPENING, ResponseEvents
+from server.session.response_events import OPENING
 from server.session.response_options import Framing
-from server.session.response_parts import Audience, Timings, Voice, synthesis_slot
+from server.session.response_parts import Audience, Timings, Voice
+from server.session.response_speech import EVENT_OVERHEAD, ResponseSpeech
+from server.session.sentence_backlog import SentenceBacklog
 from server.session.tasks import first_of, stop_tasks
 from server.session.tool_calls import CallStream, NewItem, standalone_item
-from server.speech.joins import seamless
-from server.speech.polyglot import Plan, polyglot, speak
-from server.speech.scheduler import speech_due
-from server.speech.sentences import Segment, SentenceSplitter
-from server.speech.speakable import speakable
+from server.speech.sentences import SentenceSplitter
 
 log = logging.getLogger("talkterm.server")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Starts the answer's upstream request: text, usage and notices (server.session.context).
 Reply = Callable[[], AsyncIterator[ContextEvent]]
-# Largest audio delta: 100 ms keeps pause/stop responsive on the client.
-_AUDIO_CHUNK = p.PCM_RATE * p.PCM_SAMPLE_WIDTH // 10
-_BYTES_PER_S = p.PCM_RATE * p.PCM_SAMPLE_WIDTH
 
 
 class _Final:
     """Marks the end of the outbox."""
 
 
-_Chunks = asyncio.Queue[bytes | BaseException | None]
-
-
-class ResponseRun(ResponseEvents):
+class ResponseRun(ResponseSpeech):
     """Generates, speaks and delivers one response; pause, resume and cancel it."""
 
     def __init__(
@@ -74,10 +68,12 @@ class ResponseRun(ResponseEvents):
         on_done: Callable[[ResponseRun], None],
         outbox: Outbox,
         outlet: Audience,
+        cap: AnswerCap,
         framing: Framing | None = None,
         new_call_item: NewItem = standalone_item,
     ) -> None:
         self.id = p.new_id("resp")
+        self.cap = cap
         self.framing = framing or Framing()
         self.calls = CallStream(self.id, new_call_item, self.framing.in_conversation, item.id)
         self.item = item
@@ -102,7 +98,8 @@ class ResponseRun(ResponseEvents):
         self._done_notified = False
         self._audio_bytes = 0
         self._speech_started: float | None = None  # monotonic time of the first audio queued
-        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        # Bounded: the producer reads the upstream at the pace of speech (sentence_backlog.py).
+        self._segments = SentenceBacklog()
         self._workers: list[asyncio.Task[None]] = []
         self._synthesis: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -191,24 +188,15 @@ class ResponseRun(ResponseEvents):
     async def _produce(self) -> None:
         tts = self._voice.tts
         splitter = tts.splitter() if tts else SentenceSplitter()
-        kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
+        events = self._reply()
         try:
-            async for event in self._reply():
-                if isinstance(event, Usage):
-                    self.usage = event
-                elif isinstance(event, Notice):
-                    notice = p.notice_event(event.code, event.message, self.id)
-                    self._outbox.put_nowait(notice)
-                elif isinstance(event, ToolCallDelta):
-                    for call_event in self.calls.feed(event):
-                        await self._outbox.put(call_event, len(event.arguments) + _EVENT_OVERHEAD)
-                elif isinstance(event, TextDelta) and event.text:
-                    delta = self._event(kind, delta=event.text, **self._where())
-                    await self._outbox.put(delta, len(event.text) + _EVENT_OVERHEAD)
-                    for segment in splitter.feed(event.text) if self.audio else []:
-                        self._segments.put_nowait(segment)
+            async for event in events:
+                await self._take(event, splitter)
+                if self.cap.reached:  # the upstream ignored max_tokens: the answer ends here
+                    log.info("response %s: cut at %d characters", self.id, self.cap.max_chars)
+                    break
             for segment in splitter.flush() if self.audio else []:
-                self._segments.put_nowait(segment)
+                await self._segments.put(segment)
             for call_event in self.calls.close():
                 self._outbox.put_nowait(call_event)
         except TalktermError as exc:
@@ -217,94 +205,26 @@ class ResponseRun(ResponseEvents):
             log.exception("response %s: unexpected failure", self.id)
             self.error = TalktermError(f"The server failed unexpectedly ({type(exc).__name__}).")
         finally:
-            self._segments.put_nowait(None)
+            self._segments.end()
+            # Closed now, not when collected: a cut answer's upstream request ends at once.
+            await _close(events)
 
-    async def _speak(self) -> None:
-        """Synthesise up to ``lookahead`` sentences ahead; deliver them in order."""
-        slots = asyncio.Semaphore(self._lookahead)
-        ordered: asyncio.Queue[tuple[Segment, Plan, _Chunks] | None] = asyncio.Queue()
-        starter = asyncio.create_task(self._start_synthesis(slots, ordered))
-        try:
-            while (entry := await ordered.get()) is not None:
-                try:
-                    await self._deliver_segment(*entry)
-                finally:
-                    slots.release()
-        except TTSError as exc:
-            self._tts_failed(exc)
-        finally:
-            # Awaited, not just cancelled: espeak-ng must be killed and reaped now.
-            await stop_tasks(starter, *self._synthesis)
-
-    async def _start_synthesis(
-        self, slots: asyncio.Semaphore, ordered: asyncio.Queue[tuple[Segment, Plan, _Chunks] | None]
-    ) -> None:
-        while (segment := await self._segments.get()) is not None:
-            text = p.utf8_safe(speakable(segment.text))
-            if not text or self._voice.tts is None:
-                continue
-            plan = polyglot(self._voice.tts).plan(
-                text, self._voice.name, self._voice.languages, recent=self._recent_language
-            )
-            self._recent_language = plan.language or self._recent_language
-            self._tell_once(plan.notices)
-            if not plan.parts:
-                continue
-            await slots.acquire()
-            # Nobody to hear it: an abandoned session must not synthesise through its grace.
-            await self._outlet.present.wait()
-            chunks: _Chunks = asyncio.Queue()
-            task = asyncio.create_task(self._synthesise(segment, plan, chunks))
-            self._synthesis.add(task)
-            task.add_done_callback(self._synthesis.discard)
-            ordered.put_nowait((segment, plan, chunks))
-        ordered.put_nowait(None)
-
-    def _tell_once(self, notices: tuple[str, ...]) -> None:
-        """Each language no voice reads is told once per session, not once per sentence."""
-        for notice in notices:
-            if notice not in self._voice.told:
-                self._voice.told.add(notice)
-                self._outbox.put_nowait(p.notice_event(p.NO_VOICE_FOR_LANGUAGE, notice, self.id))
-
-    async def _synthesise(self, segment: Segment, plan: Plan, chunks: _Chunks) -> None:
-        voice = self._voice
-        assert voice.tts is not None
-        # This task's own context: an engine that shares its CPU serves the earliest first.
-        speech_due.set(self._audio_due())
-        try:
-            async with synthesis_slot(voice):
-                async for pcm in seamless(speak(plan, voice.speed), segment):
-                    chunks.put_nowait(pcm)
-        except TTSError as exc:
-            chunks.put_nowait(exc)
-        finally:
-            chunks.put_nowait(None)
-
-    def _audio_due(self) -> float:
-        """When audio asked for now must start playing: once all delivered so far has played."""
-        if self._speech_started is None:
-            return time.monotonic()
-        return self._speech_started + self._audio_bytes / _BYTES_PER_S
-
-    async def _deliver_segment(self, segment: Segment, plan: Plan, chunks: _Chunks) -> None:
-        span = SpokenSpan(segment.start, segment.end, p.pcm_ms(self._audio_bytes))
-        encoder = self._voice.encoder()
-        announced = False
-        async for pcm in _drain(chunks):
-            if not announced:
-                self.item.spans.append(span)
-                event = self._segment_event(segment, span, len(self.item.spans), plan)
-                await self._outbox.put(event, _EVENT_OVERHEAD)
-                announced = True
-            for start in range(0, len(pcm), _AUDIO_CHUNK):
-                piece = pcm[start : start + _AUDIO_CHUNK]
-                if self._speech_started is None:
-                    self._speech_started = time.monotonic()
-                self._audio_bytes += len(piece)
-                span.audio_ms += p.pcm_ms(len(piece))
-                audio = encoder.encode(piece)
-                await self._outbox.put(("audio", audio), len(audio), p.pcm_ms(len(piece)))
+    async def _take(self, event: ContextEvent, splitter: SentenceSplitter) -> None:
+        """Queue one upstream event for the client (and its sentences for the speaker)."""
+        if isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Notice):
+            self._outbox.put_nowait(p.notice_event(event.code, event.message, self.id))
+        elif isinstance(event, ToolCallDelta):
+            self.cap.take(event.arguments)  # counted, never cut: half a JSON helps nobody
+            for call_event in self.calls.feed(event):
+                await self._outbox.put(call_event, len(event.arguments) + EVENT_OVERHEAD)
+        elif isinstance(event, TextDelta) and (text := self.cap.take(event.text)):
+            kind = p.TRANSCRIPT_DELTA if self.audio else p.TEXT_DELTA
+            delta = self._event(kind, delta=text, **self._where())
+            await self._outbox.put(delta, len(text) + EVENT_OVERHEAD)
+            for segment in splitter.feed(text) if self.audio else []:
+                await self._segments.put(segment)
 
     async def _sender(self) -> None:
         while True:
@@ -354,7 +274,8 @@ class ResponseRun(ResponseEvents):
         self._final_sent = True
         self.timings.ended = time.perf_counter()
         if not self._cancelled:
-            self.status = p.FAILED if self.error is not None else p.COMPLETED
+            ended: p.ResponseStatus = p.INCOMPLETE if self.cap.reached else p.COMPLETED
+            self.status = p.FAILED if self.error is not None else ended
         self.item.status = p.COMPLETED if self.status == p.COMPLETED else p.INCOMPLETE
         for event in self._closing_events():
             await self._send(event)
@@ -378,14 +299,7 @@ class ResponseRun(ResponseEvents):
     def _finish(self) -> None:
         self._outbox.put_nowait(_Final())
 
-    def _tts_failed(self, exc: TTSError) -> None:
-        code = "tts_unavailable" if isinstance(exc, TTSUnavailable) else exc.code
-        message = f"{exc.message} The answer continues as text only."
-        self._outbox.put_nowait(p.error_event(code, message, kind="server_error"))
 
-
-# What an event costs in the outbox beyond its text: ids and type, roughly as sent.
-_EVENT_OVERHEAD = 200
 # An answer held this long (paused, or a client not reading) may outlast the upstream's patience.
 _HELD_NOTE_S = 5.0
 
@@ -401,14 +315,11 @@ def _held_note(exc: TalktermError, held_s: float) -> TalktermError:
     return exc
 
 
+async def _close(events: AsyncIterator[ContextEvent]) -> None:
+    """Close an upstream event stream that is an async generator (a no-op once it ended)."""
+    if isinstance(events, AsyncGenerator):
+        await events.aclose()
+
+
 def _is_opening(entry: Any) -> bool:
     return isinstance(entry, dict) and entry["type"] in OPENING
-
-
-async def _drain(chunks: _Chunks) -> AsyncIterator[bytes]:
-    """Yield a segment's PCM chunks until its end marker; re-raise its failure."""
-    while (chunk := await chunks.get()) is not None:
-        if isinstance(chunk, BaseException):
-            raise chunk
-        if chunk:
-            yield chunk

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from server import protocol as p
+from server.session.answer_cap import REASON as CAP_REASON
 from server.session.conversation import Item, SpokenSpan
 from server.speech.sentences import Segment
 
@@ -106,6 +107,8 @@ class ResponseEvents:
     def _status_details(self) -> dict[str, Any] | None:
         if self.status == p.CANCELLED:
             return {"type": p.CANCELLED, "reason": self.cancel_reason}
+        if self.status == p.INCOMPLETE:  # the only way an answer ends so (answer_cap.py)
+            return {"type": p.INCOMPLETE, "reason": CAP_REASON}
         if self.status == p.FAILED and self.error is not None:
             return {
                 "type": p.FAILED,
@@ -132,7 +135,8 @@ class ResponseEvents:
             events.append(p.error_event(self.error.code, self.error.message, kind="server_error"))
         where = self._where()
         text = self.item.text
-        if self.status == p.COMPLETED:
+        # Cut at the answer's cap, the text is whole up to there: its done events come too.
+        if self.status in (p.COMPLETED, p.INCOMPLETE):
             if self.audio:
                 events += [
                     self._event(p.AUDIO_DONE, **where),

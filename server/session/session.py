@@ -20,6 +20,7 @@ from server import protocol as p
 from server.config import LimitsSettings
 from server.listen import STTProvider
 from server.llm import LLMProvider
+from server.session.answer_cap import AnswerCap
 from server.session.client_events import (
     bad_event,
     response_instructions,
@@ -275,6 +276,7 @@ class Session(ItemHandlers, Listening):
             on_done=self._response_ended,
             outbox=Outbox(limits.response_buffer_bytes, limits.response_buffer_audio_s * 1000),
             outlet=self.outlet,
+            cap=AnswerCap(cap, limits.answer_chars),
             framing=frame,
             new_call_item=joining(self.conversation) if frame.in_conversation else standalone_item,
         )

@@ -356,12 +356,18 @@ class FakeLLM:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        if conn.closed.is_set() and watcher.cancelled():
+            # A write into a full pipe saw the hang-up (a reset) before the watcher read it.
+            self._hung_up()
         return keep and not conn.closed.is_set()
 
     async def _watch(self, conn: _Conn) -> None:
         """Notice at once when the client hangs up while a reply is going out."""
         while await conn.fill():
             pass
+        self._hung_up()
+
+    def _hung_up(self) -> None:
         self.disconnected_at.append(time.perf_counter())
         self._changed.set()
 

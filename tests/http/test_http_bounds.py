@@ -46,7 +46,8 @@ async def test_a_stream_nobody_reads_is_dropped(
     start_server: ServerFactory, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "talkterm.server")
-    server = await start_server(stalled_write_timeout=1.0)
+    # No token cap: the server would cut this 24 MB answer at 32 KiB (answer_cap.py).
+    server = await start_server(stalled_write_timeout=1.0, max_output_tokens="inf")
     assert server.services is not None
     fake_llm.enqueue(Reply(chunks=["many words, " * 20] * 100_000))
     body = json.dumps({"model": "m", "messages": HISTORY, "stream": True}).encode()

@@ -16,6 +16,7 @@ from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.client import Client, connected, small_window_socket
 from tests.helpers.memory import settled_rss_mb
 from tests.helpers.server import sessions
+from tests.helpers.upstream_pace import upstream_stops
 from tests.helpers.waiting import wait_for
 
 # Generous bounds: the point is "on time, not frozen" and "bounded, not growing with time".
@@ -41,24 +42,14 @@ async def bystander_answer_s(server: Server, fake_llm: FakeLLM) -> float:
     return took
 
 
-async def upstream_stops(meter: UpstreamMeter, timeout: float = 20.0) -> None:
-    """Wait until the server has stopped reading the upstream (no chunk for a whole second)."""
-    deadline = time.monotonic() + timeout
-    before = meter.chunks
-    while True:
-        await asyncio.sleep(1.0)
-        if meter.chunks == before:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the server still reads the upstream ({meter.chunks} chunks)")
-        before = meter.chunks
-
-
 async def test_a_client_that_stops_reading_is_dropped_and_its_answer_stops(
     fake_llm: FakeLLM, start_server
 ) -> None:
     # A small replay buffer: what the dropped session may still send (half of it) is small.
-    server = await start_server(ping_timeout=1.0, replay_buffer_bytes=1 << 18)
+    # No token cap: the server would cut the endless answer at 32 KiB (answer_cap.py).
+    server = await start_server(
+        ping_timeout=1.0, replay_buffer_bytes=1 << 18, max_output_tokens="inf"
+    )
     rss_before = settled_rss_mb()
     sock = small_window_socket(server.ws_url)
     attacker = await Client.open(server.ws_url, sock=sock, max_queue=1)
