@@ -36,6 +36,8 @@ class Ending:
 
 PLAYED = Ending(None)
 """Done and heard to the end: no mark."""
+CUT_SHORT = Ending("incomplete", "■ incomplete: the server cut the answer short")
+"""Ended early by the server (its length cap): what came is still played to the end."""
 LOST = Ending("interrupted", "↯ interrupted: the connection was lost", silence=True)
 REFUSED = Ending("interrupted", "↯ interrupted: the server refused the token", silence=True)
 FORGOTTEN = Ending(
@@ -57,6 +59,8 @@ class Answer:
     create: dict[str, Any] = field(default_factory=dict)
     """The response.create event, kept to ask again if the server was still busy."""
     retries: int = 0
+    final: Ending = PLAYED
+    """How the answer ends once everything sent has been played."""
     response_id: str | None = None
     item_id: str | None = None
     starts_ms: list[float] = field(default_factory=list)
@@ -130,10 +134,11 @@ class Answer:
         """How ``response.done`` with ``status`` ends this answer (None: once it is played)."""
         if status == p.FAILED:
             return Ending("failed", f"✗ failed: {self.error}" if self.error else "✗ failed", True)
-        if status in (p.CANCELLED, p.INCOMPLETE):
-            mark: Mark = "stopped" if status == p.CANCELLED else "incomplete"
-            return Ending(mark, f"■ {status} by the server", silence=True)
-        return PLAYED if self.finished_playing(0.0) else None
+        if status == p.CANCELLED:
+            return Ending("stopped", "■ cancelled by the server", silence=True)
+        if status == p.INCOMPLETE:
+            self.final = CUT_SHORT
+        return self.final if self.finished_playing(0.0) else None
 
     def stopped(self, heard_ms: float) -> Ending:
         """How a Stop ends this answer: the note says how much was heard."""

@@ -418,7 +418,7 @@ class Talkterm(
         for status in self.query(StatusLine):  # none while the app is closing
             status.language = answer.language_at(played_ms)
         if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
-            await self._end_answer(endings.PLAYED)
+            await self._end_answer(answer.final)
 
     def _send(self, *events: dict[str, Any]) -> None:
         send_all(self.link, events)

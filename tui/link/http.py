@@ -187,7 +187,9 @@ class HttpLink:
             async for data in sse_data(chunks):
                 if data == "[DONE]":
                     break
-                delta, error = _delta(data)
+                delta, error, finish = _delta(data)
+                if finish == "length":
+                    status = p.INCOMPLETE  # cut at the answer's length cap: what came still plays
                 if error is not None:
                     code = str(error.get("code") or "error")
                     self._post(Messages.ServerError(code, str(error.get("message"))))
@@ -280,9 +282,12 @@ class _Chosen:
         return body
 
 
-def _delta(data: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _delta(data: str) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """One chunk's delta, its error (if any) and its finish reason (if any)."""
     chunk = json.loads(data)
     if "error" in chunk:
-        return {}, chunk["error"] or {}
+        return {}, chunk["error"] or {}, None
     choices = chunk.get("choices") or []
-    return (choices[0].get("delta") or {} if choices else {}), None
+    if not choices:
+        return {}, None, None
+    return choices[0].get("delta") or {}, None, choices[0].get("finish_reason")
