@@ -24,7 +24,9 @@ _UPGRADE = """
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";
             proxy_read_timeout 1h;"""
+# nginx 1.22 (Debian 12) still defaults to TLS 1.2 at most; 1.23.4 on offer TLS 1.3 too.
 _TLS = """
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_certificate {root}/cert.pem;
         ssl_certificate_key {root}/key.pem;"""
 

@@ -168,6 +168,25 @@ async def test_stop_in_the_first_answer_closes_the_request_and_the_session_gets_
     assert 0 < len(heard) < len(LONG.strip()) and LONG.startswith(heard) and LONG.startswith(kept)
 
 
+async def test_a_websocket_up_before_the_first_question_takes_it(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    server = await start_server(tts="none")
+    fake_llm.enqueue(Reply(chunks=["Sencha."]))
+    async with behind_tls(server) as (gate, url, ca):
+        gate.release()
+        app = hybrid_app(url, ca, FakePlayer(speed=0), text_only=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            # Nothing was asked over HTTP: the conversation moves as soon as the WebSocket is up.
+            await wait_for(pilot, lambda: hybrid(app).moved, what="moved to the WebSocket")
+            await wait_for(pilot, lambda: app.status.link_detail == "", what="status updated")
+            await ask(pilot, app, "A green tea?")
+            await wait_for(pilot, lambda: app.state == "idle" and len(fake_llm.chat_requests) == 1,
+                           what="the answer")
+            assert app.query(AssistantTurn).last().text == "Sencha."
+            assert len(sessions(server)) == 1
+
+
 async def test_a_refused_websocket_leaves_the_app_on_http(
     fake_llm: FakeLLM, start_server: ServerFactory
 ) -> None:

@@ -3,9 +3,9 @@
 The design's third option. At start the app is ready at once: its first question goes
 out as one streamed Chat Completions request (``HttpLink`` without its model probe),
 while the ``later`` link (the WebSocket, falling back to HTTP as ``FallbackLink`` does)
-connects in the background. What the later link says about itself is held back; at
-the first turn that begins once it is up and the HTTP half is idle, the conversation
-moves: the held messages reach the app (status, the server's models and voices), and
+connects in the background. What the later link says about itself is held back until
+the conversation moves: at once if it is up before the first question, else at the
+first turn that begins once it is up and the HTTP half is idle. Then the held messages reach the app (status, the server's models and voices), and
 the new session is given what the HTTP half chose (session.updates) and its history
 (the heard share of a stopped answer) before the turn's own events. Pause, Stop and
 truncation act on whichever half holds the answer, as each link already does alone.
@@ -48,6 +48,7 @@ class HybridLink:
         self._first_ended = False
         self._later_up = asyncio.Event()
         self._updates: list[dict[str, Any]] = []  # session.updates the HTTP half took
+        self._asked = False  # the HTTP half was asked for an answer or given audio
 
     @property
     def connected(self) -> bool:
@@ -68,6 +69,8 @@ class HybridLink:
             return
         if event["type"] == p.SESSION_UPDATE:
             self._updates.append(event)
+        elif event["type"] in _TURN_STARTS - {p.ITEM_CREATE}:
+            self._asked = True
         self.first.send(event)
 
     async def run(self) -> None:
@@ -122,6 +125,8 @@ class HybridLink:
         elif isinstance(message, Messages.Connected | Messages.SessionStarted):
             self._held[type(message)] = message
             self._later_up.set()
+            if not self._asked and len(self._held) == 2 and self.later.connected:
+                self._move()  # up before the first question: nothing of HTTP to hand over
         elif isinstance(message, Messages.AuthRefused):
             self._post(message)  # final for both halves: the same token
         elif isinstance(message, Messages.Lost):
