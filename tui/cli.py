@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PEM",
         help="also trust this CA certificate for wss:// and https:// (a self-signed server); "
-        "SSL_CERT_FILE replaces the system's trust store instead [TALKTERM_CA_FILE]",
+        "OpenSSL's SSL_CERT_FILE works too [TALKTERM_CA_FILE]",
     )
     add(
         "--token",

@@ -3,7 +3,9 @@
 The config file is TOML at ``$XDG_CONFIG_HOME/talkterm/config.toml`` (or the
 path in ``TALKTERM_CONFIG``)::
 
-    server = "ws://127.0.0.1:8765/v1/realtime"
+    server = "wss://talk.example/v1/realtime"
+    transport = "auto"            # websocket, http, hybrid
+    ca_file = "~/talk-ca.pem"     # trust a self-signed server too
     audio_device = "pulse"
     text_only = false
 

@@ -5,9 +5,10 @@ out as one streamed Chat Completions request (``HttpLink`` without its model pro
 while the ``later`` link (the WebSocket, falling back to HTTP as ``FallbackLink`` does)
 connects in the background. What the later link says about itself is held back until
 the conversation moves: at once if it is up before the first question, else at the
-first turn that begins once it is up and the HTTP half is idle. Then the held messages reach the app (status, the server's models and voices), and
-the new session is given what the HTTP half chose (session.updates) and its history
-(the heard share of a stopped answer) before the turn's own events. Pause, Stop and
+first turn that begins once it is up and the HTTP half is idle. Then the held messages
+reach the app (status, the server's models and voices), and the new session is given
+what the HTTP half chose (session.updates) and its history (the heard share of a stopped
+answer) before the turn's own events. Pause, Stop and
 truncation act on whichever half holds the answer, as each link already does alone.
 
 If the HTTP half drops before that, the move happens as soon as the later link is up;
