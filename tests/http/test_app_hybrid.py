@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from server.app import Server
-from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
+from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text, refused_url
 from tests.helpers.nginx import Mode, nginx_binary, nginx_tls_proxy
 from tests.helpers.player import FakePlayer
 from tests.helpers.server import ServerFactory, sessions
@@ -212,6 +212,20 @@ async def test_a_refused_websocket_leaves_the_app_on_http(
         ("assistant", "Oolong."),
         ("user", "Stronger?"),
     ]
+
+
+async def test_a_server_that_is_not_there_fails_the_first_question_in_plain_words() -> None:
+    """The HTTP half is ready unchecked; its first request is the check, and says what failed."""
+    url = (await refused_url()).removesuffix("/v1")
+    app = make_app(Settings(server=url, transport="hybrid", text_only=True,
+                            reconnect_max_delay=0.5), player=FakePlayer(speed=0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected", what="ready at once")
+        await ask(pilot, app, "Anyone?")
+        await wait_for(pilot, lambda: app.link_state == "reconnecting", what="the link lost")
+        assert app.state == "idle"
+        assert "connection was lost" in app.query(AssistantTurn).last().note
+        assert "nothing is listening" in app.status.details().lower()
 
 
 def test_bad_transport_and_ca_file_are_refused_in_plain_words(
