@@ -214,6 +214,27 @@ async def test_a_refused_websocket_leaves_the_app_on_http(
     ]
 
 
+@pytest.mark.parametrize(("transport", "detail", "websocket_sessions"),
+                         [("websocket", "", 1), ("http", "HTTP streaming", 0)])
+async def test_the_other_transports_keep_to_theirs_over_tls(
+    fake_llm: FakeLLM, start_server: ServerFactory, transport: str, detail: str,
+    websocket_sessions: int,
+) -> None:
+    server = await start_server(tts="none")
+    fake_llm.enqueue(Reply(chunks=["Assam."]))
+    async with nginx_tls_proxy(server.port, "upgrade") as (url, ca):
+        app = make_app(Settings(server=url, transport=transport, ca_file=ca, text_only=True),
+                       player=FakePlayer(speed=0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.link_state == "connected", what="connected")
+            await ask(pilot, app, "A malty tea?")
+            await wait_for(pilot, lambda: app.state == "idle" and len(fake_llm.chat_requests) == 1,
+                           what="the answer")
+            assert app.query(AssistantTurn).last().text == "Assam."
+            assert app.status.link_detail == detail
+            assert len(sessions(server)) == websocket_sessions
+
+
 async def test_a_server_that_is_not_there_fails_the_first_question_in_plain_words() -> None:
     """The HTTP half is ready unchecked; its first request is the check, and says what failed."""
     url = (await refused_url()).removesuffix("/v1")
