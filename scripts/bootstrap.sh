@@ -25,6 +25,7 @@ TEST_APT_PACKAGES=(
   tmux                                             # the terminal smoke test
   sox                                              # handy for audio checks
   nginx-light                                      # a real reverse proxy (tests/http)
+  openssl                                          # its self-signed certificate (tests/helpers/nginx.py)
   chromium                                         # a hostile web page (tests/server/test_browser_attack.py)
 )
 BUILD_APT_PACKAGES=(

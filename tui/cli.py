@@ -43,6 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
         "streaming when a proxy refuses the WebSocket [TALKTERM_SERVER]",
     )
     add(
+        "--transport",
+        choices=["auto", "websocket", "http", "hybrid"],
+        help="with --server: auto (default: the WebSocket, falling back to HTTP streaming), "
+        "websocket, http, or hybrid (the first answer over HTTP while the WebSocket connects) "
+        "[TALKTERM_TRANSPORT]",
+    )
+    add(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="also trust this CA certificate for wss:// and https:// (a self-signed server); "
+        "OpenSSL's SSL_CERT_FILE works too [TALKTERM_CA_FILE]",
+    )
+    add(
         "--token",
         help="bearer token for --server; prefer TALKTERM_TOKEN, a flag shows in ps "
         "[TALKTERM_TOKEN]",
@@ -188,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     flags: dict[str, Any] = {
         "server": args.server,
         "token": args.token,
+        "transport": args.transport,
+        "ca_file": args.ca_file,
         "audio_device": args.audio_device,
         "text_only": args.text_only,
         "mic_device": args.mic_device,

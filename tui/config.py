@@ -3,7 +3,9 @@
 The config file is TOML at ``$XDG_CONFIG_HOME/talkterm/config.toml`` (or the
 path in ``TALKTERM_CONFIG``)::
 
-    server = "ws://127.0.0.1:8765/v1/realtime"
+    server = "wss://talk.example/v1/realtime"
+    transport = "auto"            # websocket, http, hybrid
+    ca_file = "~/talk-ca.pem"     # trust a self-signed server too
     audio_device = "pulse"
     text_only = false
 
@@ -24,11 +26,12 @@ The token is a ``SecretStr``: a stray repr or log line prints ``**********``.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     server: str | None = None
     """A running server: ws://, wss://, http://, https:// or host:port; unset starts a companion.
     Held as the WebSocket URL; the app falls back to HTTP streaming when that is refused."""
+    transport: Literal["auto", "websocket", "http", "hybrid"] = "auto"
+    """With --server: ``websocket``, ``http`` streaming, ``hybrid`` (the first answer over HTTP
+    while the WebSocket connects) or ``auto`` (the WebSocket, falling back to HTTP)."""
+    ca_file: Path | None = None
+    """A CA certificate (PEM) to trust for wss:// and https://, e.g. a self-signed server's."""
     token: SecretStr | None = None
     """Bearer token for --server (environment or config file; a flag shows in ps)."""
     audio_device: str | None = None
@@ -115,6 +123,18 @@ class Settings(BaseSettings):
     @classmethod
     def _websocket_url(cls, value: str | None) -> str | None:
         return websocket_url(value) if value else None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            value = value.expanduser()
+            try:  # a missing or broken file is refused at start, in words
+                ssl.create_default_context().load_verify_locations(cafile=str(value))
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+                raise ValueError(f"cannot use {value} as a CA file: {reason}") from None
+        return value
 
     @property
     def log_path(self) -> Path:

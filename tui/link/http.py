@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import logging
+import ssl
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,8 +52,10 @@ class _Reply:
 class HttpLink:
     """Chat Completions streaming behind the app's Realtime-shaped events."""
 
-    def __init__(self, url: str, token: str | None, post: Post) -> None:
-        self.url, self._token, self._post = url, token, post
+    def __init__(
+        self, url: str, token: str | None, post: Post, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.url, self._token, self._post, self._tls = url, token, post, tls
         self.history: list[dict[str, str]] = []
         self._voice = True
         self._answer: asyncio.Task[None] | None = None
@@ -67,11 +70,17 @@ class HttpLink:
         self._heard = 0
         self._hearing: set[asyncio.Task[None]] = set()
 
-    async def run(self) -> None:
-        """Check the server answers over HTTP, then serve until a stream drops."""
-        raw = b"".join([c async for c in request(f"{self.url}/v1/models", self._token)])
-        listed = [str(m["id"]) for m in json.loads(raw).get("data") or []]
-        self._model, self._models = (listed[0] if listed else "?"), listed or None
+    async def run(self, *, probe: bool = True) -> None:
+        """Check the server answers over HTTP, then serve until a stream drops (or retire).
+
+        Without ``probe`` the link is ready at once, unchecked: the first request is the
+        check (the hybrid link's first answer must not wait for a round trip of its own).
+        """
+        if probe:
+            models = request(f"{self.url}/v1/models", self._token, tls=self._tls)
+            raw = b"".join([c async for c in models])
+            listed = [str(m["id"]) for m in json.loads(raw).get("data") or []]
+            self._model, self._models = (listed[0] if listed else "?"), listed or None
         self.connected = True
         self._post(Messages.Connected(self.url, transport="HTTP streaming"))
         # A new, empty conversation on this side: the app re-sends its history.
@@ -82,6 +91,16 @@ class HttpLink:
             self.connected = False
             if self._answer is not None:
                 self._answer.cancel()
+
+    @property
+    def busy(self) -> bool:
+        """Whether an answer streams, a turn is being recorded, or its words are awaited."""
+        answering = self._answer is not None and not self._answer.done()
+        return answering or bool(self._hearing) or self._recording.size > 0
+
+    def retire(self) -> None:
+        """End ``run`` without reporting a lost link: another link takes over."""
+        self._dropped.set()
 
     async def new_session(self) -> None:
         """Start over with an empty history; the app then sends the conversation it shows."""
@@ -156,7 +175,7 @@ class HttpLink:
 
     async def _transcribe(self, item: str, pcm: bytes) -> None:
         try:
-            words = await transcribe(self.url, self._token, pcm)
+            words = await transcribe(self.url, self._token, pcm, self._tls)
         except HTTPStatusError as exc:
             self._post(Messages.NotHeard(item, f"http_{exc.status}", exc.message))
             return
@@ -183,7 +202,7 @@ class HttpLink:
         status: p.ResponseStatus = p.COMPLETED
         body = self._chosen.request(self.history, voice)
         try:
-            chunks = request(f"{self.url}/v1/chat/completions", self._token, body)
+            chunks = request(f"{self.url}/v1/chat/completions", self._token, body, tls=self._tls)
             async for data in sse_data(chunks):
                 if data == "[DONE]":
                     break

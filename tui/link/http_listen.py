@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import ssl
 import wave
 
 from server.protocol import PCM_RATE, PCM_SAMPLE_WIDTH
@@ -35,6 +36,11 @@ class Recording:
         cap = MAX_TURN_S * PCM_RATE * PCM_SAMPLE_WIDTH
         if len(self._pcm) > cap:
             del self._pcm[: len(self._pcm) - cap]
+
+    @property
+    def size(self) -> int:
+        """Bytes recorded so far in this turn."""
+        return len(self._pcm)
 
     def take(self) -> bytes:
         """What was recorded; the recording starts over."""
@@ -73,14 +79,16 @@ def multipart(fields: dict[str, str], audio: bytes) -> Content:
     return f"multipart/form-data; boundary={boundary}", body
 
 
-async def transcribe(base_url: str, token: str | None, pcm: bytes) -> str:
+async def transcribe(
+    base_url: str, token: str | None, pcm: bytes, tls: ssl.SSLContext | None = None
+) -> str:
     """The words the server hears in ``pcm`` (empty: no speech). Raises HTTPStatusError."""
     body = multipart({"model": "whisper-1", "response_format": "json"}, wav(pcm))
     raw = b"".join(
         [
             chunk
             async for chunk in request(
-                f"{base_url}/v1/audio/transcriptions", token, body, timeout=60.0
+                f"{base_url}/v1/audio/transcriptions", token, body, timeout=60.0, tls=tls
             )
         ]
     )

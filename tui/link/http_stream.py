@@ -65,18 +65,19 @@ async def request(
     token: str | None,
     body: dict[str, Any] | Content | None = None,
     timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[bytes]:
     """Send GET (no body) or POST (a JSON body, or any content); yield the response body as
     it arrives.
 
     Raises HTTPStatusError (with the body) for any status but 200, OSError when the
-    connection fails or drops before the end of the body.
+    connection fails or drops before the end of the body. ``tls`` verifies an https://
+    server (default: the system's trust store).
     """
     target = Target.of(url)
+    context = (tls or ssl.create_default_context()) if target.tls else None
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(
-            target.host, target.port, ssl=ssl.create_default_context() if target.tls else None
-        ),
+        asyncio.open_connection(target.host, target.port, ssl=context),
         timeout,
     )
     try:

@@ -1,16 +1,23 @@
 """Which link the app uses, built from its settings: the one place they flow into the link.
 
 Without ``--server`` the app starts its own companion server and speaks WebSocket to
-it; with ``--server`` it tries the WebSocket first and falls back to HTTP streaming.
+it. With ``--server``, ``--transport`` chooses: ``websocket`` alone, ``http`` streaming
+alone, ``hybrid`` (the first answer over HTTP while the WebSocket connects), or ``auto``:
+the WebSocket first, falling back to HTTP streaming (docs/transports.md says why).
 """
 
 from __future__ import annotations
 
+import ssl
+
 from tui.config import Settings
 from tui.link import Endpoint, FixedEndpoint, Link
 from tui.link.companion import CompanionEndpoint
-from tui.link.fallback import FallbackLink
+from tui.link.fallback import FallbackLink, HttpOnlyLink, http_base
+from tui.link.http import HttpLink
+from tui.link.hybrid import HybridLink
 from tui.link.messages import Post
+from tui.link.tls import client_context
 from tui.link.websocket import Connection
 
 
@@ -23,8 +30,13 @@ def endpoint(settings: Settings) -> Endpoint:
     )
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for wss:// and https:// (None: the system's trust store alone)."""
+    return client_context(settings.ca_file) if settings.ca_file else None
+
+
 def websocket_link(settings: Settings, post: Post) -> Connection:
-    """The WebSocket link the settings describe (timeouts, keepalive, backoff cap)."""
+    """The WebSocket link the settings describe (timeouts, keepalive, backoff cap, TLS)."""
     return Connection(
         endpoint(settings),
         post,
@@ -32,13 +44,27 @@ def websocket_link(settings: Settings, post: Post) -> Connection:
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_delay=settings.reconnect_max_delay,
+        tls=tls_context(settings),
     )
 
 
-def make_link(settings: Settings, post: Post) -> Link:
-    """The app's link: with --server, WebSocket falling back to HTTP; else the companion's."""
+def fallback_link(settings: Settings, post: Post) -> FallbackLink:
+    """The WebSocket, falling back to HTTP streaming when the upgrade is refused."""
     ws = websocket_link(settings, post)
-    if not settings.server:
-        return ws  # our own companion always speaks WebSocket
     ws.fallback = True
-    return FallbackLink(ws, settings.token_value, post)
+    return FallbackLink(ws, settings.token_value, post, tls_context(settings))
+
+
+def make_link(settings: Settings, post: Post) -> Link:
+    """The app's link: the companion's WebSocket, or the transport chosen for --server."""
+    if not settings.server:
+        return websocket_link(settings, post)  # our own companion always speaks WebSocket
+    base, token, tls = http_base(settings.server), settings.token_value, tls_context(settings)
+    if settings.transport == "websocket":
+        return websocket_link(settings, post)
+    if settings.transport == "http":
+        return HttpOnlyLink(base, token, post, tls)
+    if settings.transport == "hybrid":
+        first = HttpLink(base, token, post, tls)
+        return HybridLink(first, lambda later_post: fallback_link(settings, later_post), post)
+    return fallback_link(settings, post)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,8 +42,10 @@ class Connection(ConnectionMessages):
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
         max_delay: float = 15.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self.tls = tls  # for wss:// (None: the system's trust store)
         self._post = post
         self._open_timeout = open_timeout
         self._ping = (ping_interval, ping_timeout)
@@ -130,6 +133,8 @@ class Connection(ConnectionMessages):
     async def _session(self, url: str, token: str | None) -> bool:
         """One connection's lifetime; True if the handshake succeeded."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # websockets refuses an ssl argument for a ws:// URL and makes its own for wss://.
+        tls: dict[str, Any] = {"ssl": self.tls} if self.tls and url.startswith("wss:") else {}
         async with connect(
             self.resume.url(url),
             additional_headers=headers,
@@ -140,6 +145,7 @@ class Connection(ConnectionMessages):
             close_timeout=min(2.0, self._ping[1]),
             max_size=None,
             proxy=None,
+            **tls,
         ) as ws:
             await self._greeting(ws)
             self._ws = ws
