@@ -25,6 +25,9 @@ def build_app(
     authorise = Authoriser(token)
 
     async def healthz(_: Request) -> Response:
+        # 503 while draining: the health check that takes a worker out of HAProxy's rotation.
+        if services().draining:
+            return PlainTextResponse("draining\n", status_code=503)
         return PlainTextResponse("ok\n")
 
     async def models(request: Request) -> Response:
