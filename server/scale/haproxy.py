@@ -95,8 +95,12 @@ def binary() -> str:
 async def check(config: Path) -> None:
     """Let HAProxy validate ``config``; ValueError with its words when it refuses."""
     proc = await asyncio.create_subprocess_exec(
-        binary(), "-c", "-q", "-f", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        binary(),
+        "-c",
+        "-f",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await proc.communicate()
     if proc.returncode != 0:

@@ -235,8 +235,9 @@ async def serve(settings: Settings, argv: list[str], token: str | None) -> None:
     try:
         await supervisor.start()
         print(json.dumps(supervisor.ready_line()), flush=True)
-        log.info("%d workers behind HAProxy on port %d", len(supervisor.workers),
-                 supervisor.front_port)
+        log.info(
+            "%d workers behind HAProxy on port %d", len(supervisor.workers), supervisor.front_port
+        )
         await stop.wait()
         log.info("draining %d workers", len(supervisor.workers))
     finally:
