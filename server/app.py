@@ -254,9 +254,10 @@ class Server:
 
 
 def healthz(connection: ServerConnection, services: Services | None) -> Response:
-    """200 "ok", or 503 while draining (HAProxy then sends new sessions elsewhere)."""
+    """200 "ok", or 404 while draining: HAProxy's ``http-check disable-on-404`` then sends
+    new sessions elsewhere but keeps this worker's connections and resumes."""
     if services is not None and services.draining:
-        return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+        return connection.respond(http.HTTPStatus.NOT_FOUND, "draining\n")
     return connection.respond(http.HTTPStatus.OK, "ok\n")
 
 

@@ -1,7 +1,8 @@
 """A worker's SIGTERM: take no new sessions, let answers in flight finish, then stop.
 
-While draining, ``/healthz`` answers 503 (HAProxy marks the worker DOWN within a second
-and sends new sessions elsewhere) and a new session or HTTP answer is refused with 503,
+While draining, ``/healthz`` answers 404 (with ``http-check disable-on-404`` HAProxy stops
+sending it new sessions within a second, yet keeps its connections and routes its resumes
+to it) and a new session or HTTP answer is refused with 503,
 which HAProxy retries on another worker (``retry-on 503``). A resume of a session this
 worker holds is still let in: its answer may be the one that is finishing.
 """
