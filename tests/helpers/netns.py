@@ -9,7 +9,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 
@@ -32,10 +32,8 @@ class Machine:
             ["ip", "netns", "pids", self.name], capture_output=True, text=True, check=False
         ).stdout.split()
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         subprocess.run(["ip", "link", "del", self.link], capture_output=True, check=False)
 
 
