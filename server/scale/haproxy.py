@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -107,10 +107,12 @@ async def check(config: Path) -> None:
         raise ValueError(f"HAProxy refused its configuration: {out.decode()[-2000:]}")
 
 
-async def start(config: Path) -> asyncio.subprocess.Process:
+async def start(
+    config: Path, preexec: Callable[[], None] | None = None
+) -> asyncio.subprocess.Process:
     """Run HAProxy in the foreground (``-db``), its log on our stderr."""
     return await asyncio.create_subprocess_exec(
-        binary(), "-db", "-f", str(config), stdin=asyncio.subprocess.DEVNULL
+        binary(), "-db", "-f", str(config), stdin=asyncio.subprocess.DEVNULL, preexec_fn=preexec
     )
 
 

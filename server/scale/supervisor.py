@@ -10,6 +10,7 @@ in flight finish), then HAProxy stops, and the parent exits 0.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -127,6 +128,7 @@ class Supervisor:
         proc = await asyncio.create_subprocess_exec(
             *self._worker_command(worker), env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         worker.proc = proc
         assert proc.stdout is not None
@@ -139,7 +141,7 @@ class Supervisor:
         log.info("worker %s (pid %d) on 127.0.0.1:%d", worker.name, proc.pid, worker.port)
 
     async def _start_balancer(self) -> None:
-        self.balancer.proc = await haproxy.start(self.config)
+        self.balancer.proc = await haproxy.start(self.config, die_with_parent)
         await _wait_listening(self.settings.host, self.front_port, self.balancer)
 
     async def _watch(self, child: Child) -> None:
@@ -171,6 +173,16 @@ class Supervisor:
 
 class WorkerFailed(Exception):
     """A worker exited before its ready line."""
+
+
+def die_with_parent() -> None:
+    """In a child before exec: SIGTERM when the parent dies, even by SIGKILL, so no worker
+    or HAProxy outlives its supervisor (Linux prctl PR_SET_PDEATHSIG; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _raise_fd_limit() -> None:

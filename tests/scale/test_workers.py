@@ -271,3 +271,21 @@ async def test_sigterm_on_the_parent_drains_every_worker_and_exits_0(fake_llm: F
         assert await asyncio.wait_for(c.proc.wait(), 30) == 0
         assert "Traceback" not in c.stderr()
         assert c.worker_pid("w1") is None and not c.runtime.exists()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+async def test_no_worker_nor_haproxy_outlives_a_killed_parent(fake_llm: FakeLLM) -> None:
+    async with cluster(fake_llm.base_url) as c:
+        children = [w["pid"] for w in c.ready["workers"]] + [c.ready["haproxy"]["pid"]]
+        assert all(alive(pid) for pid in children)
+        c.proc.kill()
+        await c.proc.wait()
+        await wait_for(None, lambda: not any(alive(pid) for pid in children), what="all gone")
