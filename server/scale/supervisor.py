@@ -2,9 +2,9 @@
 
 It starts N workers (``python -m server`` with the same flags, each on a loopback port of
 its own and with its own id), renders deploy/haproxy.cfg for them and runs HAProxy on the
-public address. A worker that dies is started again on its port (HAProxy's health check
-marks it DOWN, then UP); so is HAProxy. SIGTERM drains: every worker drains (its answers
-in flight finish), then HAProxy stops, and the parent exits 0.
+public address. A worker that dies is started again on its port (HAProxy is told at once
+that it is DOWN, and marks it UP when it answers its checks again); so is HAProxy. SIGTERM
+drains: every worker drains (its answers in flight finish), HAProxy stops, the parent exits 0.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.config import Settings
+from server.errors import WorkerFailed
 from server.scale import haproxy
 
 log = logging.getLogger("talkterm.supervisor")
@@ -32,9 +33,7 @@ log = logging.getLogger("talkterm.supervisor")
 READY_TIMEOUT_S = 60.0
 """A worker loads its speech engine before its ready line (Piper: seconds on a busy core)."""
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0)
-"""Waits before restarting a child that keeps dying; a child that lived a minute starts over.
-The first (1 s) lets HAProxy's health check (2 × 500 ms) mark the worker DOWN, so its
-state says what happened; resumes meanwhile are redispatched as on any failed connect."""
+"""Waits before restarting a child that keeps dying; a child that lived a minute starts over."""
 STEADY_S = 60.0
 KILL_MARGIN_S = 5.0
 """Past the drain grace, how long a worker may take to stop before it is killed."""
@@ -132,13 +131,30 @@ class Supervisor:
         )  # fmt: skip
         worker.proc = proc
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
+        except TimeoutError:
+            proc.kill()
+            raise WorkerFailed(
+                f"worker {worker.name} was not ready within {READY_TIMEOUT_S:g} s"
+            ) from None
         if not line:
             code = await proc.wait()
-            raise WorkerFailed(f"worker {worker.name} exited ({code}) before it was ready")
+            raise WorkerFailed(
+                f"worker {worker.name} exited ({code}) before it was ready; its log is above"
+            )
         worker.ready = json.loads(line)
         worker.port = int(urlsplit(worker.ready["listening"]).port or 0)
         log.info("worker %s (pid %d) on 127.0.0.1:%d", worker.name, proc.pid, worker.port)
+
+    async def _mark_down(self, worker: Child) -> None:
+        """Tell HAProxy at once (its checks would take a second or more): its connections
+        are closed, and it comes UP again when the new worker answers its checks."""
+        command = f"set server {haproxy.BACKEND}/{worker.name} health down"
+        try:
+            await haproxy.ask(self.runtime, command)
+        except (OSError, TimeoutError) as exc:
+            log.warning("could not tell HAProxy that %s is down: %s", worker.name, exc)
 
     async def _start_balancer(self) -> None:
         self.balancer.proc = await haproxy.start(self.config, die_with_parent)
@@ -153,6 +169,8 @@ class Supervisor:
             code = await child.proc.wait()
             if self.stopping:
                 return
+            if child is not self.balancer:
+                await self._mark_down(child)
             if loop.time() - started > STEADY_S:
                 child.restarts = 0
             wait = BACKOFF_S[min(child.restarts, len(BACKOFF_S) - 1)]
@@ -167,12 +185,8 @@ class Supervisor:
                     await self._start_balancer()
                 else:
                     await self._start_worker(child)
-            except (OSError, WorkerFailed, TimeoutError) as exc:
+            except (OSError, WorkerFailed) as exc:
                 log.warning("%s did not start again: %s", child.name, exc)
-
-
-class WorkerFailed(Exception):
-    """A worker exited before its ready line."""
 
 
 def die_with_parent() -> None:
