@@ -15,13 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server import protocol as p
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
 from tests.helpers.client import Client
 from tests.helpers.cluster import TOKEN, Cluster, cluster, worker_of
 from tests.helpers.player import FakePlayer
+from tests.helpers.server_process import clean_env, ready_line, spawn
 from tests.helpers.texts import LONG
 from tests.helpers.tui_app import Recorder, ask
 from tests.helpers.waiting import wait_for
@@ -273,6 +274,11 @@ async def test_sigterm_on_the_parent_drains_every_worker_and_exits_0(fake_llm: F
         assert c.worker_pid("w1") is None and not c.runtime.exists()
 
 
+def command_line(pid: int) -> bytes:
+    """What ``ps`` shows of ``pid``: its arguments."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
     try:
@@ -289,3 +295,28 @@ async def test_no_worker_nor_haproxy_outlives_a_killed_parent(fake_llm: FakeLLM)
         c.proc.kill()
         await c.proc.wait()
         await wait_for(None, lambda: not any(alive(pid) for pid in children), what="all gone")
+
+
+async def test_a_made_up_token_reaches_the_workers_but_never_their_command_lines(
+    fake_llm: FakeLLM,
+) -> None:
+    env = clean_env()
+    env.pop("TALKTERM_TOKEN")
+    proc = await spawn(
+        "--workers", "2", "--port", "0", "--llm-base-url", fake_llm.base_url, env=env,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        ready = await ready_line(proc, timeout=60)
+        token = ready["token"]
+        for worker in ready["workers"]:
+            assert token.encode() not in command_line(worker["pid"])
+        with pytest.raises(InvalidStatus) as refused:
+            await Client.open(ready["listening"])
+        assert refused.value.response.status_code == 401  # checked by the worker, as ever
+        client = await Client.open(ready["listening"], token=token)
+        assert client.session["session"]["id"].startswith(("sess_w1_", "sess_w2_"))
+        await client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
