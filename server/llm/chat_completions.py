@@ -81,7 +81,9 @@ class ChatCompletionsLLM(LLMProvider):
         # busy server queued requests behind that limit and failed them (docs/reliability.md);
         # in pools of 64, whose bookkeeping stays cheap (server/upstream_pool.py).
         self._pools = PoolShards(
-            lambda limits: httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits),
+            lambda limits, tls: httpx.AsyncClient(
+                headers=headers, timeout=timeout, limits=limits, verify=tls
+            ),
             max_connections,
         )
         self._client = self._pools.first
@@ -142,15 +144,11 @@ class ChatCompletionsLLM(LLMProvider):
     async def _open(self, stack: contextlib.AsyncExitStack, body: dict[str, Any]) -> httpx.Response:
         """Send the request; once more on a fresh connection if a pooled one was dead."""
         try:
-            return await stack.enter_async_context(
-                self._pools.stream("POST", self._url, json=body)
-            )
+            return await stack.enter_async_context(self._pools.stream("POST", self._url, json=body))
         except _CUT:
             # A keep-alive connection the server closed meanwhile (llama-cpp-python closes
             # it after a failed stream): nothing was answered, so asking again is safe.
-            return await stack.enter_async_context(
-                self._pools.stream("POST", self._url, json=body)
-            )
+            return await stack.enter_async_context(self._pools.stream("POST", self._url, json=body))
 
     async def models(self) -> list[str] | None:
         """The model ids the endpoint lists at ``/models``."""

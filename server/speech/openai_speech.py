@@ -97,7 +97,9 @@ class OpenAISpeechTTS(TTSProvider):
         # pools of 64 whose bookkeeping stays cheap (server/upstream_pool.py).
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._pools = PoolShards(
-            lambda limits: httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits),
+            lambda limits, tls: httpx.AsyncClient(
+                headers=headers, timeout=timeout, limits=limits, verify=tls
+            ),
             2000,
         )
 
@@ -134,9 +136,12 @@ class OpenAISpeechTTS(TTSProvider):
         received = 0
         try:
             # One sentence's speech: bounded in bytes and in time, however the endpoint paces it.
-            async with asyncio.timeout(SPEECH_DEADLINE_S), self._pools.stream(
-                "POST", f"{self.base_url}/audio/speech", json=payload
-            ) as response:
+            async with (
+                asyncio.timeout(SPEECH_DEADLINE_S),
+                self._pools.stream(
+                    "POST", f"{self.base_url}/audio/speech", json=payload
+                ) as response,
+            ):
                 await self._raise_for_status(response)
                 if self.response_format in STREAMED_FORMATS:
                     decoder = _RawPcm() if self.response_format == "pcm" else WavStreamDecoder()

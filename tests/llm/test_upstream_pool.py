@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import httpx
 import pytest
@@ -19,10 +20,21 @@ async def test_streams_fill_small_pools_evenly_and_the_total_is_the_limit(
     fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(upstream_pool, "SHARD_SIZE", 2)
+    contexts = 0
+    real = httpx.create_ssl_context
+
+    def counted() -> ssl.SSLContext:
+        nonlocal contexts
+        contexts += 1
+        return real()
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
     made: list[httpx.AsyncClient] = []
 
-    def make(limits: httpx.Limits) -> httpx.AsyncClient:
-        made.append(httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5, pool=0.5)))
+    def make(limits: httpx.Limits, tls: ssl.SSLContext) -> httpx.AsyncClient:
+        made.append(
+            httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5, pool=0.5), verify=tls)
+        )
         return made[-1]
 
     pools = PoolShards(make, max_connections=6)
@@ -39,7 +51,8 @@ async def test_streams_fill_small_pools_evenly_and_the_total_is_the_limit(
 
     tasks = [asyncio.create_task(one()) for _ in range(6)]
     await wait_for(None, lambda: len(open_streams) == 6, what="six streams open")
-    assert len(made) == 3  # six streams at once, in three pools of two
+    assert len(made) == 3  # six streams at once, in three pools of two, one TLS context
+    assert contexts == 1  # each costs 20 ms of the event loop: made once, shared
     # A seventh finds every pool full: it waits for the pool timeout, as one pool of 6 would.
     with pytest.raises(httpx.PoolTimeout):
         async with pools.stream("POST", f"{fake_llm.base_url}/chat/completions", json=BODY):
