@@ -146,6 +146,9 @@ async def test_sigkill_on_a_worker_costs_only_its_own_sessions(fake_llm: FakeLLM
         os.kill(old, signal.SIGKILL)
         with pytest.raises(ConnectionClosed):
             await lost.collect()
+        # The parent tells HAProxy at once. (A handshake caught at that very moment is closed
+        # unanswered by shutdown-sessions; a client reconnects after a backoff, as here.)
+        await wait_for(None, lambda: c.state("w1").startswith("DOWN"), what="w1 down")
         # Its client asks to resume and is refused in plain words: a new session, elsewhere
         # or on the restarted worker, and the conversation goes on there.
         last = max(e["seq"] for e in lost_got.events)
@@ -158,8 +161,7 @@ async def test_sigkill_on_a_worker_costs_only_its_own_sessions(fake_llm: FakeLLM
         # The other worker's session never noticed.
         await kept.collect(kept_got)
         assert kept_got.done["status"] == "completed" and kept_got.text() == LONG
-        # The parent starts the dead worker again; HAProxy marks it down, then up.
-        await wait_for(None, lambda: c.state("w1").startswith("DOWN"), what="w1 down")
+        # The parent starts the dead worker again; HAProxy marks it up.
         await wait_for(
             None, lambda: c.worker_pid("w1") not in (None, old), timeout=20, what="w1 started again"
         )
