@@ -172,11 +172,19 @@ def raise_fd_limit() -> int:
 
 @dataclass
 class ServerProc:
-    """A running ``python -m server``."""
+    """A running ``python -m server`` (with ``--workers N``: the parent of N workers)."""
 
     proc: asyncio.subprocess.Process
     url: str
     log: Path
+    ready: dict[str, Any]
+
+    def processes(self) -> dict[str, int]:
+        """Name → pid of every process that serves: "server", or the workers and HAProxy."""
+        if "workers" not in self.ready:
+            return {"server": self.pid}
+        workers = {w["id"]: w["pid"] for w in self.ready["workers"]}
+        return workers | {"haproxy": self.ready["haproxy"]["pid"], "supervisor": self.pid}
 
     @property
     def pid(self) -> int:
@@ -212,7 +220,7 @@ _POOL_LAUNCHER = (
 
 async def start_server(
     llm_url: str, speech_url: str, log: Path, *, env: dict[str, str] | None = None,
-    unlimited_pool: int | None = None,
+    unlimited_pool: int | None = None, workers: int = 1,
 ) -> ServerProc:  # fmt: skip
     """Start the server on port 0 against the fakes; ``unlimited_pool`` lifts httpx's limit."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TALKTERM_")}
@@ -222,6 +230,8 @@ async def start_server(
     clean |= env or {}
     flags = ["--port", "0", "--llm-base-url", llm_url, "--llm-model", "bench"]
     flags += ["--tts", "openai", "--tts-base-url", speech_url]
+    if workers > 1:
+        flags += ["--workers", str(workers)]
     entry = ["-m", "server"]
     if unlimited_pool is not None:
         entry = ["-c", _POOL_LAUNCHER, str(unlimited_pool)]
@@ -231,10 +241,11 @@ async def start_server(
             env=clean, cwd=ROOT, preexec_fn=raise_fd_limit,
         )  # fmt: skip
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
     if not line:
         raise RuntimeError(f"server did not start; see {log}")
-    return ServerProc(proc, json.loads(line)["listening"], log)
+    ready = json.loads(line)
+    return ServerProc(proc, ready["listening"], log, ready)
 
 
 # -- the fakes, as seen from the bench -----------------------------------------------------------

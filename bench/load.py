@@ -6,6 +6,7 @@ Reproduce (from the repository root):
     .venv/bin/python bench/load.py --sessions 200     # a smaller run
     .venv/bin/python bench/load.py --unlimited-pool 200   # what-if: httpx pool limit lifted
     .venv/bin/python bench/load.py --unlimited-pool 200 --no-deflate   # ... and no compression
+    .venv/bin/python bench/load.py --workers 2        # 2 workers behind HAProxy (docs/scaling.md)
 
 Three processes: the server (``python -m server --tts openai`` against the fake speech server),
 the fakes (bench/_harness.py: fake LLM + fake speech with pre-rendered PCM), and this one (the
@@ -209,9 +210,10 @@ async def run(args: argparse.Namespace) -> Run:
     server: ServerProc | None = None
     try:
         server = await start_server(
-            fakes.llm_url, fakes.speech_url, log, unlimited_pool=args.unlimited_pool
-        )
-        pids = {"server": server.pid, "fakes": fakes.pid, "clients": __import__("os").getpid()}
+            fakes.llm_url, fakes.speech_url, log, unlimited_pool=args.unlimited_pool,
+            workers=args.workers,
+        )  # fmt: skip
+        pids = server.processes() | {"fakes": fakes.pid, "clients": __import__("os").getpid()}
         samples: dict[str, list[Sample]] = {name: [] for name in [*pids, "machine"]}
         marks = {"start": time.perf_counter()}
         lag = LoopLag()
@@ -275,7 +277,8 @@ def summarise(result: Run, args: argparse.Namespace) -> str:
         f"## Load: {args.sessions} sessions, {args.rate:g} chunks/s each, "
         f"answer ×{args.answers}, fake TTS chunks of {args.tts_chunk} B"
         + (f", httpx pool lifted (keepalive {args.unlimited_pool})" if args.unlimited_pool else "")
-        + (", no permessage-deflate" if args.no_deflate else ""),
+        + (", no permessage-deflate" if args.no_deflate else "")
+        + (f", {args.workers} workers behind HAProxy" if args.workers > 1 else ""),
         "",
         "| figure | value |",
         "|---|---|",
@@ -304,18 +307,27 @@ def summarise(result: Run, args: argparse.Namespace) -> str:
         result.lag.between(all_streaming or marks["connected"], window_end or marks["streamed"]),
     )
     lines += _cpu_rows(s, marks, all_streaming, window_end)
-    idle, connected = nearest(s["server"], marks["idle"]), nearest(s["server"], marks["connected"])
-    peak = max(x.hwm_kib for x in s["server"])
+    for name in _serving(s):
+        idle, connected = nearest(s[name], marks["idle"]), nearest(s[name], marks["connected"])
+        peak = max(x.hwm_kib for x in s[name])
+        lines.append(
+            f"| {name} RSS idle → {len(turns)} idle sessions → peak (VmHWM) | "
+            f"{idle.rss_kib / 1024:.0f} → {connected.rss_kib / 1024:.0f} → {peak / 1024:.0f} MiB |"
+        )
+    if "server" in s:
+        one = s["server"]
+        idle, connected = nearest(one, marks["idle"]), nearest(one, marks["connected"])
+        peak = max(x.hwm_kib for x in one)
+        lines += [
+            f"| server memory per idle session | "
+            f"{(connected.rss_kib - idle.rss_kib) / max(len(turns), 1):.0f} KiB |",
+            f"| server memory per streaming session (peak − idle) / sessions | "
+            f"{(peak - idle.rss_kib) / max(len(turns), 1):.0f} KiB |",
+            f"| server fds / threads at peak | {max(x.fds for x in s['server'])} / "
+            f"{max(x.threads for x in s['server'])} |",
+        ]
     audio_s = sum(t.audio_bytes for t in turns) / PCM_BYTES_PER_S
     lines += [
-        f"| server RSS idle → {len(turns)} idle sessions → peak (VmHWM) | "
-        f"{idle.rss_kib / 1024:.0f} → {connected.rss_kib / 1024:.0f} → {peak / 1024:.0f} MiB |",
-        f"| server memory per idle session | "
-        f"{(connected.rss_kib - idle.rss_kib) / max(len(turns), 1):.0f} KiB |",
-        f"| server memory per streaming session (peak − idle) / sessions | "
-        f"{(peak - idle.rss_kib) / max(len(turns), 1):.0f} KiB |",
-        f"| server fds / threads at peak | {max(x.fds for x in s['server'])} / "
-        f"{max(x.threads for x in s['server'])} |",
         f"| audio delivered | {audio_s:.0f} s of speech "
         f"({audio_s / max(len(answered), 1):.1f} s per response) |",
         f"| fake speech: renders during the run / requests served | "
@@ -336,6 +348,11 @@ def summarise(result: Run, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _serving(s: dict[str, list[Sample]]) -> list[str]:
+    """The processes that serve: "server", or each worker, HAProxy and the supervisor."""
+    return [name for name in s if name not in ("fakes", "clients", "machine")]
+
+
 def _latency_rows(name: str, values: list[float]) -> list[str]:
     if not values:
         return [f"| {name} | no data |"]
@@ -352,7 +369,7 @@ def _cpu_rows(
     begin, finish = (
         (start, end) if start and end and end > start else (marks["connected"], marks["streamed"])
     )
-    ours = ("server", "fakes", "clients")
+    ours = (*_serving(s), "fakes", "clients")
     for name in ours:
         ramp = cpu_percent(nearest(s[name], marks["idle"]), nearest(s[name], marks["connected"]))
         steady = cpu_percent(nearest(s[name], begin), nearest(s[name], finish))
@@ -381,6 +398,10 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=2, help="answers (3 sentences) per reply")
     parser.add_argument("--tts-chunk", type=int, default=9600, help="fake speech chunk bytes")
     parser.add_argument("--timeout", type=float, default=120, help="per-read timeout, seconds")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="run the server as N workers behind HAProxy (talkterm-server --workers N)",
+    )  # fmt: skip
     parser.add_argument(
         "--unlimited-pool", type=int, metavar="KEEPALIVE",
         help="what-if: run the server with httpx's 100-connection pool limit lifted",

@@ -19,6 +19,7 @@ APT_PACKAGES=(
   espeak-ng                          # offline speech (the default voice)
   ffmpeg                             # pydub decodes mp3/opus/wav through it
   libportaudio2                      # sounddevice plays through PortAudio
+  haproxy                            # the front of `talkterm-server --workers N` (docs/scaling.md)
 )
 TEST_APT_PACKAGES=(
   pulseaudio pulseaudio-utils libasound2-plugins   # a virtual sound card the tests record

@@ -47,7 +47,9 @@ class Server:
         self._front: Front | None = None
         self._loading: asyncio.Task[None] | None = None
         self._listing: asyncio.Task[None] | None = None
-        self._guard = Guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
+        # Behind a front (HAProxy), requests name the front's address, as if it were ours.
+        bound = settings.front_host or settings.host
+        self._guard = Guard(bound, settings.allowed_hosts, settings.allowed_origins)
         self._refusals = RefusalLog()
 
     @property
@@ -165,7 +167,7 @@ class Server:
         if (refused := self._page_refusal(connection, request)) is not None:
             return refused
         if path == "/healthz":
-            return connection.respond(http.HTTPStatus.OK, "ok\n")
+            return healthz(connection, self.services)
         if path.rstrip("/") != ENDPOINT:
             return connection.respond(
                 http.HTTPStatus.NOT_FOUND, f"Not found. The WebSocket endpoint is {ENDPOINT}.\n"
@@ -240,7 +242,7 @@ class Server:
                     # (and whoever owns it) untouched; it expires on its own schedule.
                     refusal = exc
         if admission.over_limit(services):
-            message = admission.full_message(services.limits.max_sessions)
+            message = admission.busy_message(services)
             await ws.close(1013, message)  # 1013: try again later
             raise SessionLimit(message)
         session = Session(services)
@@ -249,6 +251,14 @@ class Server:
             message = f"{refusal.message} This is a new session; earlier context is gone."
             await session.send(p.error_event(refusal.code, message, kind="server_error"))
         return session
+
+
+def healthz(connection: ServerConnection, services: Services | None) -> Response:
+    """200 "ok", or 404 while draining: HAProxy's ``http-check disable-on-404`` then sends
+    new sessions elsewhere but keeps this worker's connections and resumes."""
+    if services is not None and services.draining:
+        return connection.respond(http.HTTPStatus.NOT_FOUND, "draining\n")
+    return connection.respond(http.HTTPStatus.OK, "ok\n")
 
 
 def resume_request(path: str) -> tuple[str, int] | None:
@@ -294,6 +304,7 @@ async def build_services(settings: Settings) -> Services:
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
+        session_prefix=f"sess_{settings.worker_id}" if settings.worker_id else "sess",
         replay_bytes=settings.replay_buffer_bytes,
         max_output_tokens=settings.max_output_tokens,
         context_tokens=settings.context_tokens,

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import SecretStr, ValidationError
 
-from server.config import Settings, STTName, TTSName
-from server.errors import InsecureBinding
+from server.config import Settings, STTName, TTSName, check_binding
+from server.errors import HAProxyMissing, InsecureBinding, WorkerFailed
 from server.http.refusal_log import BoundedRefusals
 from server.log_scrub import SecretScrubber
 
@@ -92,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="transcription endpoint base URL for --stt openai [TALKTERM_STT_BASE_URL]",
     )
     add("--log-level", help="DEBUG, INFO, WARNING… (default INFO) [TALKTERM_LOG_LEVEL]")
+    add(
+        "--workers",
+        type=int,
+        help="worker processes behind HAProxy on --host/--port (default 1: no HAProxy; "
+        "docs/scaling.md) [TALKTERM_WORKERS]",
+    )
+    add(
+        "--worker-id",
+        help="run as a worker behind a front you run yourself: this id (a-z, 0-9) goes into "
+        "session ids for HAProxy to route resumes by; SIGTERM drains [TALKTERM_WORKER_ID]",
+    )
+    add(
+        "--front-host",
+        help="the address clients dial when HAProxy fronts this worker [TALKTERM_FRONT_HOST]",
+    )
+    add(
+        "--drain-grace",
+        type=float,
+        help="seconds a draining worker lets answers finish (default 30) [TALKTERM_DRAIN_GRACE]",
+    )
     return parser
 
 
@@ -123,14 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretScrubber(_secrets(settings)))
     handler.addFilter(BoundedRefusals())  # a client refused in a loop must not fill the log
+    who = f" {settings.worker_id}" if settings.worker_id else ""  # whose line, among workers
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s{who} %(levelname)s %(name)s: %(message)s",
         handlers=[handler],
     )
     try:
-        asyncio.run(_serve(settings, token))
-    except InsecureBinding as exc:
+        if settings.workers > 1:
+            check_binding(settings)
+            from server.scale import supervisor
+
+            given = list(sys.argv[1:] if argv is None else argv)
+            asyncio.run(supervisor.serve(settings, given, token))
+        else:
+            asyncio.run(_serve(settings, token))
+    except (InsecureBinding, HAProxyMissing, WorkerFailed) as exc:
         print(f"talkterm-server: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -200,4 +228,8 @@ async def _serve(settings: Settings, token: str | None) -> None:
             "listening on %s and %s", server.ws_url, ready["http"]
         )
         await stop.wait()
+        if settings.worker_id is not None and server.services is not None:
+            from server.scale.drain import drain
+
+            await drain(server.services, settings.drain_grace)
         logging.getLogger("talkterm.server").info("shutting down")

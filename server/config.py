@@ -311,6 +311,17 @@ class Settings(BaseSettings):
     """Per-session memory of sent events for resuming (8 MiB ≈ 2.5 min of 24 kHz speech)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING… for the server's log on stderr."""
+    workers: int = Field(1, ge=1, le=64)
+    """Worker processes; more than 1 runs them on loopback behind HAProxy on host:port
+    (docs/scaling.md)."""
+    worker_id: str | None = Field(None, pattern=r"^[a-z0-9]{1,16}$")
+    """This process is a worker behind HAProxy: its id goes into every session id (so a
+    resume is routed back here) and SIGTERM drains instead of stopping at once."""
+    front_host: str | None = None
+    """The address clients dial when a front (HAProxy) forwards to this worker: requests
+    naming it are taken as naming this server."""
+    drain_grace: float = Field(30.0, ge=0)
+    """Seconds a draining worker lets answers in flight finish before it stops."""
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

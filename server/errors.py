@@ -4,6 +4,8 @@
     ├── ProtocolError             a frame that breaks the wire protocol (code per case)
     ├── ResumeRefused             a resume the server can no longer honour (code per case)
     ├── InsecureBinding           listening off loopback without a token (refused at start)
+    ├── HAProxyMissing            --workers without HAProxy installed (refused at start)
+    ├── WorkerFailed              a --workers worker that never became ready (refused at start)
     ├── SessionLimit              the server is full (a connection that raced the handshake check)
     ├── HTTPError                 an HTTP endpoint's error answer (server/http/errors.py)
     ├── UpstreamError             the LLM endpoint failed
@@ -52,6 +54,18 @@ class ProtocolError(TalktermError):
         self.code = code
         self.param = param
         self.event_id = event_id
+
+
+class HAProxyMissing(TalktermError):
+    """``--workers`` needs HAProxy in front of the workers, and it is not installed."""
+
+    code = "haproxy_missing"
+
+
+class WorkerFailed(TalktermError):
+    """A worker of ``--workers`` exited, or said nothing, before its ready line."""
+
+    code = "worker_failed"
 
 
 class ResumeRefused(TalktermError):

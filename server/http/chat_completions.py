@@ -63,7 +63,7 @@ class ChatCompletions:
         try:
             self._authorise.check(scope)
             if admission.over_limit(services):
-                raise Busy(admission.full_message(services.limits.max_sessions))
+                raise Busy(admission.busy_message(services))
         except HTTPError as exc:
             await send_error(send, exc)
             return

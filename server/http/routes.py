@@ -25,6 +25,10 @@ def build_app(
     authorise = Authoriser(token)
 
     async def healthz(_: Request) -> Response:
+        # 404 while draining: HAProxy's graceful-stop convention (http-check disable-on-404)
+        # takes the worker out of rotation but keeps its connections and resumes.
+        if services().draining:
+            return PlainTextResponse("draining\n", status_code=404)
         return PlainTextResponse("ok\n")
 
     async def models(request: Request) -> Response:

@@ -31,6 +31,7 @@ from server.llm.sse import error_from_payload, trim
 from server.llm.window_probe import WindowProbes
 from server.log_scrub import redact
 from server.protocol import utf8_safe
+from server.upstream_pool import PoolShards
 
 _WRITE_TIMEOUT: Final = 10.0
 _ERROR_BODY_DEADLINE: Final = 5.0
@@ -77,9 +78,15 @@ class ChatCompletionsLLM(LLMProvider):
             connect=connect_timeout, read=read_timeout, write=_WRITE_TIMEOUT, pool=connect_timeout
         )
         # httpx allows 100 connections by default; every session streams at once, so a
-        # busy server queued requests behind that limit and failed them (docs/reliability.md).
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
+        # busy server queued requests behind that limit and failed them (docs/reliability.md);
+        # in pools of 64, whose bookkeeping stays cheap (server/upstream_pool.py).
+        self._pools = PoolShards(
+            lambda limits, tls: httpx.AsyncClient(
+                headers=headers, timeout=timeout, limits=limits, verify=tls
+            ),
+            max_connections,
+        )
+        self._client = self._pools.first
         self._max_connections = max_connections
         self._cap_field = cap_field(self.base_url)
         self._windows = WindowProbes(lambda name: context_window(self._client, self.base_url, name))
@@ -137,15 +144,11 @@ class ChatCompletionsLLM(LLMProvider):
     async def _open(self, stack: contextlib.AsyncExitStack, body: dict[str, Any]) -> httpx.Response:
         """Send the request; once more on a fresh connection if a pooled one was dead."""
         try:
-            return await stack.enter_async_context(
-                self._client.stream("POST", self._url, json=body)
-            )
+            return await stack.enter_async_context(self._pools.stream("POST", self._url, json=body))
         except _CUT:
             # A keep-alive connection the server closed meanwhile (llama-cpp-python closes
             # it after a failed stream): nothing was answered, so asking again is safe.
-            return await stack.enter_async_context(
-                self._client.stream("POST", self._url, json=body)
-            )
+            return await stack.enter_async_context(self._pools.stream("POST", self._url, json=body))
 
     async def models(self) -> list[str] | None:
         """The model ids the endpoint lists at ``/models``."""
@@ -159,7 +162,7 @@ class ChatCompletionsLLM(LLMProvider):
     async def aclose(self) -> None:
         """Stop probes, close the connection pool."""
         await self._windows.aclose()
-        await self._client.aclose()
+        await self._pools.aclose()
 
     def _refuse_encoding(self, response: httpx.Response) -> None:
         """Refuse a compressed body: we ask for identity, and inflating has no limit."""

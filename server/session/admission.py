@@ -4,7 +4,8 @@ Sessions are counted whether connected or waiting for a resume: both hold memory
 every HTTP answer in progress (``Services.http_answers``), which holds an upstream stream
 and an outbox as a session does. A client resuming a live session is always let in (it
 adds nothing). Over the limit a new
-connection gets HTTP 503 with a plain-words body at the handshake, never a hang.
+connection gets HTTP 503 with a plain-words body at the handshake, never a hang; so does
+one reaching a draining worker (server/scale/drain.py), which HAProxy then retries elsewhere.
 """
 
 from __future__ import annotations
@@ -23,20 +24,30 @@ def full_message(limit: int) -> str:
     return f"The server is at its limit of {limit} sessions; try again in a minute."
 
 
+DRAINING_MESSAGE = "This server is shutting down; connect again to reach another."
+
+
+def busy_message(services: Services) -> str:
+    """Why no new session (or HTTP answer) is taken: draining, or full."""
+    if services.draining:
+        return DRAINING_MESSAGE
+    return full_message(services.limits.max_sessions)
+
+
 def refusal(services: Services, path: str) -> str | None:
     """Why a connection asking for ``path`` cannot have a session now, or None."""
-    limit = services.limits.max_sessions
-    if _in_use(services) < limit:
+    if not over_limit(services):
         return None
     wanted = parse_qs(urlsplit(path).query).get(p.RESUME_SESSION_PARAM, [None])[0]
     if wanted is not None and wanted in services.sessions:
         return None
-    return full_message(limit)
+    return busy_message(services)
 
 
 def over_limit(services: Services) -> bool:
-    """Whether a session about to be made would exceed the limit (handshakes that raced)."""
-    return _in_use(services) >= services.limits.max_sessions
+    """Whether a new session may not be made: draining, or the limit reached (handshakes
+    that raced the check)."""
+    return services.draining or _in_use(services) >= services.limits.max_sessions
 
 
 def _in_use(services: Services) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,10 @@ class Services:
     synthesis: SynthesisSlots | None = None
     replay_budget: ReplayBudget = field(init=False)
     closing: bool = False
+    draining: bool = False
+    """SIGTERM on a worker: no new sessions nor HTTP answers (server/scale/drain.py)."""
+    session_prefix: str = "sess"
+    """Start of session ids; a worker's holds its id, by which HAProxy routes a resume."""
     sessions: dict[str, Session] = field(default_factory=dict)
     http_answers: int = 0
     """HTTP Chat Completions answers in progress (they count against the session limit)."""
@@ -105,7 +110,7 @@ class Session(ItemHandlers, Listening):
     """One conversation; outlives its connection by the resume grace period."""
 
     def __init__(self, services: Services) -> None:
-        self.id = p.new_id("sess")
+        self.id = p.new_id(services.session_prefix)
         self.services = services
         self.config = SessionConfig(
             instructions=services.instructions,
@@ -334,6 +339,8 @@ class Session(ItemHandlers, Listening):
                     "models": services.models,
                     "voices": services.voice_names(),
                     "listen": self._listen_info(),
+                    # The process that holds the session (one of several behind HAProxy).
+                    "worker": os.getpid(),
                 }
             },
         }

@@ -16,6 +16,7 @@ from server.log_scrub import redact
 from server.protocol import PCM_RATE
 from server.speech import TTSProvider
 from server.speech.audio_format import PcmConverter, WavStreamDecoder, decode_to_pcm24k
+from server.upstream_pool import PoolShards
 from server.upstream_read import ReadRefused, read_body
 
 STREAMED_FORMATS = frozenset({"pcm", "wav"})
@@ -91,12 +92,15 @@ class OpenAISpeechTTS(TTSProvider):
         self._read_timeout = read_timeout
         self._secrets = [api_key] if api_key else []
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # One long-lived client: segments follow each other quickly and reuse its connections.
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            # Sessions × look-ahead requests run at once; httpx's default 100 is too few.
-            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=64),
+        # Long-lived clients: segments follow each other quickly and reuse their connections.
+        # Sessions × look-ahead requests run at once (httpx's default 100 is too few), in
+        # pools of 64 whose bookkeeping stays cheap (server/upstream_pool.py).
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._pools = PoolShards(
+            lambda limits, tls: httpx.AsyncClient(
+                headers=headers, timeout=timeout, limits=limits, verify=tls
+            ),
+            2000,
         )
 
     @classmethod
@@ -132,9 +136,12 @@ class OpenAISpeechTTS(TTSProvider):
         received = 0
         try:
             # One sentence's speech: bounded in bytes and in time, however the endpoint paces it.
-            async with asyncio.timeout(SPEECH_DEADLINE_S), self._client.stream(
-                "POST", f"{self.base_url}/audio/speech", json=payload
-            ) as response:
+            async with (
+                asyncio.timeout(SPEECH_DEADLINE_S),
+                self._pools.stream(
+                    "POST", f"{self.base_url}/audio/speech", json=payload
+                ) as response,
+            ):
                 await self._raise_for_status(response)
                 if self.response_format in STREAMED_FORMATS:
                     decoder = _RawPcm() if self.response_format == "pcm" else WavStreamDecoder()
@@ -162,7 +169,7 @@ class OpenAISpeechTTS(TTSProvider):
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._client.aclose()
+        await self._pools.aclose()
 
     def _feed(self, decoder: _Decoder, data: bytes) -> bytes:
         try:

@@ -177,7 +177,10 @@ class FakeLLM:
         window: int | None = None,
         overflow: str = "openai",
         states: str | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
+        # Another address only for tests whose servers run elsewhere (a network namespace).
+        self.host = host
         self.models = models if models is not None else ["fake-model"]
         # Prompts of more than ``window`` words are refused in the ``overflow`` style.
         self.window = window
@@ -203,8 +206,8 @@ class FakeLLM:
         self._changed = asyncio.Event()
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1, port 0."""
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        """Listen on 127.0.0.1 (or ``host``), port 0."""
+        self._server = await asyncio.start_server(self._serve, self.host, 0)
         port = self._server.sockets[0].getsockname()[1]
         self.root_url = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.root_url}/v1"

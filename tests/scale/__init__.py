@@ -1,0 +1,1 @@
+"""talkterm-server --workers N: real HAProxy in front of real worker processes."""
