@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openai import AsyncOpenAI, BadRequestError
 
 from server import protocol as p
 from server.app import Server
+from server.listen.remote import wav_bytes
+from server.session.turns import to_listen_rate
 from tests.fakes.transcription_upstream import FakeTranscriber
 from tests.helpers.client import Client
 from tests.helpers.server import ServerFactory
@@ -124,3 +127,20 @@ async def test_tiny_en_says_it_hears_only_english(english_only: Server) -> None:
     done = await talk(client, await spoken(SENTENCE))
     assert done["type"] == p.HEARD_COMPLETED and "morning" in done["transcript"].lower()
     await client.close()
+
+
+async def test_http_transcriptions_pass_the_language_on_and_refuse_a_bad_one(
+    start_server: ServerFactory,
+) -> None:
+    async with FakeTranscriber("stream") as fake:
+        server = await start_server(stt="openai", stt_base_url=fake.base_url, stt_api_key="k")
+        sdk = AsyncOpenAI(api_key="unused", base_url=server.http_url + "/v1")
+        wav = wav_bytes(to_listen_rate(await spoken(SENTENCE), 24_000))
+        await sdk.audio.transcriptions.create(model="whisper-1", file=("a.wav", wav), language="nl")
+        with pytest.raises(BadRequestError) as refused:
+            await sdk.audio.transcriptions.create(
+                model="whisper-1", file=("a.wav", wav), language="xx"
+            )
+    assert field(fake.requests[0], "language") == b"nl"
+    assert len(fake.requests) == 1  # the bad one never reached the recognizer
+    assert "'xx' is not a language code" in str(refused.value)
