@@ -46,6 +46,7 @@ def is_spoken(event: dict[str, Any]) -> bool:
     content = item.get("content") if isinstance(item, dict) else None
     return (
         isinstance(item, dict)
+        and item.get("type", "message") == "message"
         and item.get("role") == "user"
         and isinstance(content, list)
         and any(isinstance(part, dict) and part.get("type") == "input_audio" for part in content)
