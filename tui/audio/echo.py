@@ -57,11 +57,9 @@ def load_apm() -> Any:
 class EchoCanceller:
     """One far end (the player) and one near end (the microphone), through WebRTC's AEC3."""
 
-    def __init__(self, delay_ms: int = 0) -> None:
+    def __init__(self) -> None:
         self._rtc = load_apm()
         self._apm = self._new_apm()
-        self.delay_ms = delay_ms
-        """A hint of the speaker-to-microphone delay (AEC3 estimates it anyway)."""
         self._far = bytearray()
         self._lock = threading.Lock()
         self._last_played = 0.0  # monotonic time of the last block played
@@ -124,7 +122,8 @@ class EchoCanceller:
     def _frame(self, far: bytes, near: bytes) -> bytes:
         samples = FRAME_BYTES // PCM_SAMPLE_WIDTH
         self._apm.process_reverse_stream(self._rtc.AudioFrame(far, PCM_RATE, 1, samples))
-        self._apm.set_stream_delay_ms(self.delay_ms)
+        # Required with echo cancellation on; 0: no hint, AEC3 estimates the delay itself.
+        self._apm.set_stream_delay_ms(0)
         frame = self._rtc.AudioFrame(near, PCM_RATE, 1, samples)
         self._apm.process_stream(frame)  # in place
         return bytes(frame.data)
