@@ -36,9 +36,10 @@ FRAME_BYTES: Final = PCM_RATE // 100 * PCM_SAMPLE_WIDTH
 """10 ms of PCM16 mono 24 kHz: the only frame size the module takes."""
 _MAX_LEAD_S: Final = 1.0
 """Far-end audio kept waiting at most (more means nothing drains it: the mic is closed)."""
-_RESTING_S: Final = 0.1
-"""No block played for this long (the player's are 20 ms): the speaker rests, silence."""
-_MAX_WAIT_S: Final = 0.2
+_RESTING_S: Final = 0.5
+"""No block played for this long: the speaker rests (its stream stops after 1 s of quiet).
+Far more than a block (20 ms), so a callback held up by a busy machine is no rest."""
+_MAX_WAIT_S: Final = 0.5
 """Microphone audio ahead of the speaker's waits at most this long for it."""
 INSTALL_HINT: Final = "install the echo extra: pip install 'talkterm[echo]'"
 
