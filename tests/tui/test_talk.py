@@ -184,5 +184,5 @@ async def test_echo_cancellation_without_its_package_is_one_plain_line(
     async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
         await start_listening(app, pilot)  # listening still works, half-duplex
         await wait_for(pilot, lambda: notices.saying("needs the livekit package"))
-        assert notices.saying("pip install 'talkterm[echo]'")
+        assert notices.saying("install the echo extra")
         assert app.echo is None and not app.barge_in

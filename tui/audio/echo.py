@@ -41,7 +41,9 @@ _RESTING_S: Final = 0.5
 Far more than a block (20 ms), so a callback held up by a busy machine is no rest."""
 _MAX_WAIT_S: Final = 0.5
 """Microphone audio ahead of the speaker's waits at most this long for it."""
-INSTALL_HINT: Final = "install the echo extra: pip install 'talkterm[echo]'"
+INSTALL_HINT: Final = (
+    "install the echo extra (.venv/bin/pip install -e '.[echo]' in talkterm's folder)"
+)
 
 
 def load_apm() -> Any:
