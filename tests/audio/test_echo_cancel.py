@@ -5,6 +5,7 @@ speech played into the same sink) stops it, is heard, and is answered."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply
 from tests.helpers.audio_rig import speak_into, wav_file
-from tests.helpers.server import ServerFactory
+from tests.helpers.server_process import clean_env, ready_line, spawn
 from tests.helpers.tui_app import Recorder, ask
 from tests.helpers.voice import silence, spoken, wer
 from tests.helpers.waiting import stays, wait_for
@@ -41,22 +42,35 @@ def last_user_words(fake_llm: FakeLLM) -> str:
 
 
 async def test_answers_alone_start_no_turn_and_a_voice_over_one_stops_it(
-    null_sink: dict[str, str],
-    fake_llm: FakeLLM,
-    start_server: ServerFactory,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    null_sink: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     speaker = os.environ["PULSE_SINK"]
     monkeypatch.setenv("PULSE_SOURCE", f"{speaker}.monitor")  # the mic hears the speaker
-    server = await start_server(tts="espeak", stt="faster-whisper")
-    await server.listening_ready()
+    # Its own process, as the companion server is: in this one, its work held the player's
+    # callback up for 60-120 ms at times, and the speaker's gaps moved the echo.
+    env = clean_env(
+        TALKTERM_LLM_BASE_URL=fake_llm.base_url,
+        TALKTERM_LLM_MODEL="fake-model",
+        TALKTERM_STT="faster-whisper",
+    )
+    server = await spawn("--port", "0", env=env, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        url = (await ready_line(server, timeout=60))["listening"]
+        await talk_over_answers(fake_llm, url, tmp_path)
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def talk_over_answers(fake_llm: FakeLLM, url: str, tmp_path: Path) -> None:
+    """Three answers alone, then a voice over the fourth, with the app on ``url``."""
+    speaker = os.environ["PULSE_SINK"]
     for n in range(ANSWERS + 1):
         fake_llm.enqueue(Reply(chunks=[ANSWER.format(n=n + 1)]))
     fake_llm.enqueue(Reply(chunks=["It opens at ten."]))
     person = wav_file(tmp_path / "person.wav", await spoken(QUESTION) + silence(0.2))
     heard = Recorder()
-    settings = Settings(server=server.ws_url, hands_free=True, echo_cancellation=True)
+    settings = Settings(server=url, hands_free=True, echo_cancellation=True)
     app = make_app(settings)
     async with app.run_test(size=(100, 30), message_hook=heard) as pilot:
         await wait_for(pilot, lambda: app.link_state == "connected" and app.audio_ok, timeout=20)

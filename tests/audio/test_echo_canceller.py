@@ -74,3 +74,11 @@ def test_what_plays_while_nothing_drains_is_bounded_and_skipped_on_restart() -> 
     assert len(canceller.clean(bytes(DRAIN + 2))) == BLOCK
     canceller.played(bytes(DRAIN))
     assert len(canceller.clean(b"")) == DRAIN - BLOCK
+
+
+def test_a_gap_the_speaker_played_is_in_the_far_end_too() -> None:
+    canceller = EchoCanceller()
+    canceller.played(bytes(BLOCK), 10.0)
+    canceller.played(bytes(BLOCK), 10.02)  # on time: no gap
+    canceller.played(bytes(BLOCK), 10.04 + 0.1)  # its callback came 100 ms late
+    assert len(canceller._far) == 3 * BLOCK + RATE // 10 * 2

@@ -17,6 +17,9 @@ VAD started a turn in 2 runs of 4). So microphone audio that is ahead of the spe
 waits for the next drain (up to ``_MAX_WAIT_S``); a resting speaker (nothing played for
 ``_RESTING_S``) is paired with silence. When the speaker starts again, or the microphone
 opens, the pairing starts afresh, newest frame with newest frame, with a fresh AEC3.
+A callback that comes late on a busy machine lets the device run dry, and the echo then
+has a gap the blocks handed over do not: each block's DAC time shows it, and the gap is
+put into the far end as silence (without this, answers started turns at load 2-3).
 
 Measured as tests/audio/test_echo_canceller.py feeds it (Piper speech, a 60 ms echo
 path): the answer alone came out 35 dB quieter, a voice over it lost 1 dB, and the
@@ -39,6 +42,8 @@ _MAX_LEAD_S: Final = 1.0
 _RESTING_S: Final = 0.5
 """No block played for this long: the speaker rests (its stream stops after 1 s of quiet).
 Far more than a block (20 ms), so a callback held up by a busy machine is no rest."""
+_MIN_GAP_S: Final = 0.015
+"""A block heard this much later than the previous one's end left a gap (DAC times wobble)."""
 _MAX_WAIT_S: Final = 0.5
 """Microphone audio ahead of the speaker's waits at most this long for it."""
 INSTALL_HINT: Final = (
@@ -66,20 +71,31 @@ class EchoCanceller:
         self._far = bytearray()
         self._lock = threading.Lock()
         self._last_played = 0.0  # monotonic time of the last block played
+        self._next_dac = 0.0  # when the speaker plays what comes next (0: unknown)
         self._aligned = False  # the speaker's frames are paired with the microphone's
         self._near = b""  # ahead of the speaker, or less than a frame: the next drain's
 
     def _new_apm(self) -> Any:
         return self._rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
 
-    def played(self, pcm: bytes) -> None:
-        """The player handed ``pcm`` to the speaker (PortAudio's thread: copy only)."""
+    def played(self, pcm: bytes, dac_time: float = 0.0) -> None:
+        """The player handed ``pcm`` to the speaker, to be heard at ``dac_time`` on PortAudio's
+        clock (0: unknown); PortAudio's thread, so it only copies."""
         with self._lock:
             self._last_played = time.monotonic()
-            self._far += pcm
+            self._far += self._gap_before(dac_time) + pcm
+            self._next_dac = dac_time + len(pcm) / PCM_SAMPLE_WIDTH / PCM_RATE if dac_time else 0.0
             excess = len(self._far) - int(_MAX_LEAD_S * PCM_RATE) * PCM_SAMPLE_WIDTH
             if excess > 0:
                 del self._far[: excess + (-excess) % FRAME_BYTES]
+
+    def _gap_before(self, dac_time: float) -> bytes:
+        """The silence the speaker played before this block: its callback came late and the
+        device ran dry (seen on a busy machine: 60-120 ms), which the echo has too."""
+        gap = dac_time - self._next_dac if dac_time and self._next_dac else 0.0
+        if not _MIN_GAP_S < gap < _MAX_LEAD_S:
+            return b""
+        return bytes(round(gap * PCM_RATE) * PCM_SAMPLE_WIDTH)
 
     def restart(self) -> None:
         """The microphone opens: pair its frames with the speaker's afresh at the next drain."""

@@ -153,8 +153,9 @@ class Player:
         # True once the callback has ended the stream; begin() starts it again.
         self._resting = False
         self._stop_signal: type[BaseException] = Exception
-        self.tap: Callable[[bytes], None] | None = None
-        """Called on PortAudio's thread with each block played (the echo canceller's far end)."""
+        self.tap: Callable[[bytes, float], None] | None = None
+        """Called on PortAudio's thread with each block played and its DAC time (the echo
+        canceller's far end)."""
 
     def __enter__(self) -> Player:
         self.open()
@@ -362,7 +363,7 @@ class Player:
         if count < wanted:
             outdata[count:wanted] = bytes(wanted - count)
         if self.tap is not None:
-            self.tap(bytes(outdata[:wanted]))
+            self.tap(bytes(outdata[:wanted]), time.outputBufferDacTime)
         if rest:
             # PortAudio plays out this last (silent) block, then the stream stops.
             raise self._stop_signal
