@@ -158,7 +158,7 @@ case "$mode" in
     need_apt "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}" "${BUILD_APT_PACKAGES[@]}"
     make_venv
     setup_llama_cpp "llama-cpp-python[server]==${LLAMA_CPP_PYTHON#*==}"
-    setup_python test,local
+    setup_python test,local,echo
     bash scripts/client-venvs.sh   # the frameworks tests/clients/ drive, a venv each
     exec .venv/bin/python -m pytest "$@"
     ;;

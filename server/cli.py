@@ -18,6 +18,7 @@ from pydantic import SecretStr, ValidationError
 from server.config import Settings, STTName, TTSName, check_binding
 from server.errors import HAProxyMissing, InsecureBinding, WorkerFailed
 from server.http.refusal_log import BoundedRefusals
+from server.listen.languages import language_problem
 from server.log_scrub import SecretScrubber
 
 if TYPE_CHECKING:
@@ -138,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(argv)
     except ValidationError as exc:
         print(f"talkterm-server: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    language = settings.stt.language
+    if language and (problem := language_problem(language)) is not None:
+        print(f"talkterm-server: invalid setting: stt language: {problem}", file=sys.stderr)
         return 2
     token = made_up_token(settings)
     handler = logging.StreamHandler(sys.stderr)

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="listen again after each answer, without f4 [TALKTERM_HANDS_FREE]",
     )
+    add(
+        "--echo-cancellation",
+        action="store_true",
+        default=None,
+        help="hands-free: cancel the answer's echo so you can talk over it (needs the echo "
+        "extra) [TALKTERM_ECHO_CANCELLATION]",
+    )
     add("--list-devices", action="store_true", help="list audio output devices and exit")
     add(
         "--text-only",
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "text_only": args.text_only,
         "mic_device": args.mic_device,
         "hands_free": args.hands_free,
+        "echo_cancellation": args.echo_cancellation,
         "log_file": args.log_file,
         "log_level": args.log_level,
         "continue_last": args.continue_last,

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     """Input device for talking (f4), by name or index; unset uses the default."""
     hands_free: bool = False
     """After each answer, listen again by itself (the microphone stays closed while it plays)."""
+    echo_cancellation: bool = False
+    """Take the answer's sound out of the microphone (the ``echo`` extra), so hands-free keeps
+    listening while an answer plays and speaking over it stops it. The settings screen's
+    choice, once saved, wins over this."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id to key(s), e.g. {"stop": "f8"}; see docs/keys.md."""
     companion: dict[str, str] = Field(default_factory=dict)

@@ -53,7 +53,10 @@ def audio_marker(part: dict[str, Any], where: str) -> str:
 
 
 async def hear_spoken(
-    request: ChatRequest, engine: STTProvider | None, problem: str | None
+    request: ChatRequest,
+    engine: STTProvider | None,
+    problem: str | None,
+    language: str | None = None,
 ) -> ChatRequest:
     """``request`` with every spoken part replaced by its words."""
     if not any(_MARKER.search(_text(m)) for m in request.messages):
@@ -64,7 +67,7 @@ async def hear_spoken(
     for message in request.messages:
         content = _text(message)
         for match in list(_MARKER.finditer(content)):
-            words = await _words(engine, match.group(1), match.group(2))
+            words = await _words(engine, match.group(1), match.group(2), language)
             content = content.replace(match.group(0), words, 1)
         spoken = isinstance(message.get("content"), str)
         messages.append(message | {"content": content} if spoken else message)
@@ -77,7 +80,7 @@ def _text(message: dict[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
-async def _words(engine: STTProvider, fmt: str, data: str) -> str:
+async def _words(engine: STTProvider, fmt: str, data: str, language: str | None) -> str:
     try:
         raw = base64.b64decode(data, validate=True)
         pcm = await asyncio.to_thread(decode_to_pcm24k, raw, fmt)
@@ -89,7 +92,7 @@ async def _words(engine: STTProvider, fmt: str, data: str) -> str:
         ) from None
     samples = to_listen_rate(pcm, 24_000)
     try:
-        pieces = [p async for p in heard_words(engine, samples, language=None, prompt=None)]
+        pieces = [p async for p in heard_words(engine, samples, language=language, prompt=None)]
     except NoSpeech as exc:
         raise BadRequest(exc.message, code=exc.code, param="messages") from None
     except TalktermError as exc:

@@ -84,7 +84,9 @@ class ChatCompletions:
             )
             request = parse_chat_request(raw)
             # input_audio parts: their words are what the LLM is asked.
-            request = await hear_spoken(request, services.stt, services.stt_problem)
+            request = await hear_spoken(
+                request, services.stt, services.stt_problem, services.stt_language
+            )
         except HTTPError as exc:
             await send_error(send, exc)
             return

@@ -24,6 +24,7 @@ from server.http.auth import Authoriser
 from server.http.chat_completions import SSE_HEADERS, send_error, send_json
 from server.http.errors import BadRequest, Busy, HTTPError, UpstreamFailed
 from server.listen import LISTEN_RATE
+from server.listen.languages import language_problem
 from server.session.session import Services
 from server.session.turns import NoSpeech, heard_words, to_listen_rate
 from server.speech.audio_format import decode_to_pcm24k
@@ -204,7 +205,10 @@ def read_form(content_type: str, body: bytes) -> Upload:
             param="response_format",
         )
     stream = (_text(fields, "stream") or "false").lower() == "true"
-    return Upload(fields["file"], _text(fields, "language"), _text(fields, "prompt"), fmt, stream)
+    language = _text(fields, "language")
+    if language is not None and (problem := language_problem(language)) is not None:
+        raise BadRequest(f"language: {problem}", code="invalid_value", param="language")
+    return Upload(fields["file"], language, _text(fields, "prompt"), fmt, stream)
 
 
 def _text(fields: dict[str, bytes], name: str) -> str | None:

@@ -74,6 +74,10 @@ class STTProvider(ABC):
         """Load and warm the model (after the ready line); transcribe waits for it."""
         return None
 
+    def language_problem(self, language: str) -> str | None:
+        """Why this engine cannot hear ``language`` (a valid code), or None."""
+        return None
+
     def model_for(self, requested: str | None) -> str:
         """The model that serves a client's ``model`` name (an unknown one means the default)."""
         return self.model

@@ -92,6 +92,16 @@ class WhisperSTT(STTProvider):
         """Why the model cannot load, or None."""
         return self._problem
 
+    def language_problem(self, language: str) -> str | None:
+        """An English-only model (``*.en``, as tiny.en is) hears only English."""
+        if self.model.endswith(".en") and language != "en":
+            return (
+                f"{self.label} hears only English, so it cannot transcribe {language!r}; "
+                "set TALKTERM_STT__WHISPER__MODEL_DIR to a multilingual model, or use "
+                "--stt openai."
+            )
+        return None
+
     async def load(self) -> None:
         """Load the model and decode once, so the first turn is not the slow one."""
         if self._loading is None:

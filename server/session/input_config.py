@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from server import protocol as p
+from server.listen.languages import language_problem
 
 # OpenAI's server_vad defaults.
 DEFAULT_THRESHOLD: Final = 0.5
@@ -137,8 +138,10 @@ def _transcription(given: Any, bad: Any) -> Transcription:
             raise bad(f"{param}.{name}", f"transcription.{name} must be a string.")
         values[name] = value
     language = values.get("language")
-    if language is not None and not (language.isalpha() and 2 <= len(language) <= 3):
-        raise bad(f"{param}.language", "language must be an ISO 639-1 code such as 'en'.")
+    if language == "":  # an empty language means "find out", as no language does
+        del values["language"]
+    elif language is not None and (problem := language_problem(language)) is not None:
+        raise bad(f"{param}.language", f"transcription.language: {problem}")
     return Transcription(**values)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server import protocol as p
+from server.session.audio_items import is_spoken, spoken_message
 from server.session.client_events import (
     TOOL_ITEMS,
     bad_event,
@@ -25,6 +26,11 @@ from server.session.conversation import ROOT, Conversation, Item, heard_text
 from server.session.response import ResponseRun
 from server.session.tool_items import ToolCallRef
 
+if TYPE_CHECKING:
+    from server.session.session import Services
+    from server.session.session_config import SessionConfig
+    from server.session.turns import Turns
+
 
 class ItemHandlers:
     """The session's handlers for ``conversation.item.*`` and ``output_audio_buffer.clear``."""
@@ -33,12 +39,18 @@ class ItemHandlers:
     response: ResponseRun | None
     _lock: asyncio.Lock
     send: Callable[[dict[str, Any]], Awaitable[None]]
+    services: Services
+    config: SessionConfig
+    turns: Turns
     edit_cancelled: str | None = None
     """The answer an item edit cancelled, until the next response.create: the
     ``response.cancel`` a client sends right after its truncate finds it already done."""
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
         """Add a message or tool item at the end, or after ``previous_item_id`` ("root": first)."""
+        if is_spoken(event):
+            await self._create_spoken(event)
+            return
         raw = event.get("item")
         if isinstance(raw, dict) and raw.get("type") in TOOL_ITEMS:
             kind, call_id, name, text, item_id = tool_item_fields(event)
@@ -46,6 +58,34 @@ class ItemHandlers:
         else:
             role, text, item_id = user_item(event)
             extra = {}
+        after = self._placed(event, item_id)
+        item = self.conversation.add(role, text, item_id, after=after, **extra)
+        await self._announce_item(item)
+
+    async def _create_spoken(self, event: dict[str, Any]) -> None:
+        """A user message of ``input_audio`` parts: added now, its words once transcribed."""
+        spoken = spoken_message(event, self.config.listening, self.services.max_turn_s)
+        if spoken.pcm and self.services.stt_problem is not None:
+            raise bad_event(event, "stt_unavailable", self.services.stt_problem, "item.content")
+        after = self._placed(event, spoken.item_id)
+        item = self.conversation.add(
+            "user", spoken.transcript, spoken.item_id, after=after, modality="audio"
+        )
+        if not spoken.pcm:  # the client's own transcript: nothing to hear
+            await self._announce_item(item)
+            return
+        async with self._lock:
+            await self.send(
+                {
+                    "type": p.ITEM_ADDED,
+                    "previous_item_id": self.conversation.previous_id(item.id),
+                    "item": item.as_realtime(),
+                }
+            )
+        self.turns.hear_item(item, spoken.pcm, spoken.rate)
+
+    def _placed(self, event: dict[str, Any], item_id: str | None) -> str | None:
+        """Where a new item goes (``previous_item_id``), once its id is known to be new."""
         if item_id is not None and item_id in self.conversation:
             raise bad_event(
                 event, "duplicate_item_id", f"Item id {item_id!r} already exists.", "item.id"
@@ -62,8 +102,7 @@ class ItemHandlers:
                 f"previous_item_id {after!r} is not an item of this conversation.",
                 "previous_item_id",
             )
-        item = self.conversation.add(role, text, item_id, after=after, **extra)
-        await self._announce_item(item)
+        return after
 
     async def _announce_item(self, item: Item) -> None:
         previous = self.conversation.previous_id(item.id)

@@ -217,7 +217,12 @@ class Session(ItemHandlers, Listening):
         """Change instructions, modalities, voice, audio format or transport."""
         services = self.services
         config, problems = await updated_config(
-            self.config, event, tts=services.tts, llm=services.llm, refresh=services.refresh_models
+            self.config,
+            event,
+            tts=services.tts,
+            llm=services.llm,
+            refresh=services.refresh_models,
+            stt=services.stt,
         )
         await self._listening_changed(self.config.listening, config.listening)
         self.config = config

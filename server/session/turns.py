@@ -74,7 +74,15 @@ class Turns:
         await self._send(
             {"type": p.ITEM_ADDED, "previous_item_id": previous, "item": item.as_realtime()}
         )
-        early = self._take_early(item_id)
+        self._hear(item, pcm, rate, self._take_early(item_id))
+
+    def hear_item(self, item: Item, pcm: bytes, rate: int) -> None:
+        """Transcribe a spoken message a client added whole (``conversation.item.create``)."""
+        self._hear(item, pcm, rate, None)
+
+    def _hear(
+        self, item: Item, pcm: bytes, rate: int, early: asyncio.Task[list[str]] | None
+    ) -> None:
         task = asyncio.create_task(self._transcribe(item, pcm, rate, early))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from server import protocol as p
+from server.listen import STTProvider
 from server.llm import LLMProvider
 from server.session.client_events import bad_event
 from server.session.session_choices import checked_language_voices, checked_model
@@ -25,9 +26,17 @@ async def updated_config(
     tts: TTSProvider | None,
     llm: LLMProvider,
     refresh: Callable[[], Awaitable[list[str] | None]],
+    stt: STTProvider | None = None,
 ) -> tuple[SessionConfig, list[p.ProtocolError]]:
     """``config`` with the update's good fields, and an error for each bad one."""
     new, problems = apply_update(config, event)
+    if (problem := _unheard_language(config, new, stt)) is not None:
+        param = "session.audio.input.transcription.language"
+        problems.append(bad_event(event, "invalid_value", problem, param))
+        kept = replace(
+            new.listening.transcription, language=config.listening.transcription.language
+        )
+        new = replace(new, listening=replace(new.listening, transcription=kept))
     changed = new.voice if new.voice != config.voice else None
     problem = unknown_voice(tts, changed) if tts is not None and changed else None
     if problem is not None:
@@ -46,3 +55,13 @@ async def updated_config(
             problems.append(exc)
             new = replace(new, model=config.model)
     return new, problems
+
+
+def _unheard_language(
+    old: SessionConfig, new: SessionConfig, stt: STTProvider | None
+) -> str | None:
+    """Why the recognizer cannot hear a newly asked transcription language, or None."""
+    language = new.listening.transcription.language
+    if stt is None or not language or language == old.listening.transcription.language:
+        return None
+    return stt.language_problem(language)

@@ -8,17 +8,15 @@ the speaker sink.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM, Reply, chunk_text
-from tests.helpers.audio_rig import microphone, record
+from tests.helpers.audio_rig import microphone, record, speak_into, wav_file
 from tests.helpers.tmux import Tmux, talkterm_command
 from tests.helpers.voice import silence, spoken, wer
 from tests.helpers.waiting import wait_for
@@ -32,22 +30,6 @@ pytestmark = [
 
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France. It lies on the Seine."
-
-
-def wav_file(path: Path, pcm: bytes) -> Path:
-    """Write PCM16 mono 24 kHz as a WAV file for paplay."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(24_000)
-        out.writeframes(pcm)
-    return path
-
-
-async def speak_into(sink: str, wav: Path) -> None:
-    """A person speaking: play ``wav`` into the microphone's sink, to its end."""
-    proc = await asyncio.create_subprocess_exec("paplay", "-d", sink, str(wav))
-    assert await asyncio.wait_for(proc.wait(), 60) == 0
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from server import protocol as p
+from server.session.audio_items import is_spoken
 from tests.fuzz.history import Entry, History, ItemInfo
 from tests.fuzz.wire import Wire
 
@@ -216,10 +217,19 @@ def _item_create(event: dict[str, Any], eid: str | None, ctx: Context) -> Table:
     return either(added, fixed(error(eid, "duplicate_item_id"))) if same else added
 
 
+# A user message with an input_audio part is a spoken one; the fuzzed audio ("AAAA", three
+# bytes) is never a turn, so it is refused with one of these (server/session/audio_items.py).
+SPOKEN_FAULTS = frozenset(
+    {"invalid_value", "invalid_type", "invalid_base64", "invalid_audio_format", "stt_unavailable"}
+)
+
+
 def item_faults(item: Any) -> frozenset[str]:
     """Codes for everything wrong with a client's message item (empty if it is fine)."""
     if not isinstance(item, dict):
         return frozenset({"invalid_type"})
+    if is_spoken({"item": item}):
+        return SPOKEN_FAULTS
     faults = set()
     role = item.get("role")
     if item.get("type", "message") != "message" or role not in ("user", "system", "assistant"):

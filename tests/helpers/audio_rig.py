@@ -17,6 +17,7 @@ within that latency, so measurements of it record with 2 ms.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import io
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,3 +172,21 @@ def microphone() -> Iterator[str]:
     finally:
         os.environ.pop("PULSE_SOURCE", None)
         _pactl("unload-module", module)
+
+
+def wav_file(path: Path, pcm: bytes) -> Path:
+    """Write PCM16 mono 24 kHz as a WAV file for paplay."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(pcm)
+    return path
+
+
+async def speak_into(sink: str, wav: Path, volume: int = 65536) -> None:
+    """A person speaking: play ``wav`` into ``sink`` (65536 is full volume), to its end."""
+    proc = await asyncio.create_subprocess_exec(
+        "paplay", "-d", sink, f"--volume={volume}", str(wav)
+    )
+    assert await asyncio.wait_for(proc.wait(), 60) == 0

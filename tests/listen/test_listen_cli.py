@@ -68,3 +68,14 @@ def test_listen_settings_by_flat_and_nested_names(monkeypatch: pytest.MonkeyPatc
     assert stt_key(elsewhere) is None  # a third party never does
     monkeypatch.setenv("TALKTERM_STT_API_KEY", "sk-own")
     assert stt_key(Settings(stt_base_url="http://127.0.0.1:9/v1")) == "sk-own"
+
+
+def test_a_server_language_no_recognizer_knows_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
+
+    monkeypatch.setenv("TALKTERM_STT_LANGUAGE", "english")
+    assert main(["--port", "0", "--stt", "none"]) == 2
+    said = capsys.readouterr().err
+    assert "invalid setting: stt language: 'english' is not a language code" in said

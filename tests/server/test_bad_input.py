@@ -20,7 +20,7 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("unknown type", '{"type": "response.explode"}', "unknown_event"),
     ("item not an object", '{"type": "conversation.item.create", "item": 5}', "invalid_type"),
     (
-        "audio input",
+        "audio input of an odd byte count",
         json.dumps(
             {
                 "type": "conversation.item.create",
@@ -31,7 +31,7 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
                 },
             }
         ),
-        "invalid_value",
+        "invalid_audio_format",
     ),
     (
         "text not a string",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import Input, Select, Static, TextArea
+from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from server import protocol as p
 from tests.helpers.tui_app import ScriptedLink, highlighted_command, scripted_app
@@ -185,3 +185,18 @@ def test_models_and_voices_are_read_from_the_session_extension() -> None:
     listed = {"talkterm": {"voices": ["w"]}}
     message, _ = translate(p.encode({"type": p.SESSION_UPDATED, "session": listed}))
     assert message == Connection.SessionUpdated(None, ["w"])
+
+
+async def test_echo_cancellation_is_switched_on_saved_and_kept() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        assert app.preferences.echo is False  # off by default
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the screen")
+        app.screen.query_one("#echo", Switch).value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.preferences.echo, what="echo cancellation on")
+    assert tomllib.loads(config_path().read_text())["preferences"] == {"echo_cancellation": True}
+    again = scripted_app()
+    async with again.run_test(size=(100, 40)):
+        assert again.preferences.echo is True

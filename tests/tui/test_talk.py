@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any
 
 import pytest
@@ -172,3 +173,16 @@ async def test_hands_free_listens_again_after_each_answer() -> None:
         app.post_message(Connection.ResponseFinished("resp_1", "completed"))
         await wait_for(pilot, lambda: app.state == "listening", what="listening again")
         assert mic.opened == 2 and link.types().count("response.create") == 1
+
+
+async def test_echo_cancellation_without_its_package_is_one_plain_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "livekit", None)  # not installed
+    mic, notices = FakeMic(), Notices()
+    app = talking_app(mic, hands_free=True, echo_cancellation=True)
+    async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
+        await start_listening(app, pilot)  # listening still works, half-duplex
+        await wait_for(pilot, lambda: notices.saying("needs the livekit package"))
+        assert notices.saying("install the echo extra")
+        assert app.echo is None and not app.barge_in

@@ -8,11 +8,16 @@ a level meter. Half-duplex: the microphone is closed before an answer plays, so 
 assistant never hears itself; hands-free mode opens it again after each answer. The
 turn's words arrive as its transcript: then it is shown, written down (marked spoken)
 and answered.
+
+Barge-in: hands-free with echo cancellation (``tui.audio.echo``) keeps the microphone
+open while answers play, the player's sound taken out of it; speech the server hears
+over an answer stops it as Esc does, and that turn goes on being heard.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App
@@ -20,8 +25,11 @@ from textual.reactive import reactive
 from textual.timer import Timer
 
 from tui.audio import MicrophoneLike
+from tui.audio.echo import EchoCanceller, tap_player
 from tui.audio.mic import level, meter
+from tui.audio.playback import Playback
 from tui.config import Settings
+from tui.errors import AudioUnavailable
 from tui.link import Link, send_all
 from tui.link.events import input_audio, input_clear, input_commit, listening
 from tui.link.websocket import Connection
@@ -29,6 +37,9 @@ from tui.states import ResponseState
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView, UserTurn
+
+if TYPE_CHECKING:
+    from tui.app.settings_keeper import SettingsKeeper
 
 TICK_S = 0.1
 """How often the microphone is drained while listening (appends of 100 ms)."""
@@ -53,6 +64,8 @@ class Listening(App[None]):
     link: Link
     state: reactive[ResponseState]
     spoken: bool
+    sound: Playback
+    preferences: SettingsKeeper
 
     def listening_setup(self, mic: MicrophoneLike | None) -> None:
         """Hold the microphone to use (None: the default device, opened on f4)."""
@@ -66,6 +79,9 @@ class Listening(App[None]):
         self._heard_turn: UserTurn | None = None
         self._committed: str | None = None
         self._listen_next = False
+        self.echo: EchoCanceller | None = None
+        """WebRTC's echo canceller, made the first time the microphone opens with it on."""
+        self._echo_on = False  # the open microphone's audio goes through it
 
     # -- the key ------------------------------------------------------------------------
 
@@ -92,8 +108,26 @@ class Listening(App[None]):
                 timeout=5,
             )
             return
-        if self.state == ResponseState.IDLE:
+        if self.state != ResponseState.IDLE:
+            return
+        if self._mic_open:  # it stayed open through the answer (barge-in)
+            self._show_listening()
+        else:
             self._open_mic()
+
+    def overhear(self) -> None:
+        """An answer starts: with barge-in, keep (or start) listening while it plays."""
+        if self._barge_in_wanted and self.can_listen and not self._mic_open:
+            self._open_mic()
+
+    @property
+    def _barge_in_wanted(self) -> bool:
+        return self.settings.hands_free and self.preferences.echo and not self.push_to_talk
+
+    @property
+    def barge_in(self) -> bool:
+        """Whether the open microphone stays open while answers play (echo cancelled)."""
+        return self._echo_on and self._barge_in_wanted
 
     @work(thread=True, exclusive=True, group="mic-open", exit_on_error=False)
     def _open_mic(self) -> None:
@@ -103,6 +137,11 @@ class Listening(App[None]):
 
             device = self.settings.mic_device
             mic = Microphone(int(device) if device and device.isdigit() else device)
+        if self.preferences.echo and self.echo is None:
+            try:  # livekit loads here, off the UI thread, only when wanted
+                self.echo = EchoCanceller()
+            except AudioUnavailable as exc:
+                self.call_from_thread(self._no_echo, str(exc))
         try:
             mic.open()
         except Exception as exc:  # AudioUnavailable, and PortAudio's undocumented ways to fail
@@ -110,25 +149,44 @@ class Listening(App[None]):
             return
         self.call_from_thread(self._listening, mic)
 
+    def _no_echo(self, reason: str) -> None:
+        self.notify(
+            f"{reason} The microphone stays closed while answers play.",
+            title="Echo cancellation",
+            severity="warning",
+            timeout=8,
+        )
+
     def _no_mic(self, reason: str) -> None:
         self.notify(f"{reason} Typing still works.", title="Talk", severity="warning", timeout=6)
 
     def _listening(self, mic: MicrophoneLike) -> None:
-        if self.state != ResponseState.IDLE:  # an answer started meanwhile
+        echo = self.echo if self.preferences.echo else None
+        self._echo_on = tap_player(self.sound.player, echo) and echo is not None
+        if self.state != ResponseState.IDLE and not self.barge_in:  # an answer started
             mic.close()
+            self._echo_on = False
             return
+        if echo is not None and self._echo_on:
+            echo.restart()
         self.mic, self._mic_open = mic, True
-        self.state = ResponseState.LISTENING
         self._listen_started = time.monotonic()
         self._levels, self._loudest, self._recorded = [], 0.0, 0
         send_all(self.link, [listening(vad=True)])
+        self._listen_timer = self.set_interval(TICK_S, self._pump)
+        self._show_listening()
+
+    def _show_listening(self) -> None:
+        """Listening for a turn (not only overhearing an answer): say so in the prompt."""
+        if self.state != ResponseState.IDLE:
+            return
+        self.state = ResponseState.LISTENING
         prompt = self.query_one(PromptBox)
         prompt.placeholder = (
             "Listening… f4 or Enter sends · Esc cancels"
             if self.push_to_talk
             else "Listening… pause to send · f4 or Enter sends now · Esc cancels"
         )
-        self._listen_timer = self.set_interval(TICK_S, self._pump)
         self._pump()
 
     # -- while listening ---------------------------------------------------------------------
@@ -137,12 +195,14 @@ class Listening(App[None]):
         """Send what the microphone recorded; show the time and the level."""
         if not self._mic_open or self.mic is None:
             return
-        pcm = self.mic.drain()
+        raw = self.mic.drain()
+        # The meter and the muted check judge the microphone itself, not the echo left.
+        pcm = self.echo.clean(raw) if self._echo_on and self.echo is not None else raw
         if pcm:
             send_all(self.link, [input_audio(pcm)])
-        loudness = level(pcm)
+        loudness = level(raw)
         self._loudest = max(self._loudest, loudness)
-        self._recorded += len(pcm)
+        self._recorded += len(raw)
         self._levels = [*self._levels, loudness][-_METER_BARS:]
         seconds = time.monotonic() - self._listen_started
         for status in self.query(StatusLine):  # none once the app is closing
@@ -153,7 +213,8 @@ class Listening(App[None]):
         if self._recorded >= MUTED_AFTER_S * _BYTES_PER_S and self._loudest == 0.0:
             self._close_mic()
             send_all(self.link, [input_clear()])
-            self.state = ResponseState.IDLE
+            if self.state == ResponseState.LISTENING:  # not an answer it overheard
+                self.state = ResponseState.IDLE
             self.notify(
                 "The microphone sends only silence (is it muted?). Typing still works.",
                 title="Talk",
@@ -165,7 +226,8 @@ class Listening(App[None]):
         """Send the turn now instead of waiting for the pause."""
         self._pump()
         send_all(self.link, [input_commit()])
-        self._close_mic()
+        if not self.barge_in:
+            self._close_mic()
         self.state = ResponseState.IDLE  # the server's committed (and the words) follow
 
     def cancel_listening(self) -> None:
@@ -180,9 +242,12 @@ class Listening(App[None]):
             self._listen_timer = None
         if self._mic_open and self.mic is not None:
             self.mic.close()
-        self._mic_open = False
+        self._mic_open = self._echo_on = False
         for status in self.query(StatusLine):  # none once the app is closing
             status.listening = ""
+        self._prompt_as_usual()
+
+    def _prompt_as_usual(self) -> None:
         for prompt in self.query(PromptBox):
             prompt.placeholder = PromptBox.PLACEHOLDER
 
@@ -192,15 +257,21 @@ class Listening(App[None]):
 
     # -- what the server heard ---------------------------------------------------------------
 
-    def on_connection_speech_started(self, message: Connection.SpeechStarted) -> None:
-        """The server hears speech: say so while the meter moves."""
+    async def on_connection_speech_started(self, message: Connection.SpeechStarted) -> None:
+        """The server hears speech: say so while the meter moves; over an answer, stop it."""
         for status in self.query(StatusLine):
             status.heard_speech = True
+        if self.barge_in and self.state in (ResponseState.STREAMING, ResponseState.PAUSED):
+            self._listen_next = True  # the turn goes on; once stopped, show it listening
+            await self.stop_answer()
 
     @on(Connection.InputCommitted)
     async def _committed_turn(self, message: Connection.InputCommitted) -> None:
         """The turn is in (the pause, or f4/Enter): show it; its words follow."""
-        self._close_mic()
+        if self.barge_in:  # it goes on listening, through the answer to come
+            self._prompt_as_usual()
+        else:
+            self._close_mic()
         for status in self.query(StatusLine):
             status.heard_speech = False
         self._committed = message.item_id

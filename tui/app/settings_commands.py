@@ -16,6 +16,7 @@ COMMANDS = (
     ("Speaking rate", "speed", "How fast answers are spoken (0.25–1.5)"),
     ("System prompt", "instructions", "Who the assistant is and how it answers"),
     ("Theme", "theme", "Colours of the app"),
+    ("Echo cancellation", "echo", "Hands-free: talk over an answer to stop it"),
 )
 """(title, field to focus, help)."""
 

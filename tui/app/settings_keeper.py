@@ -26,15 +26,23 @@ log = logging.getLogger("talkterm.settings")
 
 TABLE = "preferences"
 """The config file's table for what the settings screen saves."""
+ECHO = "echo_cancellation"
+"""Its key for the echo cancellation switch (a choice of this machine, not of a chat)."""
 
 
 class SettingsKeeper:
     """Holds the chosen settings and the server's lists; opens the screen and saves."""
 
-    def __init__(self, app: App[Any], stored: dict[str, Any], link: Link) -> None:
+    def __init__(
+        self, app: App[Any], stored: dict[str, Any], link: Link, *, echo: bool = False
+    ) -> None:
         self.app, self.link = app, link
         stored = dict(stored)
         self.theme: str | None = stored.pop("theme", None)
+        saved_echo = stored.pop(ECHO, None)
+        self._echo_setting = echo
+        self.echo = saved_echo if isinstance(saved_echo, bool) else echo
+        """Whether echo cancellation is on (the screen's saved choice, else the setting)."""
         try:
             self.current = Preferences.from_dict(stored)
         except ValueError as exc:
@@ -95,6 +103,7 @@ class SettingsKeeper:
             voices=self.voices,
             languages=self.languages,
             focus=focus,
+            echo=self.echo,
         )
         self.app.push_screen(screen, self._saved)
 
@@ -103,6 +112,7 @@ class SettingsKeeper:
             return
         before = set(self.current.language_voices or {})
         self.current = self.saved = chosen.preferences
+        self.echo = chosen.echo
         self.app.theme = chosen.theme  # saved by _keep_theme
         self._write()
         if self.link.connected:
@@ -123,6 +133,8 @@ class SettingsKeeper:
         values: dict[str, Value] = dict(self.current.to_dict())
         if self.theme:
             values["theme"] = self.theme
+        if self.echo != self._echo_setting:  # the same as the flag: nothing to keep
+            values[ECHO] = self.echo
         try:
             write_table(config_path(), TABLE, values)
         except (OSError, ValueError) as exc:

@@ -87,7 +87,9 @@ class Talkterm(
         self.chats = ChatLog(settings.store_path, self.post_message)
         self._pending: str | None = None
         self._stop_timer: Timer | None = None
-        self.preferences = SettingsKeeper(self, settings.preferences, self.link)
+        self.preferences = SettingsKeeper(
+            self, settings.preferences, self.link, echo=settings.echo_cancellation
+        )
         self.set_reactive(OutputMode.voice, not settings.text_only)
         self.set_keymap(settings.keymap)
 
@@ -347,6 +349,7 @@ class Talkterm(
         # The answer exists before the request leaves, so no event of it can be missed.
         self.answer = Answer(turn, generation, voice, sent_at, create=response_create(voice))
         self.state = ResponseState.STREAMING
+        self.overhear()  # hands-free with echo cancellation: talking over it stops it
         self._ticker.resume()
         self.history.append(("user", text))
         self.record_question(text, voice, spoken=spoken)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -152,6 +153,9 @@ class Player:
         # True once the callback has ended the stream; begin() starts it again.
         self._resting = False
         self._stop_signal: type[BaseException] = Exception
+        self.tap: Callable[[bytes, float], None] | None = None
+        """Called on PortAudio's thread with each block played and its DAC time (the echo
+        canceller's far end)."""
 
     def __enter__(self) -> Player:
         self.open()
@@ -358,6 +362,8 @@ class Player:
             rest = self._note_quiet(count)
         if count < wanted:
             outdata[count:wanted] = bytes(wanted - count)
+        if self.tap is not None:
+            self.tap(bytes(outdata[:wanted]), time.outputBufferDacTime)
         if rest:
             # PortAudio plays out this last (silent) block, then the stream stops.
             raise self._stop_signal

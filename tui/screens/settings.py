@@ -1,4 +1,5 @@
-"""The settings screen: model, voice, voice per language, speaking rate, system prompt, theme.
+"""The settings screen: model, voice, voice per language, speaking rate, system prompt, theme,
+echo cancellation.
 
 Lists the models and voices when the server names them, and offers a text field
 when it does not. Save checks the speaking rate here (the server checks the rest
@@ -16,13 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
 from tui.languages import LanguageVoices
 from tui.preferences import SPEED_MAX, SPEED_MIN, Preferences, check_speed
 from tui.screens.language_voices import LanguageVoicesField
 
-FIELDS = ("model", "voice", "language", "speed", "instructions", "theme")
+FIELDS = ("model", "voice", "language", "speed", "instructions", "theme", "echo")
 """The fields, by id, in the order shown (a palette command may focus one)."""
 
 
@@ -32,6 +33,8 @@ class Chosen:
 
     preferences: Preferences
     theme: str
+    echo: bool = False
+    """Echo cancellation: talk over an answer in hands-free mode."""
 
 
 class Problem(Static):
@@ -68,8 +71,10 @@ class SettingsScreen(ModalScreen[Chosen | None]):
         voices: list[str] | None = None,
         languages: dict[str, LanguageVoices] | None = None,
         focus: str | None = None,
+        echo: bool = False,
     ) -> None:
         super().__init__()
+        self.echo = echo
         self.current, self.theme, self.themes = current, theme, themes
         self.models, self.voices, self.languages = models, voices, languages
         self.focus_on = focus if focus in FIELDS else "model"
@@ -92,6 +97,8 @@ class SettingsScreen(ModalScreen[Chosen | None]):
             yield Label("Theme")
             options = [(name, name) for name in self.themes]
             yield Select(options, value=self.theme, allow_blank=False, id="theme")
+            yield Label("Echo cancellation (hands-free: talk over an answer to stop it)")
+            yield Switch(self.echo, id="echo")
             yield Problem(id="problem")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -129,7 +136,8 @@ class SettingsScreen(ModalScreen[Chosen | None]):
             instructions=instructions or None,
             language_voices=self.query_one(LanguageVoicesField).value,
         )
-        return Chosen(preferences, theme if isinstance(theme, str) else self.theme)
+        echo = self.query_one("#echo", Switch).value
+        return Chosen(preferences, theme if isinstance(theme, str) else self.theme, echo)
 
 
 def _choice(name: str, value: str | None, listed: list[str] | None, default: str) -> Widget:
