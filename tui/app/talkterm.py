@@ -129,8 +129,14 @@ class Talkterm(
 
     @property
     def status(self) -> StatusLine:
-        """The status line widget."""
-        return self.query_one(StatusLine)
+        """The status line widget, or, once the app is closing and it is gone, a detached one.
+
+        Link events still arrive while the app closes (an answer's last audio, a dropped
+        link); what they would show then is seen by nobody, and must not crash the exit.
+        """
+        for shown in self.query(StatusLine):
+            return shown
+        return StatusLine(timed=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Enable keys as they apply; the others stay in the footer, dimmed."""
@@ -379,8 +385,7 @@ class Talkterm(
         answer, self.answer = self.answer, None
         if answer is None:
             return
-        for status in self.query(StatusLine):  # an answer may end while the app closes
-            status.language = ""
+        self.status.language = ""
         self.record_answer(answer, ending, heard)
         if ending.silence and answer.audio_seen:
             self.sound.silence()
@@ -418,8 +423,7 @@ class Talkterm(
         played_ms, buffered_ms = position
         if span := answer.span_at(played_ms):
             answer.turn.highlight(*span)
-        for status in self.query(StatusLine):  # none while the app is closing
-            status.language = answer.language_at(played_ms)
+        self.status.language = answer.language_at(played_ms)
         if self.state == ResponseState.STREAMING and answer.finished_playing(buffered_ms):
             await self._end_answer(answer.final)
 
