@@ -110,10 +110,13 @@ async def check(config: Path) -> None:
 async def start(
     config: Path, preexec: Callable[[], None] | None = None
 ) -> asyncio.subprocess.Process:
-    """Run HAProxy in the foreground (``-db``), its log on our stderr."""
+    """Run HAProxy in the foreground (``-db``), its log on our stderr, in a session of its
+    own: HAProxy stops at once on SIGINT/SIGTERM, so a terminal's Ctrl-C must reach only the
+    supervisor, which stops HAProxy after the workers drained."""
     return await asyncio.create_subprocess_exec(
-        binary(), "-db", "-f", str(config), stdin=asyncio.subprocess.DEVNULL, preexec_fn=preexec
-    )
+        binary(), "-db", "-f", str(config), stdin=asyncio.subprocess.DEVNULL,
+        preexec_fn=preexec, start_new_session=True,
+    )  # fmt: skip
 
 
 async def ask(runtime: Path, command: str, timeout: float = 2.0) -> str:

@@ -128,6 +128,9 @@ class Supervisor:
             *self._worker_command(worker), env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             preexec_fn=die_with_parent,
+            # Its own session: a terminal's Ctrl-C or a group-wide SIGTERM reaches only this
+            # parent, which drains the workers; die_with_parent still covers our death.
+            start_new_session=True,
         )  # fmt: skip
         worker.proc = proc
         assert proc.stdout is not None
@@ -251,7 +254,7 @@ async def serve(settings: Settings, argv: list[str], token: str | None) -> None:
     supervisor = Supervisor(settings, argv, token)
 
     def stopping() -> None:
-        # At once: a Ctrl-C reaches the workers too, and their exit must not look like a crash.
+        # At once: the workers' and HAProxy's exits from here on are the drain, not crashes.
         supervisor.stopping = True
         stop.set()
 

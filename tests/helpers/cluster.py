@@ -96,8 +96,12 @@ def worker_of(session_id: str) -> str:
 
 
 @asynccontextmanager
-async def cluster(llm_url: str, *args: str, workers: int = 2) -> AsyncIterator[Cluster]:
-    """Start ``python -m server --workers N`` on the fake LLM; SIGTERM it at the end (exit 0)."""
+async def cluster(
+    llm_url: str, *args: str, workers: int = 2, own_group: bool = False
+) -> AsyncIterator[Cluster]:
+    """Start ``python -m server --workers N`` on the fake LLM; SIGTERM it at the end (exit 0).
+    ``own_group`` starts the parent in a session of its own, as a terminal or systemd would,
+    so a test may signal its whole process group without hitting itself."""
     with tempfile.TemporaryDirectory(prefix="talkterm-cluster-") as tmp:
         log = Path(tmp) / "stderr.log"
         with log.open("wb") as err:
@@ -105,6 +109,7 @@ async def cluster(llm_url: str, *args: str, workers: int = 2) -> AsyncIterator[C
                 "--workers", str(workers), "--port", "0", "--token", TOKEN,
                 "--llm-base-url", llm_url, "--llm-model", "m", *args,
                 env=clean_env(TALKTERM_ESPEAK_RATE="400"), stderr=err,
+                start_new_session=own_group,
             )  # fmt: skip
             try:
                 ready = await ready_line(proc, timeout=60)

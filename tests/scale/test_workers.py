@@ -276,6 +276,24 @@ async def test_sigterm_on_the_parent_drains_every_worker_and_exits_0(fake_llm: F
         assert c.worker_pid("w1") is None and not c.runtime.exists()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_ctrl_c_to_the_whole_group_drains_too(fake_llm: FakeLLM, sig: signal.Signals) -> None:
+    # What a terminal's Ctrl-C (SIGINT) or systemd's stop (SIGTERM to every process of the
+    # group) does: only the parent may get it, or HAProxy stops at once and drops clients.
+    async with cluster(fake_llm.base_url, own_group=True) as c:
+        client = await open_client(c)
+        fake_llm.enqueue(Reply(chunks=chunk_text(LONG), delay=0.02))
+        await client.ask("long")
+        got = await client.read_until(p.TRANSCRIPT_DELTA)
+        os.killpg(c.proc.pid, sig)  # the parent leads its own group: this test is not in it
+        await client.collect(got)
+        assert got.done["status"] == "completed" and got.text() == LONG
+        assert await asyncio.wait_for(c.proc.wait(), 30) == 0
+        log = c.stderr()
+        assert "Traceback" not in log and "starting it again" not in log, log[-3000:]
+        assert not c.runtime.exists()
+
+
 def command_line(pid: int) -> bytes:
     """What ``ps`` shows of ``pid``: its arguments."""
     return Path(f"/proc/{pid}/cmdline").read_bytes()
