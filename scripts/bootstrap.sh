@@ -28,6 +28,7 @@ TEST_APT_PACKAGES=(
   nginx-light                                      # a real reverse proxy (tests/http)
   openssl                                          # its self-signed certificate (tests/helpers/nginx.py)
   chromium                                         # a hostile web page (tests/server/test_browser_attack.py)
+  iproute2                                         # `ip netns`: machines of their own (tests/scale/test_machines.py; with CI set it fails, never skips)
 )
 BUILD_APT_PACKAGES=(
   cmake g++                # build llama-cpp-python (the local model; the context tests)
