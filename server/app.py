@@ -304,7 +304,7 @@ async def build_services(settings: Settings) -> Services:
         instructions=settings.instructions,
         lookahead=settings.tts.lookahead,
         resume_grace=settings.resume_grace,
-        session_prefix=f"sess_{settings.worker_id}" if settings.worker_id else "sess",
+        worker_id=settings.worker_id,
         replay_bytes=settings.replay_buffer_bytes,
         max_output_tokens=settings.max_output_tokens,
         context_tokens=settings.context_tokens,

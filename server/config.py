@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from server.errors import InsecureBinding
+from server.protocol import WORKER_ID
 
 TTSName = Literal["piper", "espeak", "openai", "none"]
 STTName = Literal["faster-whisper", "openai", "none"]
@@ -314,7 +315,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     """Worker processes; more than 1 runs them on loopback behind HAProxy on host:port
     (docs/scaling.md)."""
-    worker_id: str | None = Field(None, pattern=r"^[a-z0-9]{1,16}$")
+    worker_id: str | None = Field(None, pattern=rf"^{WORKER_ID}$")
     """This process is a worker behind HAProxy: its id goes into every session id (so a
     resume is routed back here) and SIGTERM drains instead of stopping at once."""
     front_host: str | None = None

@@ -171,6 +171,21 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:22]}"
 
 
+WORKER_ID: Final = r"[a-z0-9]{1,16}"
+"""A worker's id behind HAProxy (``--worker-id``): safe inside a session id and a HAProxy rule."""
+
+
+def session_prefix(worker_id: str | None) -> str:
+    """The start of every session id a server issues: ``sess_`` alone, or ``sess_<worker>_``
+    behind HAProxy, which routes a resume by it (the one place this rule is written)."""
+    return f"sess_{worker_id}_" if worker_id else "sess_"
+
+
+def new_session_id(worker_id: str | None) -> str:
+    """A fresh session id that names its worker (see ``session_prefix``)."""
+    return new_id(session_prefix(worker_id).removesuffix("_"))
+
+
 def encode(event: dict[str, Any]) -> str:
     """Serialise one event as compact JSON, adding an ``event_id`` if missing."""
     if "event_id" not in event:

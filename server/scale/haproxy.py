@@ -15,10 +15,11 @@ from importlib import resources
 from pathlib import Path
 
 from server.errors import HAProxyMissing
+from server.protocol import WORKER_ID, session_prefix
 
 BACKEND = "talkterm"
 _TEMPLATE_IN_REPO = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
-_SAFE_ID = re.compile(r"[a-z0-9]{1,16}")
+_SAFE_ID = re.compile(WORKER_ID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +36,6 @@ def template() -> str:
     if _TEMPLATE_IN_REPO.exists():
         return _TEMPLATE_IN_REPO.read_text()
     return resources.files("server.scale").joinpath("haproxy.cfg").read_text()
-
-
-def session_prefix(worker_id: str) -> str:
-    """The start of every session id worker ``worker_id`` issues (what HAProxy matches)."""
-    return f"sess_{worker_id}_"
 
 
 def render(text: str, front: str, backends: Iterable[Backend], runtime: Path) -> str:

@@ -78,8 +78,8 @@ class Services:
     closing: bool = False
     draining: bool = False
     """SIGTERM on a worker: no new sessions nor HTTP answers (server/scale/drain.py)."""
-    session_prefix: str = "sess"
-    """Start of session ids; a worker's holds its id, by which HAProxy routes a resume."""
+    worker_id: str | None = None
+    """A worker's id behind HAProxy: in its session ids, by which a resume is routed back."""
     sessions: dict[str, Session] = field(default_factory=dict)
     http_answers: int = 0
     """HTTP Chat Completions answers in progress (they count against the session limit)."""
@@ -110,7 +110,7 @@ class Session(ItemHandlers, Listening):
     """One conversation; outlives its connection by the resume grace period."""
 
     def __init__(self, services: Services) -> None:
-        self.id = p.new_id(services.session_prefix)
+        self.id = p.new_session_id(services.worker_id)
         self.services = services
         self.config = SessionConfig(
             instructions=services.instructions,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from server import protocol as p
 from server.scale import haproxy
 from tests.scale.test_workers import pytestmark as _needs_haproxy
 
@@ -23,6 +24,7 @@ async def test_the_template_as_shipped_is_valid(tmp_path: Path) -> None:
     )
     assert "server m1 10.0.0.11:8765" in text
     assert "use-server m1 if { urlp(talkterm_session) -m beg sess_m1_ }" in text
+    assert p.new_session_id("m1").startswith("sess_m1_")  # what m1 issues is what is matched
     config = tmp_path / "haproxy.cfg"
     config.write_text(text)
     await haproxy.check(config)
