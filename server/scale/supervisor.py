@@ -65,12 +65,20 @@ class Supervisor:
         self.front_port = settings.port or _free_port(settings.host)
         self.stopping = False
         self._watchers: list[asyncio.Task[None]] = []
+        self._outputs: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start every worker, then HAProxy in front of them."""
         haproxy.binary()  # HAProxyMissing before any worker starts
         _raise_fd_limit()  # inherited: HAProxy sizes its maxconn by it, workers hold sockets
-        await asyncio.gather(*(self._start_worker(w) for w in self.workers))
+        try:
+            # A TaskGroup: when one worker fails to start, the others' starts are cancelled
+            # (and each cancelled start kills its process), so none is left running.
+            async with asyncio.TaskGroup() as group:
+                for worker in self.workers:
+                    group.create_task(self._start_worker(worker))
+        except BaseExceptionGroup as failed:
+            raise _first(failed) from None
         backends = [haproxy.Backend(w.name, "127.0.0.1", w.port) for w in self.workers]
         front = haproxy.front_address(self.settings.host, self.front_port)
         self.config.write_text(haproxy.render(haproxy.template(), front, backends, self.runtime))
@@ -135,20 +143,17 @@ class Supervisor:
         worker.proc = proc
         assert proc.stdout is not None
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
-        except TimeoutError:
-            proc.kill()
-            raise WorkerFailed(
-                f"worker {worker.name} was not ready within {READY_TIMEOUT_S:g} s"
-            ) from None
-        if not line:
-            code = await proc.wait()
-            raise WorkerFailed(
-                f"worker {worker.name} exited ({code}) before it was ready; its log is above"
-            )
-        worker.ready = json.loads(line)
-        worker.port = int(urlsplit(worker.ready["listening"]).port or 0)
+            worker.ready, worker.port = await _read_ready(worker.name, proc)
+        except BaseException:  # a failure, or start() cancelling it: no process left behind
+            if proc.returncode is None:
+                proc.kill()
+                await asyncio.shield(proc.wait())
+            raise
         log.info("worker %s (pid %d) on 127.0.0.1:%d", worker.name, proc.pid, worker.port)
+        # Read on: a worker that fills its stdout pipe (64 KiB) would block for ever.
+        task = asyncio.create_task(_forward(worker.name, proc.stdout), name=f"{worker.name} out")
+        self._outputs.add(task)
+        task.add_done_callback(self._outputs.discard)
 
     async def _mark_down(self, worker: Child) -> None:
         """Tell HAProxy at once (its checks would take a second or more): its connections
@@ -190,6 +195,49 @@ class Supervisor:
                     await self._start_worker(child)
             except (OSError, WorkerFailed) as exc:
                 log.warning("%s did not start again: %s", child.name, exc)
+
+
+async def _read_ready(name: str, proc: asyncio.subprocess.Process) -> tuple[dict[str, Any], int]:
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
+    except TimeoutError:
+        raise WorkerFailed(f"worker {name} was not ready within {READY_TIMEOUT_S:g} s") from None
+    if not line:
+        code = await proc.wait()
+        raise WorkerFailed(f"worker {name} exited ({code}) before it was ready; its log is above")
+    return parse_ready(name, line)
+
+
+def parse_ready(name: str, line: bytes) -> tuple[dict[str, Any], int]:
+    """A worker's ready line and the port it says it listens on; WorkerFailed in plain words
+    when its first line is anything else."""
+    try:
+        ready = json.loads(line)
+        port = urlsplit(ready["listening"]).port
+    except (ValueError, KeyError, TypeError, AttributeError):
+        port = None
+    if not port:
+        shown = line[:200].decode(errors="replace").strip()
+        raise WorkerFailed(f"worker {name} printed {shown!r} instead of its ready line")
+    return ready, port
+
+
+async def _forward(name: str, stdout: asyncio.StreamReader) -> None:
+    """A ready worker's later stdout, into our log, until it exits."""
+    # read(), not readline(): a line longer than the reader's limit must not stop the reading.
+    while chunk := await stdout.read(1 << 16):
+        log.info("%s stdout: %s", name, chunk.decode(errors="replace").rstrip())
+
+
+def _first(failed: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error that stopped a TaskGroup (the others are the cancellations it caused)."""
+    for exc in failed.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return failed
 
 
 def die_with_parent() -> None:
