@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from pydantic import SecretStr, ValidationError
 
 from server.config import Settings, STTName, TTSName, check_binding
-from server.errors import HAProxyMissing, InsecureBinding, WorkerFailed
+from server.errors import HAProxyMissing, HAProxyRefused, InsecureBinding, WorkerFailed
 from server.http.refusal_log import BoundedRefusals
 from server.listen.languages import language_problem
 from server.log_scrub import SecretScrubber
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(supervisor.serve(settings, given, token))
         else:
             asyncio.run(_serve(settings, token))
-    except (InsecureBinding, HAProxyMissing, WorkerFailed) as exc:
+    except (InsecureBinding, HAProxyMissing, HAProxyRefused, WorkerFailed) as exc:
         print(f"talkterm-server: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -5,6 +5,7 @@
     ├── ResumeRefused             a resume the server can no longer honour (code per case)
     ├── InsecureBinding           listening off loopback without a token (refused at start)
     ├── HAProxyMissing            --workers without HAProxy installed (refused at start)
+    ├── HAProxyRefused            its configuration could not be made or HAProxy refused it
     ├── WorkerFailed              a --workers worker that never became ready (refused at start)
     ├── SessionLimit              the server is full (a connection that raced the handshake check)
     ├── HTTPError                 an HTTP endpoint's error answer (server/http/errors.py)
@@ -60,6 +61,12 @@ class HAProxyMissing(TalktermError):
     """``--workers`` needs HAProxy in front of the workers, and it is not installed."""
 
     code = "haproxy_missing"
+
+
+class HAProxyRefused(TalktermError):
+    """``--workers``: the HAProxy configuration could not be rendered, or HAProxy refused it."""
+
+    code = "haproxy_refused"
 
 
 class WorkerFailed(TalktermError):

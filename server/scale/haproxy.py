@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from server.errors import HAProxyMissing
+from server.errors import HAProxyMissing, HAProxyRefused
 from server.protocol import WORKER_ID, session_prefix
 
 BACKEND = "talkterm"
@@ -44,7 +44,7 @@ def render(text: str, front: str, backends: Iterable[Backend], runtime: Path) ->
     servers: list[str] = []
     for b in backends:
         if not _SAFE_ID.fullmatch(b.id):
-            raise ValueError(f"worker id {b.id!r} is not 1-16 lower-case letters or digits")
+            raise HAProxyRefused(f"worker id {b.id!r} is not 1-16 lower-case letters or digits")
         lines.append(
             f"use-server {b.id} if {{ urlp(talkterm_session) -m beg {session_prefix(b.id)} }}"
         )
@@ -69,7 +69,7 @@ def _fill(text: str, block: str, body: list[str]) -> str:
     )
     match = pattern.search(text)
     if match is None:
-        raise ValueError(f"the HAProxy template has no '# >>> {block}' block")
+        raise HAProxyRefused(f"the HAProxy template has no '# >>> {block}' block")
     indent = match["indent"]
     filled = "".join(f"{indent}{line}\n" for line in body)
     return text[: match.start()] + filled + text[match.end() :]
@@ -89,7 +89,7 @@ def binary() -> str:
 
 
 async def check(config: Path) -> None:
-    """Let HAProxy validate ``config``; ValueError with its words when it refuses."""
+    """Let HAProxy validate ``config``; HAProxyRefused with its words when it refuses."""
     proc = await asyncio.create_subprocess_exec(
         binary(),
         "-c",
@@ -100,7 +100,7 @@ async def check(config: Path) -> None:
     )
     out, _ = await proc.communicate()
     if proc.returncode != 0:
-        raise ValueError(f"HAProxy refused its configuration: {out.decode()[-2000:]}")
+        raise HAProxyRefused(f"HAProxy refused its configuration: {out.decode()[-2000:]}")
 
 
 async def start(

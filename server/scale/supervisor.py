@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -112,9 +113,8 @@ class Supervisor:
         await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(self._drain(w) for w in self.workers))
         await _terminate(self.balancer, KILL_MARGIN_S)
-        for path in (self.runtime, self.config):
-            path.unlink(missing_ok=True)
-        self.runtime_dir.rmdir()
+        # Whatever HAProxy left there (its socket, a stale one after a kill) goes with it.
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     async def _drain(self, worker: Child) -> None:
         await _terminate(worker, self.settings.drain_grace + KILL_MARGIN_S)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from server import protocol as p
+from server.errors import HAProxyRefused
 from server.scale import haproxy
 from tests.scale.test_workers import pytestmark as _needs_haproxy
 
@@ -42,7 +43,7 @@ def test_rendering_replaces_only_the_marked_blocks(tmp_path: Path) -> None:
 
 
 def test_a_worker_id_that_would_break_the_rule_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="worker id"):
+    with pytest.raises(HAProxyRefused, match="worker id"):
         haproxy.render(
             haproxy.template(),
             "127.0.0.1:1",
