@@ -240,14 +240,24 @@ def _first(failed: BaseExceptionGroup[BaseException]) -> BaseException:
     return failed
 
 
+def _find_prctl() -> Any:
+    # Looked up here, in the parent, once: between fork and exec (where die_with_parent runs)
+    # loading a library or taking its locks may deadlock when other threads held them.
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _find_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def die_with_parent() -> None:
     """In a child before exec: SIGTERM when the parent dies, even by SIGKILL, so no worker
     or HAProxy outlives its supervisor (Linux prctl PR_SET_PDEATHSIG; elsewhere nothing)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def _raise_fd_limit() -> None:
