@@ -4,7 +4,7 @@ streams to one upstream needs.
 httpcore runs a pass over every connection of its pool each time a request starts or ends
 (``AsyncConnectionPool._assign_requests_to_connections``), so with one pool of ~2,000
 connections that pass took 31 % of the server's samples at 1,000 speaking sessions
-(docs/reliability.md). Shards of ``SHARD_SIZE`` connections make each pass that much
+(docs/reliability.md). Shards of at most ``SHARD_SIZE`` connections make each pass that much
 shorter; a stream goes to the shard with the fewest streams, so the shards fill evenly and
 the total stays ``max_connections``.
 """
@@ -29,19 +29,32 @@ Make = Callable[[httpx.Limits, ssl.SSLContext], httpx.AsyncClient]
 """Builds one shard's client from its limits and the TLS context all shards share."""
 
 
+def shard_sizes(max_connections: int) -> list[int]:
+    """Pools of at most ``SHARD_SIZE`` whose sizes add up to exactly ``max_connections``
+    (1,000 → 16 pools of 62 or 63), as even as they can be."""
+    total = max(1, max_connections)
+    count = math.ceil(total / SHARD_SIZE)
+    size, extra = divmod(total, count)
+    return [size + 1] * extra + [size] * (count - extra)
+
+
 class PoolShards:
-    """``max_connections`` to one upstream as pools of ``SHARD_SIZE``, made as needed."""
+    """``max_connections`` to one upstream as pools of up to ``SHARD_SIZE``, made as needed."""
 
     def __init__(self, make: Make, max_connections: int) -> None:
         self._make = make
         # One TLS context for all: building one reads the CA bundle, 20 ms of the event
         # loop's time each (4 % of the 1,000-session profile when every shard made its own).
         self._tls: ssl.SSLContext | None = None
-        count = max(1, math.ceil(max_connections / SHARD_SIZE))
-        size = min(SHARD_SIZE, max_connections)
-        self._limits = httpx.Limits(
-            max_connections=size, max_keepalive_connections=max(1, min(size, KEEPALIVE // count))
-        )
+        self.sizes = shard_sizes(max_connections)
+        count = len(self.sizes)
+        self._limits = [
+            httpx.Limits(
+                max_connections=size,
+                max_keepalive_connections=max(1, min(size, KEEPALIVE // count)),
+            )
+            for size in self.sizes
+        ]
         self._clients: list[httpx.AsyncClient | None] = [None] * count
         self._streams = [0] * count
 
@@ -72,5 +85,5 @@ class PoolShards:
         if client is None:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()
-            client = self._clients[index] = self._make(self._limits, self._tls)
+            client = self._clients[index] = self._make(self._limits[index], self._tls)
         return client

@@ -61,3 +61,26 @@ async def test_streams_fill_small_pools_evenly_and_the_total_is_the_limit(
     release.set()
     assert all(size > 0 for size in await asyncio.gather(*tasks))
     await pools.aclose()
+
+
+@pytest.mark.parametrize("limit", [1, 2, 63, 64, 65, 100, 1000, 2000, 2049])
+def test_the_pools_add_up_to_max_connections_exactly(limit: int) -> None:
+    # 1,000 must stay 1,000 connections to the upstream (not 16 pools of 64 = 1,024).
+    sizes = upstream_pool.shard_sizes(limit)
+    assert sum(sizes) == limit and max(sizes) <= upstream_pool.SHARD_SIZE
+    assert max(sizes) - min(sizes) <= 1  # even, so the least-busy choice fills them alike
+
+
+async def test_each_pool_is_made_with_its_own_share() -> None:
+    made: list[int] = []
+
+    def make(limits: httpx.Limits, tls: ssl.SSLContext) -> httpx.AsyncClient:
+        assert limits.max_connections is not None
+        made.append(limits.max_connections)
+        return httpx.AsyncClient(limits=limits, verify=tls)
+
+    pools = PoolShards(make, max_connections=100)
+    for index in range(2):
+        pools._client(index)
+    assert made == [50, 50]
+    await pools.aclose()
