@@ -30,6 +30,10 @@ SAMPLES = {
         "cmn=yue,ru=ru",
         lambda s: ",".join(f"{k}={v}" for k, v in s.tts.language_voices.items()),
     ),
+    "--workers": ("2", lambda s: str(s.workers)),
+    "--worker-id": ("w7", lambda s: s.worker_id),
+    "--front-host": ("talk.example", lambda s: s.front_host),
+    "--drain-grace": ("12.5", lambda s: str(s.drain_grace)),
 }
 
 
