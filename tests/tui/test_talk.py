@@ -186,3 +186,15 @@ async def test_echo_cancellation_without_its_package_is_one_plain_line(
         await wait_for(pilot, lambda: notices.saying("needs the livekit package"))
         assert notices.saying("install the echo extra")
         assert app.echo is None and not app.barge_in
+        # A whole turn and its answer: the microphone stays closed while it plays (nothing
+        # would cancel the echo), hands-free opens it after, and the warning is not repeated.
+        app.post_message(Connection.InputCommitted("item_u1"))
+        app.post_message(Connection.Heard("item_u1", "Hello."))
+        await wait_for(pilot, lambda: app.state == "streaming", what="answering")
+        app.post_message(Connection.ResponseStarted("resp_1"))
+        app.post_message(Connection.TextArrived("resp_1", "Hi there."))
+        await stays(pilot, lambda: mic.opened == 1 and not mic.is_open, 0.5)
+        app.post_message(Connection.ResponseFinished("resp_1", "completed"))
+        await wait_for(pilot, lambda: app.state == "listening", what="listening again")
+        assert mic.opened == 2
+        await stays(pilot, lambda: len([m for m in notices.messages if "livekit" in m]) == 1, 0.3)

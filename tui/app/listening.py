@@ -81,6 +81,8 @@ class Listening(StatusAccess):
         self.echo: EchoCanceller | None = None
         """WebRTC's echo canceller, made the first time the microphone opens with it on."""
         self._echo_on = False  # the open microphone's audio goes through it
+        self._echo_missing: str | None = None
+        """Why the canceller could not be made (its package missing): said once, not retried."""
 
     # -- the key ------------------------------------------------------------------------
 
@@ -121,7 +123,10 @@ class Listening(StatusAccess):
 
     @property
     def _barge_in_wanted(self) -> bool:
-        return self.settings.hands_free and self.preferences.echo and not self.push_to_talk
+        # Not without a canceller: a microphone opened over an answer would only be closed.
+        can_cancel = self.echo is not None or self._echo_missing is None  # made, or not tried
+        wanted = self.settings.hands_free and self.preferences.echo and not self.push_to_talk
+        return wanted and can_cancel
 
     @property
     def barge_in(self) -> bool:
@@ -136,10 +141,11 @@ class Listening(StatusAccess):
 
             device = self.settings.mic_device
             mic = Microphone(int(device) if device and device.isdigit() else device)
-        if self.preferences.echo and self.echo is None:
+        if self.preferences.echo and self.echo is None and self._echo_missing is None:
             try:  # livekit loads here, off the UI thread, only when wanted
                 self.echo = EchoCanceller()
             except AudioUnavailable as exc:
+                self._echo_missing = str(exc)  # once per run: it will not appear meanwhile
                 self.call_from_thread(self._no_echo, str(exc))
         try:
             mic.open()
