@@ -166,6 +166,10 @@ class Listening(StatusAccess):
         self.notify(f"{reason} Typing still works.", title="Talk", severity="warning", timeout=6)
 
     def _listening(self, mic: MicrophoneLike) -> None:
+        if self._mic_open:  # two opens overlapped (hands-free's, and one over a typed question)
+            if mic is not self.mic:
+                mic.close()
+            return
         echo = self.echo if self.preferences.echo else None
         self._echo_on = tap_player(self.sound.player, echo) and echo is not None
         if self.state != ResponseState.IDLE and not self.barge_in:  # an answer started
