@@ -26,7 +26,6 @@ The token is a ``SecretStr``: a stray repr or log line prints ``**********``.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +39,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from tui.tls import client_context
 
 APP_NAME = "talkterm"
 # Set by load_settings(config_file=...) for the duration of one load; a
@@ -133,11 +134,7 @@ class Settings(BaseSettings):
     def _readable_ca(cls, value: Path | None) -> Path | None:
         if value is not None:
             value = value.expanduser()
-            try:  # a missing or broken file is refused at start, in words
-                ssl.create_default_context().load_verify_locations(cafile=str(value))
-            except (OSError, ssl.SSLError) as exc:
-                reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-                raise ValueError(f"cannot use {value} as a CA file: {reason}") from None
+            client_context(value)  # a missing or broken file is refused at start, in words
         return value
 
     @property

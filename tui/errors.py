@@ -4,6 +4,7 @@
     ├── NotConnected          an event was sent while the link is down
     ├── UpgradeRefused        the WebSocket handshake got a non-101 answer (HTTP fallback)
     ├── HTTPStatusError       the HTTP link's request got a status other than 200 (http_stream)
+    ├── NotAServer            a 200 whose body is not a talkterm/OpenAI answer (also an OSError)
     ├── CompanionError        the companion server could not be started
     ├── AudioUnavailable      no output device, or PortAudio is missing
     ├── StoreError            the chat store could not be opened, read or written (store/db)
@@ -27,6 +28,16 @@ class TalktermAppError(Exception):
 
 class NotConnected(TalktermAppError):
     """An event was sent while there is no open connection."""
+
+
+class NotAServer(TalktermAppError, OSError):
+    """The server answered 200, but not as a talkterm/OpenAI server (an HTML page, odd JSON).
+
+    An ``OSError`` too, so what retries an unreachable server retries this one.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"the server at {url} did not answer as a talkterm/OpenAI server")
 
 
 class UpgradeRefused(TalktermAppError):

@@ -10,7 +10,7 @@ import pytest
 
 from server import protocol as p
 from tests.helpers.waiting import wait_for
-from tui.link.fallback import http_base
+from tui.link.fallback import HttpOnlyLink, http_base
 from tui.link.http import HttpLink
 from tui.link.http_stream import MAX_LINE, sse_data
 from tui.link.websocket import Connection
@@ -82,3 +82,34 @@ def test_the_http_base_keeps_a_proxy_path_prefix() -> None:
     assert http_base("ws://127.0.0.1:8765/v1/realtime") == "http://127.0.0.1:8765"
     assert http_base("wss://example.org/talk/v1/realtime?x=1") == "https://example.org/talk"
     assert http_base("ws://host:1") == "http://host:1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<!doctype html><html><body>Welcome to nginx!</body></html>", b'{"data":[{}]}', b"[1, 2]"],
+    ids=["html", "entry-without-id", "a-list"],
+)
+async def test_a_200_that_is_not_a_model_list_is_a_lost_link_that_retries(body: bytes) -> None:
+    asked: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append((await reader.readuntil(b"\r\n\r\n")).decode().split(" ")[1])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    posted: list[Any] = []
+    runner = asyncio.create_task(HttpOnlyLink(url, None, posted.append).run())
+    try:
+        await wait_for(None, lambda: len(asked) >= 2, what="a second try")
+        lost = [m for m in posted if isinstance(m, Connection.Lost)]
+        assert lost[0].reason == f"the server at {url} did not answer as a talkterm/OpenAI server"
+        assert not any(isinstance(m, Connection.Connected) for m in posted)
+        assert asked[:2] == ["/v1/models", "/v1/models"]
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        server.close()

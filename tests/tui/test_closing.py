@@ -1,4 +1,4 @@
-"""Link events that arrive while the app closes (its status line already gone) crash nothing."""
+"""Link events that come while the app closes (status line and transcript gone) crash nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from tests.helpers.tui_app import ask, scripted_app
 from tests.helpers.waiting import wait_for
 from tui.link.websocket import Connection
 from tui.widgets.status_line import StatusLine
+from tui.widgets.transcript import TranscriptView
 
 
 async def test_answer_and_link_events_after_the_status_line_is_gone() -> None:
@@ -25,4 +26,11 @@ async def test_answer_and_link_events_after_the_status_line_is_gone() -> None:
         app.post_message(Connection.ResponseFinished("resp_1", "completed"))
         app.post_message(Connection.Lost("the server went away", 1.0))
         await wait_for(pilot, lambda: app.answer is None, what="the answer ended")
-        assert app.is_running and app.link_state != "connected"
+        await app.query_one(TranscriptView).remove()
+        # A link that comes back (or a spoken turn the server took) as the app closes.
+        app.post_message(Connection.Connected("ws://127.0.0.1:1/v1/realtime"))
+        app.post_message(Connection.SessionStarted("fake-llm", "espeak-ng", demo=True))
+        app.post_message(Connection.InputCommitted("item_1"))
+        await wait_for(pilot, lambda: app.link_state == "connected", what="reconnected")
+        await wait_for(pilot, lambda: app._committed == "item_1", what="the turn taken")
+        assert app.is_running

@@ -27,6 +27,7 @@ from tui.languages import LanguageVoices, read_languages
 from tui.link.server_events import translate
 from tui.link.websocket import Connection
 from tui.preferences import Preferences
+from tui.screens.language_voices import LanguageVoicesField
 from tui.screens.settings import Chosen, SettingsScreen
 
 OFFERED = {
@@ -123,12 +124,14 @@ async def choose(app: Any, pilot: Any, language: str, voice: str | None) -> None
     await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the screen")
     page = app.screen
     page.query_one("#language", Select).value = language
-    await pilot.pause()
+    voices = page.query_one(LanguageVoicesField)
+    await wait_for(pilot, lambda: voices.showing == language, what="the language's voices")
     field = page.query_one("#language-voice", Select)
     if voice is None:
         field.clear()
     else:
         field.value = voice
+    await wait_for(pilot, lambda: voices.chosen.get(language) == voice, what="the voice taken")
     await pilot.press("ctrl+s")
     await wait_for(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="saved")
 
@@ -140,7 +143,7 @@ async def test_the_choice_is_saved_sent_and_taken_back() -> None:
         assert isinstance(link, ScriptedLink)
         await wait_for(pilot, lambda: link.connected, what="connected")
         app.post_message(Connection.SessionUpdated(None, None, LANGUAGES))
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.preferences.languages, what="the languages offered")
         await choose(app, pilot, "cmn", "yue")
         await wait_for(pilot, lambda: language_updates(link), what="a session.update")
         saved = tomllib.loads(config_path().read_text())["preferences"]
@@ -205,7 +208,7 @@ async def test_the_palette_opens_the_screen_on_the_voice_per_language() -> None:
     async with app.run_test(size=(100, 50)) as pilot:
         await wait_for(pilot, lambda: app.link.connected, what="connected")
         app.post_message(Connection.SessionUpdated(None, None, LANGUAGES))
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.preferences.languages, what="the languages offered")
         await pilot.press("ctrl+p", *"voice per language")
         await wait_for(
             pilot,

@@ -13,7 +13,7 @@ from textual.widgets import Input, Select, Static, Switch, TextArea
 from server import protocol as p
 from tests.helpers.tui_app import ScriptedLink, highlighted_command, scripted_app
 from tests.helpers.waiting import wait_for
-from tui.app.config_file import replace_table
+from tui.app.config_file import replace_table, write_table
 from tui.config import config_path
 from tui.link.server_events import translate
 from tui.link.websocket import Connection
@@ -200,3 +200,17 @@ async def test_echo_cancellation_is_switched_on_saved_and_kept() -> None:
     again = scripted_app()
     async with again.run_test(size=(100, 40)):
         assert again.preferences.echo is True
+
+
+async def test_a_saved_echo_choice_stays_saved_when_the_flag_says_the_same() -> None:
+    write_table(config_path(), "preferences", {"echo_cancellation": True})
+    app = scripted_app(echo_cancellation=True)  # the flag agrees with what was saved
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the screen")
+        await pilot.press("ctrl+s")  # saved again, the switch untouched
+        await wait_for(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="saved")
+    assert tomllib.loads(config_path().read_text())["preferences"] == {"echo_cancellation": True}
+    later = scripted_app()  # a run without the flag still finds the choice
+    async with later.run_test(size=(100, 40)):
+        assert later.preferences.echo is True

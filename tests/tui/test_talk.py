@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -159,6 +160,42 @@ async def test_f4_during_an_answer_stops_it_then_listens() -> None:
         assert mic.is_open
 
 
+class GatedMic(FakeMic):
+    """A microphone whose opens wait for the test (a slow device)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.opening = threading.Event(), 0
+
+    def open(self) -> None:
+        self.opening += 1
+        self.gate.wait(10)
+        super().open()
+
+
+async def test_two_overlapping_opens_listen_once() -> None:
+    """Hands-free's open after an answer and another (over a typed question) at once."""
+    mic = GatedMic()
+    app = talking_app(mic)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await wait_for(pilot, lambda: app.link_state == "connected" and app.can_listen)
+        link = link_of(app)
+        app.listen()
+        await wait_for(pilot, lambda: mic.opening == 1, what="the first open under way")
+        app.listen()  # before the first open is through: a second worker opens too
+        await wait_for(pilot, lambda: mic.opening == 2, what="the second open under way")
+        mic.gate.set()
+        await wait_for(pilot, lambda: mic.opened == 2 and app.state == "listening")
+        told = lambda: [e for e in link.sent if "input" in e.get("session", {}).get("audio", {})]  # noqa: E731
+        # Still recording (the second open closes nothing), and the server told once.
+        await stays(pilot, lambda: mic.is_open and len(told()) == 1, 0.3)
+        mic.say(SPEECH)
+        await wait_for(pilot, lambda: SPEECH in appended(link), what="the voice sent")
+        assert appended(link).count(SPEECH) == 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.state == "idle" and not mic.is_open, what="closed")
+
+
 async def test_hands_free_listens_again_after_each_answer() -> None:
     mic = FakeMic()
     app = talking_app(mic, hands_free=True, text_only=True)
@@ -186,3 +223,15 @@ async def test_echo_cancellation_without_its_package_is_one_plain_line(
         await wait_for(pilot, lambda: notices.saying("needs the livekit package"))
         assert notices.saying("install the echo extra")
         assert app.echo is None and not app.barge_in
+        # A whole turn and its answer: the microphone stays closed while it plays (nothing
+        # would cancel the echo), hands-free opens it after, and the warning is not repeated.
+        app.post_message(Connection.InputCommitted("item_u1"))
+        app.post_message(Connection.Heard("item_u1", "Hello."))
+        await wait_for(pilot, lambda: app.state == "streaming", what="answering")
+        app.post_message(Connection.ResponseStarted("resp_1"))
+        app.post_message(Connection.TextArrived("resp_1", "Hi there."))
+        await stays(pilot, lambda: mic.opened == 1 and not mic.is_open, 0.5)
+        app.post_message(Connection.ResponseFinished("resp_1", "completed"))
+        await wait_for(pilot, lambda: app.state == "listening", what="listening again")
+        assert mic.opened == 2
+        await stays(pilot, lambda: len([m for m in notices.messages if "livekit" in m]) == 1, 0.3)

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.app import App
-
 from tui.app.answer import Answer, Ending
 from tui.app.chat_log import ChatLog, model_name, records_of
 from tui.app.settings_keeper import SettingsKeeper
+from tui.app.status_access import StatusAccess
 from tui.heard import heard_prefix
 from tui.link import Link
 from tui.preferences import Preferences
 from tui.screens.conversations import ConversationsScreen
 from tui.store import StoreError
-from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView, TurnRecord
 
 
-class ChatActions(App[None]):
+class ChatActions(StatusAccess):
     """Conversations that last: what the app does with the chat store."""
 
     chats: ChatLog
@@ -123,17 +121,12 @@ class ChatActions(App[None]):
         self.chats.keep_settings(chosen.to_dict())
 
     def _model(self) -> str | None:
-        status = self._status()
-        return model_name(status.llm) if status is not None else None
+        return model_name(self.status.llm)
 
     def _voice_name(self, spoken: bool) -> str | None:
-        status = self._status()
-        return (status.tts or None) if spoken and status is not None else None
-
-    def _status(self) -> StatusLine | None:
         # An answer can end while the app is closing, after its widgets are gone: the turn
-        # is still recorded, only without the labels.
-        return next(iter(self.query(StatusLine)), None)
+        # is still recorded, only without the labels (the detached status line has none).
+        return (self.status.tts or None) if spoken else None
 
     def on_chat_log_failed(self, message: ChatLog.Failed) -> None:
         """Say once that conversations are not being saved."""

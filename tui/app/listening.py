@@ -20,10 +20,10 @@ import time
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.app import App
 from textual.reactive import reactive
 from textual.timer import Timer
 
+from tui.app.status_access import StatusAccess
 from tui.audio import MicrophoneLike
 from tui.audio.echo import EchoCanceller, tap_player
 from tui.audio.mic import level, meter
@@ -35,7 +35,6 @@ from tui.link.events import input_audio, input_clear, input_commit, listening
 from tui.link.websocket import Connection
 from tui.states import ResponseState
 from tui.widgets.prompt_box import PromptBox
-from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import TranscriptView, UserTurn
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ _METER_BARS = 8
 NOT_HEARD = "🎤 (didn't catch that)"
 
 
-class Listening(App[None]):
+class Listening(StatusAccess):
     """The talk key, the microphone while listening, and the turns the server heard."""
 
     can_listen: reactive[bool] = reactive(False, bindings=True)
@@ -82,6 +81,8 @@ class Listening(App[None]):
         self.echo: EchoCanceller | None = None
         """WebRTC's echo canceller, made the first time the microphone opens with it on."""
         self._echo_on = False  # the open microphone's audio goes through it
+        self._echo_missing: str | None = None
+        """Why the canceller could not be made (its package missing): said once, not retried."""
 
     # -- the key ------------------------------------------------------------------------
 
@@ -122,7 +123,10 @@ class Listening(App[None]):
 
     @property
     def _barge_in_wanted(self) -> bool:
-        return self.settings.hands_free and self.preferences.echo and not self.push_to_talk
+        # Not without a canceller: a microphone opened over an answer would only be closed.
+        can_cancel = self.echo is not None or self._echo_missing is None  # made, or not tried
+        wanted = self.settings.hands_free and self.preferences.echo and not self.push_to_talk
+        return wanted and can_cancel
 
     @property
     def barge_in(self) -> bool:
@@ -137,10 +141,11 @@ class Listening(App[None]):
 
             device = self.settings.mic_device
             mic = Microphone(int(device) if device and device.isdigit() else device)
-        if self.preferences.echo and self.echo is None:
+        if self.preferences.echo and self.echo is None and self._echo_missing is None:
             try:  # livekit loads here, off the UI thread, only when wanted
                 self.echo = EchoCanceller()
             except AudioUnavailable as exc:
+                self._echo_missing = str(exc)  # once per run: it will not appear meanwhile
                 self.call_from_thread(self._no_echo, str(exc))
         try:
             mic.open()
@@ -161,6 +166,10 @@ class Listening(App[None]):
         self.notify(f"{reason} Typing still works.", title="Talk", severity="warning", timeout=6)
 
     def _listening(self, mic: MicrophoneLike) -> None:
+        if self._mic_open:  # two opens overlapped (hands-free's, and one over a typed question)
+            if mic is not self.mic:
+                mic.close()
+            return
         echo = self.echo if self.preferences.echo else None
         self._echo_on = tap_player(self.sound.player, echo) and echo is not None
         if self.state != ResponseState.IDLE and not self.barge_in:  # an answer started
@@ -205,9 +214,8 @@ class Listening(App[None]):
         self._recorded += len(raw)
         self._levels = [*self._levels, loudness][-_METER_BARS:]
         seconds = time.monotonic() - self._listen_started
-        for status in self.query(StatusLine):  # none once the app is closing
-            clock = f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-            status.listening = f"🎤 {clock} {meter(self._levels)}"
+        clock = f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+        self.status.listening = f"🎤 {clock} {meter(self._levels)}"
         # Only audio counts: a source that delivers nothing yet (a sound server still
         # waking up) is not a muted one.
         if self._recorded >= MUTED_AFTER_S * _BYTES_PER_S and self._loudest == 0.0:
@@ -243,8 +251,7 @@ class Listening(App[None]):
         if self._mic_open and self.mic is not None:
             self.mic.close()
         self._mic_open = self._echo_on = False
-        for status in self.query(StatusLine):  # none once the app is closing
-            status.listening = ""
+        self.status.listening = ""
         self._prompt_as_usual()
 
     def _prompt_as_usual(self) -> None:
@@ -259,8 +266,7 @@ class Listening(App[None]):
 
     async def on_connection_speech_started(self, message: Connection.SpeechStarted) -> None:
         """The server hears speech: say so while the meter moves; over an answer, stop it."""
-        for status in self.query(StatusLine):
-            status.heard_speech = True
+        self.status.heard_speech = True
         if self.barge_in and self.state in (ResponseState.STREAMING, ResponseState.PAUSED):
             self._listen_next = True  # the turn goes on; once stopped, show it listening
             await self.stop_answer()
@@ -272,10 +278,10 @@ class Listening(App[None]):
             self._prompt_as_usual()
         else:
             self._close_mic()
-        for status in self.query(StatusLine):
-            status.heard_speech = False
-        self._committed = message.item_id
-        self._heard_turn = await self.query_one(TranscriptView).add_user("🎤 …")
+        self.status.heard_speech = False
+        self._committed, self._heard_turn = message.item_id, None
+        for transcript in self.query(TranscriptView):  # none once the app is closing
+            self._heard_turn = await transcript.add_user("🎤 …")
         if self.state == ResponseState.LISTENING:
             self.state = ResponseState.IDLE
 

@@ -7,18 +7,17 @@ server is told the resulting mode whenever either changes.
 from __future__ import annotations
 
 from textual import on, work
-from textual.app import App
 from textual.reactive import reactive
 
+from tui.app.status_access import StatusAccess
 from tui.audio.feed import AudioFeed, open_player
 from tui.audio.playback import Playback
 from tui.config import Settings
 from tui.link import Link, send_all
 from tui.link.events import session_update
-from tui.widgets.status_line import StatusLine
 
 
-class OutputMode(App[None]):
+class OutputMode(StatusAccess):
     """Whether answers are spoken, and the device that speaks them."""
 
     voice: reactive[bool] = reactive(True, bindings=True)
@@ -42,7 +41,7 @@ class OutputMode(App[None]):
 
     def update_session(self) -> None:
         """Show the mode, and ask the server for it (and for audio as binary frames)."""
-        self.query_one(StatusLine).mode = "voice" if self.spoken else "text"
+        self.status.mode = "voice" if self.spoken else "text"
         if self.link.connected:
             send_all(self.link, [session_update(self.spoken)])
 
@@ -59,7 +58,7 @@ class OutputMode(App[None]):
             self.sound.player = message.player
         self.audio_ok = isinstance(message, AudioFeed.Opened)
         note = "" if self.audio_ok else "no audio device — text only"
-        self.query_one(StatusLine).audio_note = note
+        self.status.audio_note = note
         self.update_session()
 
     def on_audio_feed_failed(self, message: AudioFeed.Failed) -> None:

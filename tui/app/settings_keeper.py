@@ -41,6 +41,9 @@ class SettingsKeeper:
         self.theme: str | None = stored.pop("theme", None)
         saved_echo = stored.pop(ECHO, None)
         self._echo_setting = echo
+        # A stored choice stays stored, even when the flag or env now says the same: it is
+        # the choice a later run without the flag must find.
+        self._echo_kept = isinstance(saved_echo, bool)
         self.echo = saved_echo if isinstance(saved_echo, bool) else echo
         """Whether echo cancellation is on (the screen's saved choice, else the setting)."""
         try:
@@ -112,6 +115,7 @@ class SettingsKeeper:
             return
         before = set(self.current.language_voices or {})
         self.current = self.saved = chosen.preferences
+        self._echo_kept = self._echo_kept or chosen.echo != self.echo
         self.echo = chosen.echo
         self.app.theme = chosen.theme  # saved by _keep_theme
         self._write()
@@ -133,7 +137,7 @@ class SettingsKeeper:
         values: dict[str, Value] = dict(self.current.to_dict())
         if self.theme:
             values["theme"] = self.theme
-        if self.echo != self._echo_setting:  # the same as the flag: nothing to keep
+        if self._echo_kept or self.echo != self._echo_setting:  # never chosen: the flag's
             values[ECHO] = self.echo
         try:
             write_table(config_path(), TABLE, values)

@@ -127,17 +127,6 @@ class Talkterm(
         """The player in use (or to open)."""
         return self.sound.player
 
-    @property
-    def status(self) -> StatusLine:
-        """The status line widget, or, once the app is closing and it is gone, a detached one.
-
-        Link events still arrive while the app closes (an answer's last audio, a dropped
-        link); what they would show then is seen by nobody, and must not crash the exit.
-        """
-        for shown in self.query(StatusLine):
-            return shown
-        return StatusLine(timed=False)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Enable keys as they apply; the others stay in the footer, dimmed."""
         applies = {
@@ -186,7 +175,8 @@ class Talkterm(
         self.status.llm, self.status.tts, self.status.demo = message.llm, message.tts, message.demo
         self.can_listen, self.deaf_because = message.listens, message.deaf_because
         self.push_to_talk = message.push_to_talk
-        self.query_one(TranscriptView).greeting.about(message.llm, message.tts, message.demo)
+        for transcript in self.query(TranscriptView):  # none once the app is closing
+            transcript.greeting.about(message.llm, message.tts, message.demo)
         self.settings_for_session(message)
         if message.replaced:
             await self._end_answer(endings.FORGOTTEN)

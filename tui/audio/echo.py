@@ -117,9 +117,13 @@ class EchoCanceller:
 
     def _far_for(self, frames: int) -> tuple[int, bytes]:
         """How many near frames to process now, and the far audio paired with them."""
+        # Only this thread changes ``_aligned``; a fresh AEC3 takes milliseconds to build,
+        # so it is built before the lock that the speaker's callback (played) waits on.
+        resting = time.monotonic() - self._last_played > _RESTING_S
+        fresh = self._new_apm() if not (resting or self._aligned) else None
         with self._lock:
             ready = len(self._far) // FRAME_BYTES
-            if time.monotonic() - self._last_played > _RESTING_S:
+            if resting:
                 # The speaker rests: silence, and a fresh pairing when it plays again.
                 self._aligned = False
                 lead, take = frames - min(ready, frames), min(ready, frames)
@@ -129,7 +133,7 @@ class EchoCanceller:
                 del self._far[: max(0, ready - frames) * FRAME_BYTES]
                 take = min(ready, frames)
                 lead, self._aligned = frames - take, True
-                self._apm = self._new_apm()
+                self._apm = fresh
             else:  # wait for the speaker's audio, but not for ever
                 frames = max(min(frames, ready), frames - int(_MAX_WAIT_S * 100))
                 lead, take = 0, min(ready, frames)

@@ -51,7 +51,9 @@ class Microphone:
         self.overflows = 0
 
     def open(self) -> None:
-        """Start recording; AudioUnavailable in plain words when there is no microphone."""
+        """Start recording (already recording: nothing); AudioUnavailable when there is none."""
+        if self._stream is not None:  # a second stream would leave the first recording, unseen
+            return
         sd = load_sounddevice()
         try:
             self._stream = self._start(sd, PCM_RATE)

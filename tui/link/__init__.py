@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from tui.errors import NotConnected
+from tui.errors import NotAServer, NotConnected
 
 log = logging.getLogger("talkterm.link")
 
@@ -106,6 +106,8 @@ def refused(status: int) -> str:
 def unreachable(url: str | None, exc: BaseException) -> str:
     """Why a connection attempt failed, in plain words."""
     where = f" at {url}" if url else ""
+    if isinstance(exc, NotAServer):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         return f"the server{where} did not answer in time"
     if isinstance(exc, ConnectionRefusedError):

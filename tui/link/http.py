@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from server import protocol as p
+from tui.errors import NotAServer
 from tui.heard import heard_prefix
 from tui.link import unreachable
 from tui.link.http_listen import Recording, transcribe
@@ -77,9 +78,7 @@ class HttpLink:
         check (the hybrid link's first answer must not wait for a round trip of its own).
         """
         if probe:
-            models = request(f"{self.url}/v1/models", self._token, tls=self._tls)
-            raw = b"".join([c async for c in models])
-            listed = [str(m["id"]) for m in json.loads(raw).get("data") or []]
+            listed = await self._listed_models()
             self._model, self._models = (listed[0] if listed else "?"), listed or None
         self.connected = True
         self._post(Messages.Connected(self.url, transport="HTTP streaming"))
@@ -91,6 +90,15 @@ class HttpLink:
             self.connected = False
             if self._answer is not None:
                 self._answer.cancel()
+
+    async def _listed_models(self) -> list[str]:
+        """The models ``/v1/models`` lists; a 200 that is not its JSON is ``NotAServer``."""
+        models = request(f"{self.url}/v1/models", self._token, tls=self._tls)
+        raw = b"".join([c async for c in models])
+        try:  # an HTML page, a list, entries without ids: not a server this link can use
+            return [str(m["id"]) for m in json.loads(raw).get("data") or []]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise NotAServer(self.url) from exc
 
     @property
     def busy(self) -> bool:

@@ -17,8 +17,8 @@ from tui.link.fallback import FallbackLink, HttpOnlyLink, http_base
 from tui.link.http import HttpLink
 from tui.link.hybrid import HybridLink
 from tui.link.messages import Post
-from tui.link.tls import client_context
 from tui.link.websocket import Connection
+from tui.tls import client_context
 
 
 def endpoint(settings: Settings) -> Endpoint:
@@ -30,12 +30,7 @@ def endpoint(settings: Settings) -> Endpoint:
     )
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """The TLS context for wss:// and https:// (None: the system's trust store alone)."""
-    return client_context(settings.ca_file) if settings.ca_file else None
-
-
-def websocket_link(settings: Settings, post: Post) -> Connection:
+def websocket_link(settings: Settings, post: Post, tls: ssl.SSLContext) -> Connection:
     """The WebSocket link the settings describe (timeouts, keepalive, backoff cap, TLS)."""
     return Connection(
         endpoint(settings),
@@ -44,27 +39,30 @@ def websocket_link(settings: Settings, post: Post) -> Connection:
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_delay=settings.reconnect_max_delay,
-        tls=tls_context(settings),
+        tls=tls,
     )
 
 
-def fallback_link(settings: Settings, post: Post) -> FallbackLink:
+def fallback_link(settings: Settings, post: Post, tls: ssl.SSLContext) -> FallbackLink:
     """The WebSocket, falling back to HTTP streaming when the upgrade is refused."""
-    ws = websocket_link(settings, post)
+    ws = websocket_link(settings, post, tls)
     ws.fallback = True
-    return FallbackLink(ws, settings.token_value, post, tls_context(settings))
+    return FallbackLink(ws, settings.token_value, post, tls)
 
 
 def make_link(settings: Settings, post: Post) -> Link:
     """The app's link: the companion's WebSocket, or the transport chosen for --server."""
+    # One TLS context for every request and handshake: making one takes ~20 ms (the trust
+    # store is parsed), on the UI loop, and the system's default trust is the same each time.
+    tls = client_context(settings.ca_file)
     if not settings.server:
-        return websocket_link(settings, post)  # our own companion always speaks WebSocket
-    base, token, tls = http_base(settings.server), settings.token_value, tls_context(settings)
+        return websocket_link(settings, post, tls)  # our own companion always speaks WebSocket
+    base, token = http_base(settings.server), settings.token_value
     if settings.transport == "websocket":
-        return websocket_link(settings, post)
+        return websocket_link(settings, post, tls)
     if settings.transport == "http":
         return HttpOnlyLink(base, token, post, tls)
     if settings.transport == "hybrid":
         first = HttpLink(base, token, post, tls)
-        return HybridLink(first, lambda later_post: fallback_link(settings, later_post), post)
-    return fallback_link(settings, post)
+        return HybridLink(first, lambda later_post: fallback_link(settings, later_post, tls), post)
+    return fallback_link(settings, post, tls)

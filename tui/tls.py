@@ -1,8 +1,9 @@
-"""The TLS context the app's links use for ``wss://`` and ``https://``.
+"""The TLS context the app's links use for ``wss://`` and ``https://``, and the CA-file check.
 
 The system's trust store by default (OpenSSL also honours ``SSL_CERT_FILE``); a CA file
 (``--ca-file``) is trusted as well, for a server behind a self-signed certificate. There
-is deliberately no switch that turns verification off.
+is deliberately no switch that turns verification off. A ground-floor module: the
+settings check ``--ca-file`` with it at start, the link builds its one context with it.
 """
 
 from __future__ import annotations
