@@ -73,6 +73,16 @@ def wer(reference: str, heard: str) -> float:
     return row[len(hyp)] / max(1, len(ref))
 
 
+def heard_as(reference: str, heard: str) -> bool:
+    """Whether ``heard`` is ``reference`` but for at most one word.
+
+    Piper says a sentence a little differently each time, and tiny.en now and then hears
+    one word of a rendition wrong ("the good book" for "a good book"): a pipeline that
+    loses or garbles speech gets far more than one word wrong.
+    """
+    return round(wer(reference, heard) * len(words(reference))) <= 1
+
+
 class Microphone:
     """A live microphone on a Realtime connection: 40 ms appends every 40 ms, silence
     (or quiet hiss) between the sentences it is told to ``say``."""

@@ -15,7 +15,7 @@ from tests.fakes.llm_upstream import FakeLLM
 from tests.helpers.client import Client
 from tests.helpers.resume import resume_url
 from tests.helpers.server import ServerFactory
-from tests.helpers.voice import pieces, silence, spoken, wer
+from tests.helpers.voice import heard_as, pieces, silence, spoken, wer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,7 +84,7 @@ async def test_each_bad_append_is_named_and_the_turn_after_is_heard(listener: Se
     # None of it was kept: the next turn is heard whole.
     await client.send({"type": p.INPUT_CLEAR})
     await client.expect(p.INPUT_CLEARED)
-    assert wer(SENTENCE, await say_and_hear(client, await spoken(SENTENCE))) == 0
+    assert heard_as(SENTENCE, await say_and_hear(client, await spoken(SENTENCE)))
     await client.close()
 
 

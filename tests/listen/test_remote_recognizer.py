@@ -13,7 +13,7 @@ from tests.fakes.llm_upstream import FakeLLM
 from tests.fakes.transcription_upstream import STREAMED, FakeTranscriber, Mode
 from tests.helpers.client import Client
 from tests.helpers.server import ServerFactory
-from tests.helpers.voice import pieces, spoken, wer
+from tests.helpers.voice import heard_as, pieces, spoken
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,7 +51,7 @@ async def test_another_talkterm_as_the_recognizer(
     )
     events = await talk(front, await spoken(SENTENCE))
     assert events[-1]["type"] == p.HEARD_COMPLETED
-    assert wer(SENTENCE, events[-1]["transcript"]) == 0
+    assert heard_as(SENTENCE, events[-1]["transcript"])
 
 
 async def test_streamed_deltas_are_passed_on(start_server: ServerFactory) -> None:
