@@ -58,8 +58,9 @@ def pieces(pcm: bytes, ms: int = 40) -> Iterator[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words, punctuation dropped (a typographic apostrophe read as a plain one)."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'"))
+    """Lower-case words, punctuation dropped (a typographic apostrophe read as a plain one,
+    a hyphenated word as one word: "i-full" is one misheard word, not two)."""
+    return re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'").replace("-", ""))
 
 
 def wer(reference: str, heard: str) -> float:
