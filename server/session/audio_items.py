@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import warnings
 from dataclasses import dataclass
 from typing import Any, Final
 
 from server.session.client_events import bad_event
+from server.session.input_audio import as_pcm16
 from server.session.input_config import InputConfig
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
 
 # Less than this is no turn at all (a commit of less is refused the same way).
 MIN_AUDIO_MS: Final = 100
@@ -109,20 +105,7 @@ def _part_audio(event: dict[str, Any], audio: Any, config: InputConfig, param: s
         raise bad_event(
             event, "invalid_base64", "The part's 'audio' is not valid base64.", param
         ) from None
-    kind = config.format["type"]
-    if kind == "audio/pcmu":
-        return audioop.ulaw2lin(raw, 2)
-    if kind == "audio/pcma":
-        return audioop.alaw2lin(raw, 2)
-    if len(raw) % 2:
-        raise bad_event(
-            event,
-            "invalid_audio_format",
-            f"audio/pcm is 16-bit samples, so a part has an even number of bytes; this one "
-            f"has {len(raw)}. Send 24000 Hz mono PCM16 little-endian.",
-            param,
-        )
-    return raw
+    return as_pcm16(event, raw, config.format["type"], piece="a part", param=param)
 
 
 def _check_length(

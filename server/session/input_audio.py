@@ -270,6 +270,12 @@ def decode_audio(event: dict[str, Any], config: InputConfig) -> bytes:
             f"{seconds:.1f} s. Send it in smaller pieces (OpenAI's clients send 20-100 ms).",
             "audio",
         )
+    return as_pcm16(event, raw, kind, piece="an append", param="audio")
+
+
+def as_pcm16(event: dict[str, Any], raw: bytes, kind: str, *, piece: str, param: str) -> bytes:
+    """``raw`` audio in the input format ``kind`` as PCM16 samples (G.711 expanded); PCM
+    with half a sample is refused in plain words naming ``piece`` and ``param``."""
     if kind == "audio/pcmu":
         return audioop.ulaw2lin(raw, 2)
     if kind == "audio/pcma":
@@ -278,9 +284,9 @@ def decode_audio(event: dict[str, Any], config: InputConfig) -> bytes:
         raise bad_event(
             event,
             "invalid_audio_format",
-            f"audio/pcm is 16-bit samples, so an append has an even number of bytes; this one "
+            f"audio/pcm is 16-bit samples, so {piece} has an even number of bytes; this one "
             f"has {len(raw)}. Send 24000 Hz mono PCM16 little-endian.",
-            "audio",
+            param,
         )
     return raw
 

@@ -9,37 +9,17 @@ import base64
 import contextlib
 import json
 import logging
-import socket
 
 import httpx
 import pytest
 
 from server import protocol as p
-from server.app import Server
 from tests.fakes.llm_upstream import FakeLLM, Reply
+from tests.helpers.raw_http import open_raw, post_head
 from tests.helpers.server import ServerFactory
 from tests.helpers.waiting import wait_for
 
 HISTORY = [{"role": "user", "content": "talk"}]
-
-
-async def open_raw(
-    server: Server, *, receive_buffer: int | None = None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A plain TCP connection (optionally with a small receive buffer: a client not reading)."""
-    sock = socket.socket()
-    if receive_buffer is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    return await asyncio.open_connection(sock=sock)
-
-
-def post_head(length: int) -> bytes:
-    return (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
-    ).encode()
 
 
 async def test_a_stream_nobody_reads_is_dropped(
