@@ -57,15 +57,38 @@ def pieces(pcm: bytes, ms: int = 40) -> Iterator[str]:
         yield base64.b64encode(pcm[start : start + step]).decode()
 
 
-def words(text: str) -> list[str]:
+# Contractions written out, as Whisper's English text normaliser does before scoring: "the
+# weather's lovely" is what was said in "the weather is lovely", not a wrong word.
+CONTRACTIONS = (
+    (r"\bwon't\b", "will not"),
+    (r"\bcan't\b", "can not"),
+    (r"\blet's\b", "let us"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'s\b", " is"),
+    (r"'d\b", " would"),
+    (r"'ll\b", " will"),
+    (r"'ve\b", " have"),
+    (r"'m\b", " am"),
+)
+
+
+def words(text: str, *, contractions: bool = True) -> list[str]:
     """Lower-case words, punctuation dropped (a typographic apostrophe read as a plain one,
-    a hyphenated word as one word: "i-full" is one misheard word, not two)."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'").replace("-", ""))
+    a hyphenated word as one word: "i-full" is one misheard word, not two), contractions
+    written out unless ``contractions`` is False."""
+    text = text.lower().replace("\u2019", "'").replace("-", "")
+    if contractions:
+        for pattern, written in CONTRACTIONS:
+            text = re.sub(pattern, written, text)
+    return re.findall(r"[a-z0-9']+", text)
 
 
-def wer(reference: str, heard: str) -> float:
-    """Word error rate: edits (substitutions, insertions, deletions) over reference words."""
-    ref, hyp = words(reference), words(heard)
+def wer(reference: str, heard: str, *, contractions: bool = True) -> float:
+    """Word error rate: edits (substitutions, insertions, deletions) over reference words;
+    ``contractions=False`` counts "weather's" for "weather is" as wrong."""
+    ref = words(reference, contractions=contractions)
+    hyp = words(heard, contractions=contractions)
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
