@@ -2,13 +2,15 @@
 
 Nothing is configured or running, so the companion server answers with SmolLM2-135M in
 process; the answer is streamed on screen and spoken (recorded off the null sink), and
-Esc stops both the speech and the generation.
+Esc stops both the speech and the generation. A conversation longer than the model's
+context goes on: the person is told early turns are left out, and every question is answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ pytestmark = [
     pytest.mark.audio,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(unavailable_reason() is not None, reason=f"{unavailable_reason()}"),
-    pytest.mark.timeout(180),
+    pytest.mark.timeout(300),
 ]
 
 
@@ -72,5 +74,48 @@ async def test_no_llm_configured_the_local_model_answers_aloud_and_esc_stops_it(
         assert await _idle_within(server, 2.0), "the server kept working after Esc"
         await session.keys("C-q")
         assert await gone(server)
+    finally:
+        await session.run("kill-server", check=False)
+
+
+async def _turn(session: Tmux, question: str) -> str:
+    """Ask ``question`` and wait for its answer to end; every screen seen meanwhile, joined."""
+    await session.keys(question)
+    await session.keys("Enter")
+    seen: list[str] = []
+    deadline = time.monotonic() + 150
+    started = False
+    while time.monotonic() < deadline:
+        screen = await session.screen()
+        seen.append(screen)
+        started = started or bool(re.search(r"│ (streaming|speaking)", screen))
+        if started and re.search(r"│ idle", screen):
+            return "\n".join(seen)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the answer never ended:\n{seen[-1]}")
+
+
+async def test_a_conversation_longer_than_the_local_model_context_goes_on(
+    null_sink: dict[str, str], tmp_path: Path
+) -> None:
+    sound = {k: v for k, v in os.environ.items() if k.startswith(("PULSE_", "XDG_RUNTIME"))}
+    command = talkterm_command(
+        tmp_path,
+        TALKTERM_LOCAL_LLM="true",
+        TALKTERM_TTS="espeak",
+        TALKTERM_MAX_OUTPUT_TOKENS="12",  # short answers: the questions fill the context
+        **sound,
+    )
+    session = Tmux(f"talkterm-long-{os.getpid()}-{tmp_path.name}", tmp_path / "state")
+    await session.run("new-session", "-d", "-x", "110", "-y", "32", command)
+    try:
+        await session.wait_screen(r"● connected", timeout=60)
+        facts = " ".join(f"Fact {i}: the garden has {i} roses." for i in range(60))  # ~700 tokens
+        seen = [await _turn(session, f"{facts} Question {n}: how many roses?") for n in range(4)]
+        # ~2,800 tokens asked of a 2,048-token context: the person was told, nothing failed.
+        # The toast wraps its text: "This conversation no longer fits the model's context…".
+        assert any("conversation no longer fits" in screens for screens in seen)
+        assert not any(re.search(r"■ failed|✗", screens) for screens in seen)
+        await session.keys("C-q")
     finally:
         await session.run("kill-server", check=False)
