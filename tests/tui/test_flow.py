@@ -11,6 +11,7 @@ from tests.helpers.tui_app import Recorder, ask, server_app
 from tests.helpers.waiting import stays, wait_for
 from tui.link.websocket import Connection
 from tui.widgets.assistant_turn import AssistantTurn, TurnNote
+from tui.widgets.greeting import Greeting
 from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import UserTurn
 
@@ -207,6 +208,11 @@ async def test_no_audio_device_means_text_only(fake_llm: FakeLLM, speaking_serve
         await wait_for(pilot, lambda: app.link_state == "connected")
         await wait_for(pilot, lambda: app.query_one(StatusLine).audio_note)
         assert app.query_one(StatusLine).audio_note == "no audio device — text only"
+        # The greeting, the first thing a newcomer reads, does not promise a voice.
+        greeting = app.query_one(Greeting)
+        await wait_for(pilot, lambda: "shown as text" in str(greeting.render()))
+        assert "No audio output device was found" in str(greeting.render())
+        assert "spoken by" not in str(greeting.render())
         assert app.check_action("toggle_mode", ()) is None
         await ask(pilot, app, "hi")
         await wait_for(pilot, lambda: app.state == "idle" and app.answer is None)

@@ -15,6 +15,7 @@ from tui.audio.playback import Playback
 from tui.config import Settings
 from tui.link import Link, send_all
 from tui.link.events import session_update
+from tui.widgets.greeting import Greeting
 
 
 class OutputMode(StatusAccess):
@@ -59,6 +60,8 @@ class OutputMode(StatusAccess):
         self.audio_ok = isinstance(message, AudioFeed.Opened)
         note = "" if self.audio_ok else "no audio device — text only"
         self.status.audio_note = note
+        for greeting in self.query(Greeting):  # none once the app is closing
+            greeting.silent = not self.audio_ok
         self.update_session()
 
     def on_audio_feed_failed(self, message: AudioFeed.Failed) -> None:

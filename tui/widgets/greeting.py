@@ -24,6 +24,8 @@ class Greeting(Widget):
     """The server's LLM label ("" until a session has started)."""
     tts: reactive[str] = reactive("", layout=True)
     demo: reactive[bool] = reactive(False, layout=True)
+    silent: reactive[bool] = reactive(False, layout=True)
+    """No audio output device opened: answers are shown, not spoken."""
 
     def about(self, llm: str, tts: str, demo: bool) -> None:
         """Say where the answers come from (once the server has told)."""
@@ -58,5 +60,12 @@ class Greeting(Widget):
                 ("demo responder", "$text-warning"),
                 " — no LLM is configured: set OPENAI_API_KEY or start Ollama, then restart.",
             )
-        voice = f", spoken by {self.tts}" if self.tts and self.tts != "none" else " (text only)"
-        return Content(f"Answers come from {self.llm}{voice}.")
+        if not self.tts or self.tts == "none":
+            return Content(f"Answers come from {self.llm} (text only).")
+        if self.silent:
+            # Said here too, not only in the status line: a newcomer would wait for a voice.
+            return Content(
+                f"Answers come from {self.llm}. No audio output device was found, so they "
+                "are shown as text (talkterm --list-devices lists the devices)."
+            )
+        return Content(f"Answers come from {self.llm}, spoken by {self.tts}.")
