@@ -77,7 +77,11 @@ class ResponseSpeech(ResponseEvents):
             if not text or self._voice.tts is None:
                 continue
             plan = polyglot(self._voice.tts).plan(
-                text, self._voice.name, self._voice.languages, recent=self._recent_language
+                text,
+                self._voice.name,
+                self._voice.languages,
+                recent=self._recent_language,
+                continued=segment.continued,
             )
             self._recent_language = plan.language or self._recent_language
             self._tell_once(plan.notices)

@@ -122,14 +122,16 @@ class Polyglot:
         voice: str | None,
         chosen: Mapping[str, str] | None = None,
         recent: str | None = None,
+        continued: bool = False,
     ) -> Plan:
         """The parts of ``text`` and their voices, for a session whose voice is ``voice``,
-        whose own choices per language are ``chosen`` and whose last sentence was ``recent``."""
+        whose own choices per language are ``chosen`` and whose last sentence was ``recent``;
+        ``continued``: ``text`` carries on the sentence ``recent`` began."""
         default = voice_language(voice or self.engine.voice)
         wanted = {**self.voices, **(chosen or {})}
         parts: list[Part] = []
         notices: list[str] = []
-        for run in self._identified(text, default, recent):
+        for run in self._identified(text, default, recent, continued):
             choice = self._configured(wanted.get(run.language))
             if choice is None and run.language != default and not self.engine.speaks_any_language:
                 choice = self._choose(run.language)
@@ -144,13 +146,17 @@ class Polyglot:
                 parts.append(Part(said, run.language, engine, picked))
         return Plan(_merged(parts), tuple(dict.fromkeys(notices)))
 
-    def _identified(self, text: str, default: str, recent: str | None) -> list[Run]:
+    def _identified(
+        self, text: str, default: str, recent: str | None, continued: bool
+    ) -> list[Run]:
         """The runs of ``text``; a Latin run in another language with a voice is named so.
 
         A run too short to tell keeps the language of the sentence before it, when that
         was a Latin-script one ("Merci." after French), else the session's. A run with no
         letters at all ("42.", "2024") is read in the language of the sentence before it,
         whatever its script: a German answer's number is said in German, not in English.
+        The rest of a sentence spoken ahead in pieces keeps the language its first piece
+        had: a piece is short, and "a brilliant blue." alone is French to the model.
         """
         prior = recent if recent is not None and recent not in SCRIPT_LANGUAGES else default
         found = []
@@ -158,7 +164,7 @@ class Polyglot:
             if not letters(run.text) and recent is not None and self._speakable(recent, default):
                 run = Run(run.text, recent)
             elif run.language == default and not self.engine.speaks_any_language:
-                language = identify(run.text, prior)
+                language = prior if continued else identify(run.text, prior)
                 if language != default and self._choose(language) is not None:
                     run = Run(run.text, language)
             found.append(run)

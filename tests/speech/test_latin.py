@@ -43,3 +43,14 @@ def test_a_short_sentence_after_french_stays_french() -> None:
     assert book.plan("Merci.", "en-us", recent="fr").language == "fr"
     # A script language is no prior for Latin text: "OK." after Chinese is the session's.
     assert book.plan("OK.", "en-us", recent="cmn").language == "en"
+
+
+def test_the_rest_of_a_sentence_spoken_in_pieces_keeps_its_language() -> None:
+    # The opening sentence "The sky on a clear day is usually a brilliant blue." goes out in
+    # pieces; its last, alone, is French to the model. Heard by hand as a French voice.
+    book = Polyglot(EspeakTTS())
+    assert book.plan("a brilliant blue.", "en-us", recent="en").language == "fr"
+    assert book.plan("a brilliant blue.", "en-us", recent="en", continued=True).language == "en"
+    # A French sentence's pieces stay French.
+    piece = "et la tour est très haute."
+    assert book.plan(piece, "en-us", recent="fr", continued=True).language == "fr"
